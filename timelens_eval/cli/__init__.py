@@ -19,6 +19,7 @@ __all__ = ["build_app", "main"]
 _COMMAND_MODULES = (
     "run",
     "score",
+    "serve",
     "benchmarks",
     "frames",
     "synth",
