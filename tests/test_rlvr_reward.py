@@ -1,0 +1,129 @@
+"""Reward tables: temporal IoU through parse_spans, hedging, thinking mode, group stats."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from timelens_eval.rlvr.reward import (
+    RewardConfig,
+    completion_text,
+    format_reward,
+    grounding_reward,
+    group_reward_stats,
+    make_reward_funcs,
+    tiou_reward,
+)
+
+GT = [[10.0, 20.0]]
+DURATION = 60.0
+
+# (answer, expected reward) for GT [10, 20] in a 60 s video. Expected values are IoUs
+# worked out by hand: overlap / hull.
+TABLE = [
+    ("The event happens in 10 - 20 seconds.", 1.0),
+    ("The event happens in 10.0 - 20.0 seconds", 1.0),
+    ("The event happens in 12 - 18 seconds.", 6 / 10),
+    ("The event happens in 15 - 25 seconds.", 5 / 15),
+    ("The event happens in 0:10 - 0:20.", 1.0),
+    ("From 10 to 20 seconds.", 1.0),
+    ("10 20", 1.0),
+    ("The event happens in 30 - 40 seconds.", 0.0),  # disjoint
+    ("The event happens in 20 - 10 seconds.", 0.0),  # reversed
+    ("The event happens in 15 - 15 seconds.", 0.0),  # start == end
+    ("I cannot tell when it happens.", 0.0),  # no span
+    ("", 0.0),
+    # Hedging: only the first span is scored.
+    ("The event happens in 30 - 40 seconds, or maybe 10 - 20 seconds.", 0.0),
+    ("The event happens in 10 - 20 seconds, or maybe 30 - 40 seconds.", 1.0),
+    ("Either 0 - 5, 10 - 20 or 50 - 60 seconds.", 0.0),
+    # Hedging with the whole video: IoU = gt length / duration.
+    ("The event happens in 0 - 60 seconds.", 10 / 60),
+    ("The event happens in 0:00 - 1:00.", 10 / 60),
+]
+
+
+@pytest.mark.parametrize("answer,expected", TABLE)
+def test_reward_table(answer: str, expected: float) -> None:
+    assert grounding_reward(answer, GT, duration=DURATION) == pytest.approx(expected)
+
+
+def test_hedging_never_beats_a_committed_answer() -> None:
+    committed = grounding_reward("The event happens in 10 - 20 seconds.", GT, duration=DURATION)
+    for hedge in ("0 - 60 seconds", "0 - 30 seconds", "5 - 25 seconds"):
+        assert grounding_reward(hedge, GT, duration=DURATION) < committed
+
+
+def test_multi_window_gt_uses_best_window() -> None:
+    windows = [[0.0, 5.0], [30.0, 40.0]]
+    assert grounding_reward("30 - 40", windows) == 1.0
+    assert grounding_reward("0 - 5", windows) == 1.0
+    assert grounding_reward("2 - 5", windows) == pytest.approx(3 / 5)
+    # A flat [start, end] is accepted as one window.
+    assert grounding_reward("2 - 5", [0.0, 5.0]) == pytest.approx(3 / 5)
+
+
+def test_out_of_range_answers_are_scored_as_is() -> None:
+    # The scorer scores an out-of-range first span as is (status OUT_OF_RANGE); so does the reward.
+    assert grounding_reward("50 - 70", [[50.0, 60.0]], duration=60.0) == pytest.approx(0.5)
+
+
+THINKING_TABLE = [
+    ("<think>look at 10 s</think><answer>The event happens in 10 - 20 seconds.</answer>", 1.0, 1.0),
+    ("<think>first 30 - 40</think> <answer>12 - 18</answer>", 0.6, 1.0),
+    ("The event happens in 10 - 20 seconds.", 0.0, 0.0),  # no tag: 0, span outside ignored
+    ("<answer>10 - 20</answer>", 1.0, 0.0),  # tag but no think block
+    ("<think>x</think><answer>1 - 2</answer><answer>10 - 20</answer>", 1.0, 1.0),  # last tag
+    ("<think>x</think><answer>none</answer> trailing", 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("answer,iou,fmt", THINKING_TABLE)
+def test_thinking_mode_table(answer: str, iou: float, fmt: float) -> None:
+    config = RewardConfig(thinking=True)
+    assert grounding_reward(answer, GT, config=config) == pytest.approx(iou)
+    assert format_reward([answer]) == [fmt]
+
+
+def test_trl_reward_functions_read_conversational_completions() -> None:
+    completions = [
+        [{"role": "assistant", "content": "The event happens in 10 - 20 seconds."}],
+        [{"role": "assistant", "content": "no idea"}],
+        "The event happens in 15 - 25 seconds.",
+    ]
+    rewards = tiou_reward(completions, gt=[GT, GT, GT], duration=[DURATION] * 3)
+    assert rewards == pytest.approx([1.0, 0.0, 1 / 3])
+    assert completion_text([]) == ""
+
+    funcs, weights = make_reward_funcs()
+    assert [f.__name__ for f in funcs] == ["tiou"] and weights == [1.0]
+    assert funcs[0](completions=completions, gt=[GT] * 3, prompts=None) == pytest.approx(rewards)
+
+    funcs, weights = make_reward_funcs(RewardConfig(thinking=True, format_weight=0.5))
+    assert [f.__name__ for f in funcs] == ["tiou", "format"] and weights == [1.0, 0.5]
+    # Thinking mode ignores spans outside the answer tag.
+    assert funcs[0](completions=completions, gt=[GT] * 3) == [0.0, 0.0, 0.0]
+
+
+def test_reward_matches_the_scorer_for_every_answer() -> None:
+    """The reward is the evaluation IoU: compare with the metrics module's score_answer."""
+    from timelens_eval.metrics import score_answer
+
+    for answer, _ in TABLE + [(a, 0) for a, _, _ in THINKING_TABLE]:
+        expected = score_answer(answer, [(10.0, 20.0)], duration=DURATION).iou
+        assert grounding_reward(answer, GT, duration=DURATION) == pytest.approx(expected)
+
+
+def test_group_reward_stats() -> None:
+    rewards = [0.0, 1.0, 0.0, 1.0, 0.5, 0.5, 0.5, 0.5]
+    stats = group_reward_stats(rewards, 4)
+    assert stats["reward_std_within_group"] == pytest.approx(0.25)  # (0.5 + 0) / 2
+    assert stats["frac_groups_zero_std"] == 0.5
+    assert stats["reward_mean"] == pytest.approx(0.5)
+    # The batch-wide std (what TRL logs as reward_std) differs from the within-group one.
+    assert np.std(rewards) != pytest.approx(stats["reward_std_within_group"])
+    with pytest.raises(ValueError):
+        group_reward_stats([1.0, 2.0, 3.0], 2)
+    assert not math.isnan(group_reward_stats([1.0], 1)["reward_std_within_group"])

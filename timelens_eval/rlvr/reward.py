@@ -1,0 +1,177 @@
+"""Verifiable rewards for grounding RL: temporal IoU through the project's one parser.
+
+The IoU reward parses an answer with :func:`timelens_eval.parsing.parse_spans` (the same
+parser the scorer uses), takes the *first* span and scores it against the ground truth
+with :func:`timelens_eval.metrics.score_parsed` (best-matching GT window), exactly as
+evaluation scores it. An answer with no span, or whose first
+span has ``start >= end``, earns 0. Hedging therefore does not pay: listing several spans
+scores only the first, and answering the whole video scores ``gt_length / duration``.
+
+Thinking mode (for ablations) reads the span from the last ``<answer>...</answer>`` tag
+only (no tag: 0) and adds a separate format reward for
+``<think>...</think><answer>...</answer>``.
+
+The functions named ``*_reward`` follow TRL's reward-function convention: they take the
+batch's ``completions`` plus the dataset columns as keyword arguments and return one
+float per completion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from timelens_eval.metrics import score_parsed
+from timelens_eval.parsing import parse_spans
+from timelens_eval.protocol import ParseOptions
+
+__all__ = [
+    "RewardConfig",
+    "completion_text",
+    "extract_answer",
+    "grounding_reward",
+    "format_ok",
+    "tiou_reward",
+    "format_reward",
+    "make_reward_funcs",
+    "group_reward_stats",
+]
+
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_THINK_FORMAT = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", re.DOTALL)
+
+RewardFunc = Callable[..., list[float]]
+
+
+class RewardConfig(BaseModel):
+    """How completions are rewarded. Recorded with every training run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    thinking: bool = Field(
+        False,
+        description="Thinking mode: read the span from <answer>...</answer> and add a format "
+        "reward. TimeLens' recipe is thinking-free (False).",
+    )
+    format_weight: float = Field(
+        1.0, ge=0, description="Weight of the format reward in thinking mode."
+    )
+    parse: ParseOptions = Field(
+        default_factory=ParseOptions, description="Parser options (default: TimeLens')."
+    )
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one TRL completion: a string, or a conversation whose last turn is read."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        return str(completion.get("content") or "")
+    if isinstance(completion, Sequence) and completion:
+        return completion_text(completion[-1])
+    return ""
+
+
+def extract_answer(text: str) -> str | None:
+    """Content of the last ``<answer>...</answer>`` tag, or None when there is none."""
+    found = _ANSWER.findall(text or "")
+    return found[-1] if found else None
+
+
+def format_ok(text: str) -> bool:
+    """True when ``text`` is exactly ``<think>...</think> <answer>...</answer>``."""
+    return _THINK_FORMAT.fullmatch(text or "") is not None
+
+
+def grounding_reward(
+    text: str | None,
+    gt: Sequence[Sequence[float]],
+    *,
+    duration: float | None = None,
+    config: RewardConfig | None = None,
+) -> float:
+    """Temporal IoU of the first parsed span of ``text`` against the GT windows ``gt``.
+
+    0 for no span or a reversed first span. With ``config.thinking`` only the last
+    ``<answer>`` tag is read (no tag: 0).
+    """
+    config = config or RewardConfig()
+    if config.thinking:
+        text = extract_answer(text or "")
+    parsed = parse_spans(text, duration=duration, options=config.parse)
+    return float(score_parsed(parsed, _windows(gt)))
+
+
+def _windows(gt: Sequence[Any]) -> list[tuple[float, float]]:
+    """GT as a list of windows; a single flat ``[start, end]`` is accepted too."""
+    if len(gt) == 2 and all(isinstance(v, (int, float)) for v in gt):
+        return [(float(gt[0]), float(gt[1]))]
+    return [(float(w[0]), float(w[1])) for w in gt]
+
+
+def tiou_reward(
+    completions: Sequence[Any],
+    gt: Sequence[Sequence[Sequence[float]]],
+    duration: Sequence[float] | None = None,
+    *,
+    reward_config: RewardConfig | None = None,
+    **_: Any,
+) -> list[float]:
+    """TRL reward function: one temporal IoU per completion.
+
+    Reads the dataset columns ``gt`` (windows) and ``duration``.
+    """
+    durations = list(duration) if duration is not None else [None] * len(completions)
+    return [
+        grounding_reward(completion_text(c), g, duration=d, config=reward_config)
+        for c, g, d in zip(completions, gt, durations, strict=True)
+    ]
+
+
+def format_reward(completions: Sequence[Any], **_: Any) -> list[float]:
+    """TRL reward function for thinking mode: 1 for the think/answer format, else 0."""
+    return [1.0 if format_ok(completion_text(c)) else 0.0 for c in completions]
+
+
+def make_reward_funcs(config: RewardConfig | None = None) -> tuple[list[RewardFunc], list[float]]:
+    """The reward functions and their weights for ``config`` (IoU only, or IoU + format)."""
+    config = config or RewardConfig()
+
+    def tiou(completions: Sequence[Any], gt: Any, duration: Any = None, **kw: Any) -> list[float]:
+        return tiou_reward(completions, gt, duration, reward_config=config)
+
+    tiou.__name__ = "tiou"
+    if not config.thinking:
+        return [tiou], [1.0]
+
+    def format_(completions: Sequence[Any], **kw: Any) -> list[float]:
+        return format_reward(completions)
+
+    format_.__name__ = "format"
+    return [tiou, format_], [1.0, config.format_weight]
+
+
+def group_reward_stats(
+    rewards: Sequence[float] | np.ndarray, num_generations: int
+) -> dict[str, float]:
+    """Within-group statistics of a batch of rewards laid out as consecutive groups.
+
+    Returns the mean within-group (population) standard deviation, the fraction of groups
+    whose rewards are all equal (zero advantage, no learning signal) and the mean reward.
+    """
+    values = np.asarray(rewards, dtype=np.float64)
+    if num_generations < 1 or values.size % num_generations:
+        raise ValueError(
+            f"{values.size} rewards do not split into groups of {num_generations} generations"
+        )
+    groups = values.reshape(-1, num_generations)
+    stds = np.nanstd(groups, axis=1)
+    return {
+        "reward_mean": float(np.nanmean(groups)),
+        "reward_std_within_group": float(np.mean(stds)),
+        "frac_groups_zero_std": float(np.mean(np.isclose(stds, 0.0))),
+    }
