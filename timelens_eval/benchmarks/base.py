@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "load_benchmark",
     "benchmark_pairs",
     "file_sha256",
+    "default_annotation_path",
 ]
 
 Variant = Literal["original", "refined"]
@@ -136,7 +138,7 @@ def load_benchmark(
     from timelens_eval.registry import load_object
 
     spec = get_benchmark_spec(name)
-    path = annotations if annotations is not None else spec.default_annotations
+    path = annotations if annotations is not None else default_annotation_path(spec)
     if path is not None and not Path(path).exists() and spec.default_annotations is not None:
         where = f" (official release: {spec.official})" if spec.official else ""
         raise InputError(
@@ -148,6 +150,24 @@ def load_benchmark(
     if video_root is not None:
         bench.video_root = str(video_root)
     return bench
+
+
+DATA_ENV = "TIMELENS_EVAL_DATA"
+"""Environment variable naming the data folder (default ``./data``)."""
+
+
+def default_annotation_path(spec: BenchmarkSpec) -> Path | None:
+    """Where ``spec``'s annotation file is expected: ``$TIMELENS_EVAL_DATA`` or ``./data``.
+
+    A default path starting with ``data/`` is resolved under that folder.
+    """
+    if spec.default_annotations is None:
+        return None
+    default = Path(spec.default_annotations)
+    root = os.environ.get(DATA_ENV)
+    if root and default.parts and default.parts[0] == "data":
+        return Path(root).joinpath(*default.parts[1:])
+    return default
 
 
 def benchmark_pairs() -> list[tuple[str, str]]:

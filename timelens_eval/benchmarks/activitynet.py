@@ -1,0 +1,81 @@
+"""ActivityNet Captions (val_1 / val_2): ``{vid: {duration, timestamps, sentences}}``.
+
+Quirks: many sentences start with a space (whitespace is normalised); ids carry the
+``v_`` prefix (kept, as the video files are named that way); a few GT windows end
+after ``duration`` (kept, counted in ``notes["gt_beyond_duration"]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from timelens_eval.benchmarks._io import (
+    beyond as is_beyond,
+)
+from timelens_eval.benchmarks._io import (
+    duration_value,
+    normalize_text,
+    read_json,
+    require,
+    require_path,
+    window,
+)
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.errors import InputError
+
+__all__ = ["load_activitynet_captions"]
+
+
+def load_activitynet_captions(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Benchmark:
+    """Load an ActivityNet Captions split; sample ids are ``v_xxx#k`` (k-th sentence)."""
+    path = require_path(path, "ActivityNet Captions annotation file")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object {video_id: {...}}", path=path)
+    samples: list[Sample] = []
+    beyond = 0
+    for vid, record in data.items():
+        duration = duration_value(
+            require(record, "duration", (int, float), path=path, sample=vid),
+            path=path,
+            sample=vid,
+        )
+        stamps = require(record, "timestamps", list, path=path, sample=vid)
+        sentences = require(record, "sentences", list, path=path, sample=vid)
+        if len(stamps) != len(sentences):
+            raise InputError(
+                f"{len(stamps)} timestamps but {len(sentences)} sentences", path=path, sample=vid
+            )
+        for k, (stamp, sentence) in enumerate(zip(stamps, sentences, strict=True)):
+            sample_id = f"{vid}#{k}"
+            if not isinstance(sentence, str):
+                raise InputError(
+                    f"sentence must be a string, got {type(sentence).__name__}",
+                    path=path,
+                    sample=sample_id,
+                )
+            gt = window(stamp, path=path, sample=sample_id)
+            beyond += is_beyond(gt.end, duration)
+            samples.append(
+                Sample(
+                    sample_id=sample_id,
+                    video_id=vid,
+                    query=normalize_text(sentence),
+                    duration=duration,
+                    gt=(gt,),
+                    video=f"{vid}.mp4",
+                )
+            )
+    if not samples:
+        raise InputError("no samples in file", path=path)
+    split = "val_1" if "val_1" in path.name else "val_2" if "val_2" in path.name else spec.split
+    return Benchmark(
+        name=spec.name,
+        samples=samples,
+        content_hash=file_sha256(path),
+        variant=spec.variant,
+        split=split,
+        source=str(path),
+        notes={"gt_beyond_duration": beyond},
+    )

@@ -1,0 +1,139 @@
+"""TimeLens-Bench (refined benchmarks) and TimeLens-100K (training data).
+
+* TimeLens-Bench JSON: ``{vid: {duration, spans: [[s, e], ...], queries: [...]}}``,
+  one span per query. Sample ids are ``VID#k``.
+* TimeLens-100K JSONL: one video a line, ``{video_path, duration, source,
+  events: [{query, span}]}``; ``span`` is ``[s, e]`` or a list of such windows.
+  Sample ids are ``VIDEO_PATH#k`` (k counts the video's events in file order).
+
+Queries are cleaned exactly as TimeLens cleans them (collapse whitespace, strip,
+strip trailing and leading periods, strip), so that TimeLens-format prediction keys
+match the samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from timelens_eval.benchmarks._io import (
+    beyond as is_beyond,
+)
+from timelens_eval.benchmarks._io import (
+    duration_value,
+    iter_jsonl,
+    read_json,
+    require,
+    require_path,
+    timelens_query,
+    windows,
+)
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.errors import InputError
+
+__all__ = ["load_timelens_bench", "load_timelens_100k"]
+
+
+def load_timelens_bench(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Benchmark:
+    """Load one TimeLens-Bench JSON file (Charades-, ActivityNet- or QVHighlights-TimeLens)."""
+    path = require_path(path, f"{spec.title} annotation file")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object {video_id: {...}}", path=path)
+    samples: list[Sample] = []
+    beyond = 0
+    for vid, record in data.items():
+        duration = duration_value(
+            require(record, "duration", (int, float), path=path, sample=vid),
+            path=path,
+            sample=vid,
+        )
+        spans = require(record, "spans", list, path=path, sample=vid)
+        queries = require(record, "queries", list, path=path, sample=vid)
+        if len(spans) != len(queries):
+            raise InputError(
+                f"{len(spans)} spans but {len(queries)} queries", path=path, sample=vid
+            )
+        for k, (span, query) in enumerate(zip(spans, queries, strict=True)):
+            sample_id = f"{vid}#{k}"
+            if not isinstance(query, str):
+                raise InputError(
+                    f"query must be a string, got {type(query).__name__}",
+                    path=path,
+                    sample=sample_id,
+                )
+            gt = windows(span, path=path, sample=sample_id)
+            beyond += any(is_beyond(w.end, duration) for w in gt)
+            samples.append(
+                Sample(
+                    sample_id=sample_id,
+                    video_id=vid,
+                    query=timelens_query(query),
+                    duration=duration,
+                    gt=gt,
+                    video=f"{vid}.mp4",
+                )
+            )
+    if not samples:
+        raise InputError("no samples in file", path=path)
+    return Benchmark(
+        name=spec.name,
+        samples=samples,
+        content_hash=file_sha256(path),
+        variant=spec.variant,
+        split=spec.split,
+        source=str(path),
+        notes={"gt_beyond_duration": beyond, "multi_window": sum(len(s.gt) > 1 for s in samples)},
+    )
+
+
+def load_timelens_100k(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Benchmark:
+    """Load the TimeLens-100K training JSONL."""
+    path = require_path(path, "TimeLens-100K annotation file")
+    samples: list[Sample] = []
+    per_video: dict[str, int] = {}
+    beyond = 0
+    sources: dict[str, int] = {}
+    for line, record in iter_jsonl(path):
+        video_path = require(record, "video_path", str, path=path, line=line)
+        duration = duration_value(
+            require(record, "duration", (int, float), path=path, line=line, sample=video_path),
+            path=path,
+            line=line,
+            sample=video_path,
+        )
+        source = record.get("source")
+        if source is not None and not isinstance(source, str):
+            raise InputError("field 'source' must be str", path=path, line=line)
+        events = require(record, "events", list, path=path, line=line, sample=video_path)
+        for event in events:
+            k = per_video.get(video_path, 0)
+            per_video[video_path] = k + 1
+            sample_id = f"{video_path}#{k}"
+            query = require(event, "query", str, path=path, line=line, sample=sample_id)
+            span = require(event, "span", list, path=path, line=line, sample=sample_id)
+            gt = windows(span, path=path, line=line, sample=sample_id)
+            beyond += any(is_beyond(w.end, duration) for w in gt)
+            sources[source or "unknown"] = sources.get(source or "unknown", 0) + 1
+            samples.append(
+                Sample(
+                    sample_id=sample_id,
+                    video_id=video_path,
+                    query=timelens_query(query),
+                    duration=duration,
+                    gt=gt,
+                    video=video_path,
+                    meta={"source": source, "line": line},
+                )
+            )
+    if not samples:
+        raise InputError("no samples in file", path=path)
+    return Benchmark(
+        name=spec.name,
+        samples=samples,
+        content_hash=file_sha256(path),
+        variant=spec.variant,
+        split=spec.split,
+        source=str(path),
+        notes={"gt_beyond_duration": beyond, "sources": sources},
+    )
