@@ -35,7 +35,7 @@ def _pool(n: int, seed: int = 0) -> list[DifficultyRecord]:
     durations = rng.uniform(5, 300, size=n)
     return [
         DifficultyRecord(f"s{i}", float(u), float(d))
-        for i, (u, d) in enumerate(zip(ious, durations))
+        for i, (u, d) in enumerate(zip(ious, durations, strict=True))
     ]
 
 
