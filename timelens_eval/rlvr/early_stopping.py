@@ -1,0 +1,163 @@
+"""Early stopping for GRPO: stop once the reward mean and the within-group std plateau.
+
+TimeLens stops RL when the reward stops rising: past that point the policy's groups of
+answers agree with each other (the within-group std, i.e. the advantage signal, has
+settled) and further steps mostly cost compute. The rule here compares the mean of the
+last ``window`` logged values with the mean of the ``window`` before, for both curves:
+
+    plateau  <=>  |mean_last(reward) - mean_prev(reward)| <= reward_tolerance
+             and  |mean_last(std) - mean_prev(std)| <= std_tolerance
+
+checked only after ``min_steps`` logged steps, and it must hold for ``patience``
+consecutive checks. A within-group std below ``std_floor`` (no learning signal left)
+also stops training when ``std_floor`` is set. Every check is logged as a
+:class:`StopDecision`; the callback writes them to ``early_stopping.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["EarlyStoppingConfig", "StopDecision", "PlateauRule", "make_early_stopping_callback"]
+
+logger = logging.getLogger(__name__)
+
+REWARD_KEY = "reward"
+STD_KEY = "reward_std_within_group"
+
+
+class EarlyStoppingConfig(BaseModel):
+    """Options of the plateau rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    window: int = Field(10, ge=1, description="Logged steps per comparison window.")
+    reward_tolerance: float = Field(0.01, ge=0, description="Largest change of the mean reward.")
+    std_tolerance: float = Field(0.01, ge=0, description="Largest change of the within-group std.")
+    patience: int = Field(1, ge=1, description="Consecutive plateau checks before stopping.")
+    min_steps: int = Field(0, ge=0, description="Never stop before this many logged steps.")
+    std_floor: float | None = Field(
+        None, ge=0, description="Stop when the windowed within-group std falls below this."
+    )
+    reward_key: str = REWARD_KEY
+    std_key: str = STD_KEY
+
+
+class StopDecision(NamedTuple):
+    """One check of the rule."""
+
+    step: int
+    stop: bool
+    reason: str
+    reward_last: float | None
+    reward_prev: float | None
+    std_last: float | None
+    std_prev: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class PlateauRule:
+    """The plateau rule over a stream of (reward mean, within-group std) values."""
+
+    def __init__(self, config: EarlyStoppingConfig | None = None) -> None:
+        self.config = config or EarlyStoppingConfig()
+        self.rewards: list[float] = []
+        self.stds: list[float] = []
+        self.decisions: list[StopDecision] = []
+        self._streak = 0
+
+    def update(self, step: int, reward: float, std: float) -> StopDecision:
+        """Record one logged step and decide whether to stop."""
+        c = self.config
+        self.rewards.append(float(reward))
+        self.stds.append(float(std))
+        n = len(self.rewards)
+        if n < max(2 * c.window, c.min_steps):
+            decision = StopDecision(step, False, f"warming up ({n} values)", None, None, None, None)
+            self.decisions.append(decision)
+            return decision
+
+        r_last, r_prev = _window_means(self.rewards, c.window)
+        s_last, s_prev = _window_means(self.stds, c.window)
+        flat = (
+            abs(r_last - r_prev) <= c.reward_tolerance and abs(s_last - s_prev) <= c.std_tolerance
+        )
+        self._streak = self._streak + 1 if flat else 0
+        if c.std_floor is not None and s_last < c.std_floor:
+            stop, reason = True, f"within-group std {s_last:.4f} below floor {c.std_floor:g}"
+        elif self._streak >= c.patience:
+            stop = True
+            reason = (
+                f"plateau: reward {r_prev:.4f} -> {r_last:.4f}, within-group std "
+                f"{s_prev:.4f} -> {s_last:.4f} over windows of {c.window} "
+                f"({self._streak} check(s))"
+            )
+        else:
+            stop = False
+            reason = (
+                f"still changing: reward {r_prev:.4f} -> {r_last:.4f}, "
+                f"within-group std {s_prev:.4f} -> {s_last:.4f}"
+                if not flat
+                else f"flat for {self._streak}/{c.patience} check(s)"
+            )
+        decision = StopDecision(step, stop, reason, r_last, r_prev, s_last, s_prev)
+        self.decisions.append(decision)
+        return decision
+
+    def run(self, rewards: Sequence[float], stds: Sequence[float]) -> int | None:
+        """Feed whole curves; the index of the first step that stops, or None."""
+        for i, (r, s) in enumerate(zip(rewards, stds, strict=True)):
+            if self.update(i, r, s).stop:
+                return i
+        return None
+
+
+def _window_means(values: Sequence[float], window: int) -> tuple[float, float]:
+    arr = np.asarray(values[-2 * window :], dtype=np.float64)
+    return float(np.mean(arr[window:])), float(np.mean(arr[:window]))
+
+
+def make_early_stopping_callback(
+    config: EarlyStoppingConfig | None = None, log_dir: str | Path | None = None
+) -> Any:
+    """A ``transformers.TrainerCallback`` applying :class:`PlateauRule` to the trainer's logs.
+
+    Each decision is logged (``logging`` at INFO) and appended to
+    ``log_dir/early_stopping.jsonl``; on a stop it sets ``control.should_training_stop``.
+    """
+    from transformers import TrainerCallback
+
+    class EarlyStoppingCallback(TrainerCallback):
+        """Stops GRPO when the reward mean and the within-group std plateau."""
+
+        def __init__(self) -> None:
+            self.rule = PlateauRule(config)
+            self.path = Path(log_dir) / "early_stopping.jsonl" if log_dir is not None else None
+            self.stopped_at: int | None = None
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> Any:
+            cfg = self.rule.config
+            if not cfg.enabled or not logs or cfg.reward_key not in logs or cfg.std_key not in logs:
+                return control
+            decision = self.rule.update(state.global_step, logs[cfg.reward_key], logs[cfg.std_key])
+            logger.info("early stopping at step %d: %s", decision.step, decision.reason)
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(decision.as_dict()) + "\n")
+            if decision.stop:
+                self.stopped_at = decision.step
+                control.should_training_stop = True
+            return control
+
+    return EarlyStoppingCallback()
