@@ -1,9 +1,52 @@
-"""CLI commands: serve (not yet implemented)."""
+"""CLI command: ``timelens-eval serve``, an OpenAI-compatible endpoint in front of an adapter."""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``serve`` command to ``app``."""
+
+    @app.command("serve")
+    def serve(
+        adapter: str = typer.Option(..., "--adapter", help="Registered adapter name."),
+        adapter_args: str = typer.Option(
+            "", "--adapter-args", help="Adapter arguments, k=v,k2=v2 (values may be JSON)."
+        ),
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+        port: int = typer.Option(8000, "--port", help="TCP port."),
+        model_name: str = typer.Option(
+            None, "--model-name", help="Model id reported to clients (default: the adapter's)."
+        ),
+        fps: float = typer.Option(
+            2.0, "--fps", help="Frame rate assumed when a request carries no timestamps."
+        ),
+        api_key_env: str = typer.Option(
+            None,
+            "--api-key-env",
+            help="Require clients to send the key held in this environment variable.",
+        ),
+    ) -> None:
+        """Serve an adapter at /v1/chat/completions for OpenAI-style clients."""
+        from timelens_eval.adapters import build_adapter
+        from timelens_eval.errors import ConfigError
+        from timelens_eval.serve import create_app, run_server
+
+        if fps <= 0:
+            raise ConfigError("--fps must be > 0")
+        key = None
+        if api_key_env:
+            key = os.environ.get(api_key_env)
+            if not key:
+                raise ConfigError(f"--api-key-env: environment variable {api_key_env} is not set")
+        built = build_adapter(adapter, adapter_args)
+        app_ = create_app(built, model_name=model_name, api_key=key, fps=fps)
+        typer.echo(
+            f"serving adapter {adapter!r} as model {model_name or built.model!r} at "
+            f"http://{host}:{port}/v1",
+            err=True,
+        )
+        run_server(app_, host=host, port=port)

@@ -1,0 +1,369 @@
+"""The ``openai`` adapter: Chat Completions with video frames as images.
+
+One request is one user turn whose content parts follow the prompt message in order:
+each :class:`~timelens_eval.messages.TextPart` becomes a ``text`` part and each frame a
+base64 ``image_url`` part, so textual timestamps sit between the frames exactly where
+the chosen timestamp encoding put them. ``base_url`` points the adapter at any
+OpenAI-compatible server (``vllm serve``, ``timelens-eval serve``).
+
+Retries are done here, not by the client library (it is built with ``max_retries=0``):
+429, 408, 409 and 5xx answers, timeouts, dropped connections and malformed responses are
+retried up to ``max_retries`` times. A ``Retry-After`` (or ``retry-after-ms``) header is
+waited out exactly; otherwise the wait is ``backoff * 2**k`` seconds (plus up to 25%
+jitter), capped at ``max_backoff``. A failure that persists becomes an
+:class:`~timelens_eval.adapters.AdapterError` with ``retryable=False`` (the budget is
+spent); with ``max_retries=0`` the adapter makes one attempt and hands transient
+failures to the runner as ``retryable=True`` with their ``retry_after``. A
+``Retry-After`` longer than ``max_retry_after`` is not waited out here either: it is
+handed to the runner the same way.
+
+The API key is read from the environment (``OPENAI_API_KEY`` or the variable named by
+``api_key_env``); it is never logged, stored in results or shown in error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import io
+import logging
+import math
+import os
+import random
+import time
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from timelens_eval_adapters.pricing import Price, cost_usd, price_for
+
+from timelens_eval.adapters import (
+    Adapter,
+    AdapterError,
+    GroundingOutput,
+    GroundingRequest,
+    ModelType,
+    Usage,
+)
+from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
+from timelens_eval.messages import ImagePart, PromptMessage
+
+__all__ = ["OpenAIAdapter", "OpenAIConfig", "message_content"]
+
+log = logging.getLogger("timelens_eval.adapters.openai")
+
+_RETRY_STATUS = frozenset({408, 409, 429})
+_OPENAI_HOSTS = frozenset({"api.openai.com"})
+
+
+class OpenAIConfig(BaseModel):
+    """The ``--adapter-args`` of the ``openai`` adapter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Model name sent with every request, e.g. 'gpt-4o'.")
+    base_url: str | None = Field(
+        None, description="An OpenAI-compatible server, e.g. 'http://127.0.0.1:8000/v1'."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable of the key.")
+    timeout: float = Field(60.0, gt=0, description="Seconds before one attempt times out.")
+    max_retries: int = Field(4, ge=0, description="Retries after the first attempt.")
+    backoff: float = Field(1.0, ge=0, description="First wait (s) without Retry-After.")
+    max_backoff: float = Field(30.0, ge=0, description="Cap on one backoff wait (s).")
+    max_retry_after: float = Field(
+        120.0, ge=0, description="Longest Retry-After (s) waited out here."
+    )
+    image_format: Literal["jpeg", "png"] = "jpeg"
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    detail: Literal["auto", "low", "high"] | None = Field(
+        None, description="OpenAI image detail level; left out when None."
+    )
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="Name of the output-length parameter the server expects."
+    )
+    send_metadata: bool = Field(
+        False,
+        description="Send sample id, query, duration and frame timestamps in a 'timelens' "
+        "body field (for timelens-eval serve; api.openai.com rejects it).",
+    )
+    price_input: float | None = Field(None, ge=0, description="USD per 1M input tokens.")
+    price_output: float | None = Field(None, ge=0, description="USD per 1M output tokens.")
+    model_type: ModelType = "proprietary"
+
+
+def _encode_image(image: Any, fmt: str, quality: int) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    picture = Image.fromarray(image)
+    if fmt == "jpeg":
+        picture.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    else:
+        picture.save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/{fmt};base64,{data}"
+
+
+def message_content(
+    message: PromptMessage,
+    *,
+    image_format: str = "jpeg",
+    jpeg_quality: int = 90,
+    detail: str | None = None,
+) -> list[dict[str, Any]]:
+    """The Chat Completions content parts of ``message``, in the message's order."""
+    content: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, ImagePart):
+            image_url: dict[str, Any] = {
+                "url": _encode_image(part.image, image_format, jpeg_quality)
+            }
+            if detail is not None:
+                image_url["detail"] = detail
+            content.append({"type": "image_url", "image_url": image_url})
+        elif part.text:
+            content.append({"type": "text", "text": part.text})
+    return content
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        seconds = email.utils.mktime_tz(parsed) - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class _Failure(Exception):
+    """One failed attempt, classified."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class OpenAIAdapter(Adapter):
+    """Chat Completions (OpenAI or any compatible server) with frames as images."""
+
+    name = "openai"
+    model_type = "proprietary"
+    secret_args = frozenset({"api_key"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if "api_key" in kwargs:
+            raise ConfigError(
+                "openai adapter: pass the API key through the environment "
+                "(OPENAI_API_KEY, or name another variable with api_key_env=...), "
+                "not as an argument"
+            )
+        try:
+            self.config = OpenAIConfig.model_validate(kwargs)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "arguments"
+            if first["type"] == "extra_forbidden":
+                hint = did_you_mean(where, OpenAIConfig.model_fields)
+                known = ", ".join(OpenAIConfig.model_fields)
+                raise ConfigError(
+                    f"openai adapter has no argument {where!r}"
+                    + (f"; did you mean {hint}?" if hint else f" (arguments: {known})")
+                ) from None
+            raise ConfigError(f"openai adapter: {where}: {first['msg']}") from None
+        try:
+            import openai
+        except ImportError:
+            raise MissingDependencyError("the openai adapter", "openai", "openai") from None
+
+        config = self.config
+        self.model_type = config.model_type  # type: ignore[misc]
+        key = os.environ.get(config.api_key_env, "")
+        if not key:
+            if config.base_url is None:
+                raise ConfigError(
+                    f"openai adapter: no API key: set the environment variable "
+                    f"{config.api_key_env} (or name another one with api_key_env=...)"
+                )
+            key = "none"  # a local server without authentication
+        self._secret = key
+        self._price = self._pick_price(config)
+        self._client = openai.AsyncOpenAI(
+            api_key=key,
+            base_url=config.base_url,
+            timeout=config.timeout,
+            max_retries=0,
+        )
+        self._openai = openai
+
+    def __repr__(self) -> str:
+        return f"OpenAIAdapter(model={self.config.model!r}, base_url={self.config.base_url!r})"
+
+    @staticmethod
+    def _pick_price(config: OpenAIConfig) -> Price | None:
+        if config.price_input is not None or config.price_output is not None:
+            return Price(config.price_input or 0.0, config.price_output or 0.0)
+        host = urlparse(config.base_url).hostname if config.base_url else "api.openai.com"
+        return price_for(config.model) if host in _OPENAI_HOSTS else None
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with the API key (should a server echo it) replaced, and shortened."""
+        if self._secret and self._secret != "none":
+            text = text.replace(self._secret, "***")
+        text = " ".join(text.split())
+        return text if len(text) <= 300 else text[:297] + "..."
+
+    def _params(self, request: GroundingRequest, content: list[dict[str, Any]]) -> dict[str, Any]:
+        config, generation = self.config, request.generation
+        params: dict[str, Any] = {
+            "model": config.model,
+            "messages": [{"role": "user", "content": content}],
+            "temperature": generation.temperature,
+            "top_p": generation.top_p,
+            config.max_tokens_param: generation.max_new_tokens,
+        }
+        if generation.seed is not None:
+            params["seed"] = generation.seed
+        if config.send_metadata:
+            message = request.message
+            params["extra_body"] = {
+                "timelens": {
+                    "sample_id": request.sample_id,
+                    "query": request.query,
+                    "duration": request.duration,
+                    "timestamps": message.timestamps.tolist() if message else [],
+                    "clip": list(request.clip) if request.clip is not None else None,
+                }
+            }
+        return params
+
+    def _classify(self, exc: Exception) -> _Failure:
+        openai = self._openai
+        if isinstance(exc, openai.APITimeoutError):
+            return _Failure(f"timed out after {self.config.timeout:g}s", retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return _Failure(f"connection failed ({type(cause).__name__})", retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            headers = exc.response.headers
+            should = headers.get("x-should-retry")
+            retryable = status in _RETRY_STATUS or status >= 500
+            if should in ("true", "false"):
+                retryable = should == "true"
+            detail = self._scrub(str(getattr(exc, "message", "") or ""))
+            return _Failure(
+                f"HTTP {status}: {detail}",
+                retryable=retryable,
+                retry_after=retry_after_seconds(headers),
+            )
+        if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
+            return _Failure(f"malformed response ({type(exc).__name__})", retryable=True)
+        return _Failure(self._scrub(f"{type(exc).__name__}: {exc}"), retryable=False)
+
+    async def _attempt(self, params: dict[str, Any]) -> tuple[Any, float]:
+        start = time.perf_counter()
+        try:
+            response = await self._client.chat.completions.create(**params)
+        except self._openai.OpenAIError as exc:
+            raise self._classify(exc) from None
+        except ValueError as exc:  # a body that is not JSON
+            raise self._classify(exc) from None
+        latency = time.perf_counter() - start
+        choices = getattr(response, "choices", None)
+        if (
+            not isinstance(choices, list)
+            or not choices
+            or getattr(choices[0], "message", None) is None
+        ):
+            raise _Failure("malformed response (no choices)", retryable=True)
+        return response, latency
+
+    def _backoff(self, retry: int) -> float:
+        config = self.config
+        delay = min(config.max_backoff, config.backoff * (2**retry))
+        return delay * (1 + 0.25 * random.random())
+
+    async def ground(self, request: GroundingRequest) -> GroundingOutput:
+        """Send one request, retrying transient failures as the module docstring says."""
+        if request.message is None:
+            raise AdapterError("openai adapter needs a prompt message with frames", retryable=False)
+        config = self.config
+        content = await asyncio.to_thread(
+            message_content,
+            request.message,
+            image_format=config.image_format,
+            jpeg_quality=config.jpeg_quality,
+            detail=config.detail,
+        )
+        params = self._params(request, content)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                response, latency = await self._attempt(params)
+                break
+            except _Failure as failure:
+                spent = attempts > config.max_retries
+                too_long = failure.retry_after is not None and failure.retry_after > (
+                    config.max_retry_after
+                )
+                if not failure.retryable or spent or too_long:
+                    handed_on = failure.retryable and (config.max_retries == 0 or too_long)
+                    raise AdapterError(
+                        f"openai request failed after {attempts} attempt"
+                        f"{'s' if attempts > 1 else ''}: {failure}",
+                        retryable=handed_on,
+                        retry_after=failure.retry_after,
+                    ) from None
+                delay = (
+                    failure.retry_after
+                    if failure.retry_after is not None
+                    else self._backoff(attempts - 1)
+                )
+                log.info(
+                    "sample %s: %s; retry %d/%d in %.2fs",
+                    request.sample_id,
+                    failure,
+                    attempts,
+                    config.max_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        usage = None
+        if response.usage is not None:
+            usage = Usage(
+                input_tokens=int(response.usage.prompt_tokens or 0),
+                output_tokens=int(response.usage.completion_tokens or 0),
+            )
+        cost = cost_usd(self._price, usage.input_tokens, usage.output_tokens) if usage else None
+        raw = {
+            "id": getattr(response, "id", None),
+            "model": getattr(response, "model", None),
+            "finish_reason": getattr(choice, "finish_reason", None),
+            "attempts": attempts,
+        }
+        return GroundingOutput(text=text, usage=usage, latency_s=latency, cost_usd=cost, raw=raw)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.close()

@@ -1,0 +1,135 @@
+"""A scripted OpenAI-style HTTP server on 127.0.0.1 for the adapter's fault tests.
+
+Each POST takes the next action from a script (the last action repeats once the script
+is spent); every attempt is recorded with its arrival time and headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ANSWER = "The event happens in 1.0 - 2.5 seconds."
+
+
+def completion(text: str = ANSWER, prompt_tokens: int = 1200, completion_tokens: int = 14) -> dict:
+    """A valid chat.completion body."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-2024-08-06",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer with ``status`` and ``body`` (a dict is sent as JSON, bytes as they are)."""
+
+    status: int = 200
+    body: Any = field(default_factory=completion)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    """Seconds to wait before answering (longer than the client timeout: a timeout)."""
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Read the request, then close the connection without answering."""
+
+
+@dataclass
+class Attempt:
+    time: float
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+
+
+class FaultServer:
+    """Context manager: a threaded HTTP server following ``script``."""
+
+    def __init__(self, script: list[Reply | Drop]) -> None:
+        self.script = list(script) or [Reply()]
+        self.attempts: list[Attempt] = []
+        self._lock = threading.Lock()
+
+    def _next(self) -> Reply | Drop:
+        with self._lock:
+            return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    def __enter__(self) -> FaultServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                action = owner._next()
+                with owner._lock:
+                    owner.attempts.append(Attempt(time.monotonic(), dict(self.headers), body))
+                if isinstance(action, Drop):
+                    self.close_connection = True
+                    return
+                if action.delay:
+                    time.sleep(action.delay)
+                payload = (
+                    action.body
+                    if isinstance(action.body, bytes)
+                    else json.dumps(action.body).encode()
+                )
+                try:
+                    self.send_response(action.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(payload)))
+                    for key, value in action.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive attempts."""
+        times = [a.time for a in self.attempts]
+        return [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
