@@ -1,9 +1,208 @@
-"""CLI commands: run (not yet implemented)."""
+"""CLI commands: ``run``, ``merge`` and ``adapters list``."""
 
-from __future__ import annotations
+# Typer reads the annotations at runtime: no ``from __future__ import annotations`` here.
+
+import sys
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
+from timelens_eval.errors import ConfigError
+
+
+def _console():  # noqa: ANN202
+    from rich.console import Console
+
+    # Tables are wide; outside a terminal do not squeeze them into 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _print_table(results: list, title: Optional[str] = None) -> None:
+    from timelens_eval.runner_main import results_table
+
+    if results:
+        _console().print(results_table(results, title=title))
+
+
+def _frames_override(fps: Optional[float], max_frames: Optional[int], adapter):  # noqa: ANN001
+    if fps is None and max_frames is None:
+        return None
+    base = adapter.default_frames
+    update = {}
+    if fps is not None:
+        update["fps"] = fps
+    if max_frames is not None:
+        update["max_frames"] = max_frames
+    return base.model_copy(update=update)
+
+
+def run(
+    adapter: Optional[str] = typer.Option(
+        None, "--adapter", "-a", help="Adapter name (see `timelens-eval adapters list`)."
+    ),
+    adapter_args: Optional[str] = typer.Option(
+        None, "--adapter-args", help="Adapter arguments: key=value,key2=value2 (JSON values ok)."
+    ),
+    benchmark: Optional[List[str]] = typer.Option(
+        None, "--benchmark", "-b", help="Benchmark name; repeat for several."
+    ),
+    annotations: Optional[Path] = typer.Option(
+        None, "--annotations", help="Annotation file (one benchmark only)."
+    ),
+    video_root: Optional[Path] = typer.Option(None, "--video-root", help="Folder of the videos."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N samples."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: run shard i (0-based) of N."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Requests in flight."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Result header path (a folder with several benchmarks)."
+    ),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Default output folder."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard earlier output; do not resume."),
+    retry_errors: bool = typer.Option(
+        False, "--retry-errors", help="When resuming, run failed samples again."
+    ),
+    max_attempts: int = typer.Option(4, "--max-attempts", min=1, help="Tries per sample."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per request try."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Override the frame rate."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Override the frame cap."),
+    template: Optional[str] = typer.Option(None, "--template", help="Prompt template name."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Timestamp encoding name."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Decoding processes."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap replicates."),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."
+    ),
+) -> None:
+    """Evaluate an adapter on benchmarks; with no arguments, the default models on the
+    synthetic original and refined benchmarks. Reruns resume where a run stopped."""
+    from timelens_eval.runner import RunOptions
+
+    show = sys.stderr.isatty() if progress is None else progress
+    base = RunOptions(
+        concurrency=concurrency,
+        limit=limit,
+        shard=shard,
+        runs_dir=runs_dir,
+        fresh=fresh,
+        retry_errors=retry_errors,
+        max_attempts=max_attempts,
+        request_timeout=timeout,
+        template=template,
+        encoding=encoding,
+        decode_workers=workers,
+        bootstrap=bootstrap,
+        progress=show,
+    )
+    from timelens_eval.runner import parse_shard
+
+    parse_shard(shard)  # a bad --shard fails before anything is loaded
+    names = list(benchmark or [])
+    if annotations is not None and len(names) != 1:
+        raise ConfigError("--annotations needs exactly one --benchmark")
+    if adapter_args is not None and adapter is None:
+        raise ConfigError("--adapter-args needs --adapter")
+    if adapter is None:
+        _run_default(base, names, output)
+        return
+
+    from timelens_eval.adapters import build_adapter
+    from timelens_eval.benchmarks import load_benchmark
+    from timelens_eval.runner import run_benchmark
+    from timelens_eval.runner_main import DEFAULT_BENCHMARKS
+
+    built = build_adapter(adapter, adapter_args)  # bad args / credentials fail here
+    base = base.model_copy(update={"frames": _frames_override(fps, max_frames, built)})
+    names = names or list(DEFAULT_BENCHMARKS)
+    loaded = [load_benchmark(n, annotations, video_root=video_root) for n in names]
+    results = []
+    for index, bench in enumerate(loaded):
+        target = output
+        if output is not None and len(loaded) > 1:
+            target = output / f"{bench.name}.json"
+        if index > 0:
+            built = build_adapter(adapter, adapter_args)
+        outcome = run_benchmark(
+            built, bench, base.model_copy(update={"output": target}), adapter_name=adapter
+        )
+        results.append(_report(outcome))
+    _print_table([r for r in results if r is not None])
+
+
+def _report(outcome):  # noqa: ANN001, ANN202
+    state = "done" if outcome.result is not None else "incomplete"
+    typer.echo(
+        f"{outcome.paths.header if outcome.result else outcome.paths.samples}: {state}, "
+        f"{outcome.total} samples ({outcome.resumed} resumed, {outcome.ran} run, "
+        f"{outcome.errors} errors) in {outcome.seconds:.1f} s",
+        err=True,
+    )
+    return outcome.result
+
+
+def _run_default(base, names: List[str], output: Optional[Path]) -> None:  # noqa: ANN001
+    from timelens_eval.runner_main import DEFAULT_BENCHMARKS, run_default
+
+    if output is not None:
+        base = base.model_copy(update={"runs_dir": output})
+    outcomes = run_default(
+        base, benchmarks=names or DEFAULT_BENCHMARKS, on_result=_report
+    )
+    _print_table(
+        [o.result for o in outcomes if o.result is not None],
+        title="Default models (95% CIs, bootstrap over videos)",
+    )
+
+
+def merge(
+    headers: List[Path] = typer.Argument(..., help="Header files (*.json) of all shards."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Merged header path (default: the shard name without it)."
+    ),
+) -> None:
+    """Join the shards of one run (checks specs, duplicates and completeness)."""
+    import re
+
+    from timelens_eval.runner_merge import merge_shards
+
+    if output is None:
+        stem = re.sub(r"\.shard-\d+-of-\d+$", "", headers[0].stem)
+        if stem == headers[0].stem:
+            raise ConfigError("merge: cannot derive the output name; pass --output")
+        output = headers[0].with_name(stem + ".json")
+    merged = merge_shards(headers, output)
+    typer.echo(f"{output}: {merged.summary.n} samples from {len(headers)} shards", err=True)
+    _print_table([merged])
+
+
+def adapters_list() -> None:
+    """List registered adapters (built-in and from installed packages)."""
+    from rich.table import Table
+
+    from timelens_eval.adapters import ADAPTERS, adapter_source, discover_adapters
+    from timelens_eval.errors import TimelensError
+
+    discover_adapters()
+    table = Table()
+    for column in ("name", "source", "type", "frames", "target / status"):
+        table.add_column(column)
+    for name in ADAPTERS.names():
+        target = ADAPTERS.target(name) or "(object)"
+        try:
+            from timelens_eval.adapters import get_adapter_class
+
+            cls = get_adapter_class(name)
+            row = [cls.model_type, "yes" if cls.needs_frames else "no", target]
+        except TimelensError as exc:
+            row = ["-", "-", f"unavailable: {exc}"]
+        table.add_row(name, adapter_source(name), *row)
+    _console().print(table)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``run``, ``merge`` and ``adapters list`` to ``app``."""
+    app.command("run")(run)
+    app.command("merge")(merge)
+    adapters_app = typer.Typer(help="Model adapters.", no_args_is_help=True)
+    adapters_app.command("list")(adapters_list)
+    app.add_typer(adapters_app, name="adapters")

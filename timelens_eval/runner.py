@@ -1,0 +1,517 @@
+"""Run an adapter over a benchmark: decoding ahead, concurrent requests, retries, resume.
+
+The pipeline of one run::
+
+    samples ─► [worker processes: frames + prompt] ─► bounded window ─► adapter.ground()
+            (up to ``concurrency`` at once, retried with backoff) ─► parse + score ─►
+            SampleRecord appended durably ─► (all done) header with spec and metrics
+
+Every finished sample is fsynced to ``NAME.samples.jsonl`` before it counts as done,
+so an interrupted run loses only the samples in flight, and running the same command
+again resumes it. See ``docs/running.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from timelens_eval.adapters import (
+    Adapter,
+    AdapterError,
+    GenerationConfig,
+    GroundingOutput,
+    GroundingRequest,
+)
+from timelens_eval.benchmarks.base import Benchmark, Sample
+from timelens_eval.errors import ConfigError
+from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
+from timelens_eval.runner_frames import PrepareFailure, PrepareJob, Prepared
+from timelens_eval.runner_progress import RunProgress
+from timelens_eval.runner_spec import Redactor
+from timelens_eval.runner_store import (
+    RunPaths,
+    SampleWriter,
+    read_spec,
+    recover_samples,
+    spec_differences,
+    write_spec,
+)
+from timelens_eval.store import PromptSpec, RunResult, RunSpec, SampleRecord
+from timelens_eval.video.types import FrameSpec
+
+__all__ = [
+    "RunOptions",
+    "RunOutcome",
+    "Shard",
+    "parse_shard",
+    "select_samples",
+    "default_output",
+    "build_spec",
+    "summarize_records",
+    "run_benchmark",
+    "arun_benchmark",
+]
+
+
+class RunOptions(BaseModel):
+    """How to run (not what is evaluated: that is the adapter and the benchmark)."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
+    limit: int | None = Field(None, ge=1, description="Only the first N samples.")
+    shard: str | None = Field(None, description="'i/N': the i-th of N shards (0-based).")
+    output: Path | None = Field(None, description="Header path; default under runs_dir.")
+    runs_dir: Path = Path("runs")
+    fresh: bool = Field(False, description="Discard earlier output instead of resuming.")
+    retry_errors: bool = Field(False, description="On resume, run failed samples again.")
+    max_attempts: int = Field(4, ge=1, description="Tries per sample before recording an error.")
+    backoff_base: float = Field(1.0, ge=0, description="First retry delay (s); doubles.")
+    backoff_max: float = Field(60.0, ge=0, description="Cap of the retry delay (s).")
+    request_timeout: float | None = Field(None, gt=0, description="Seconds per request try.")
+    frames: FrameSpec | None = Field(None, description="Override the adapter's preset.")
+    template: str | None = None
+    encoding: str | None = None
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    protocol: Protocol = TIMELENS_PROTOCOL
+    decode_workers: int | None = Field(None, ge=1)
+    prefetch: int | None = Field(None, ge=1, description="Samples decoded ahead at most.")
+    bootstrap: int = Field(1000, ge=0)
+    seed: int = 0
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str | None) -> Shard | None:
+    """``"i/N"`` (0 <= i < N) to a :class:`Shard`."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
+        raise ConfigError(f"--shard {text!r}: expected i/N with 0 <= i < N, e.g. 0/4")
+    return Shard(int(match[1]), int(match[2]))
+
+
+def select_samples(
+    samples: Sequence[Sample], limit: int | None, shard: Shard | None
+) -> list[tuple[int, Sample]]:
+    """``(position, sample)`` pairs of this run: the first ``limit``, then every
+    N-th from ``i`` for shard ``i/N``. Positions index the benchmark's order."""
+    chosen = list(enumerate(samples))[: limit if limit is not None else None]
+    if shard is not None:
+        chosen = chosen[shard.index :: shard.count]
+    return chosen
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def default_output(runs_dir: Path, model: str, benchmark: str, shard: Shard | None) -> Path:
+    """``runs/<model>/<benchmark>[.shard-i-of-N].json``."""
+    suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
+    return runs_dir / _slug(model) / f"{_slug(benchmark)}{suffix}.json"
+
+
+def _prompt_spec(template: str, encoding: str) -> PromptSpec:
+    from timelens_eval.prompts import template_hash
+
+    return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
+
+
+def build_spec(
+    adapter: Adapter,
+    adapter_name: str,
+    benchmark: Benchmark,
+    options: RunOptions,
+) -> RunSpec:
+    """The full spec of a run (secrets removed)."""
+    from timelens_eval.runner_spec import git_commit, package_versions
+
+    frames = prompt = None
+    if adapter.needs_frames:
+        frames = options.frames or adapter.default_frames
+        prompt = _prompt_spec(
+            options.template or adapter.default_template,
+            options.encoding or adapter.default_encoding,
+        )
+    return RunSpec(
+        model=adapter.model,
+        model_type=adapter.model_type,
+        adapter=adapter_name,
+        adapter_args=adapter.describe(),
+        benchmark=benchmark.name,
+        variant=benchmark.variant,
+        split=benchmark.split,
+        benchmark_hash=benchmark.content_hash,
+        prompt=prompt,
+        frames=frames,
+        generation=options.generation,
+        protocol=options.protocol,
+        limit=options.limit,
+        shard=options.shard,
+        versions=package_versions(getattr(adapter, "requires", ())),
+        git_commit=git_commit(),
+    )
+
+
+def summarize_records(
+    records: Sequence[SampleRecord], protocol: Protocol, *, bootstrap: int, seed: int
+) -> Any:
+    """Metrics of ``records`` in benchmark order (so the result is order-independent)."""
+    from timelens_eval.metrics import summarize
+
+    ordered = sorted(records, key=lambda r: (r.meta.get("index", 0), r.sample_id))
+    return summarize(
+        [r.iou for r in ordered],
+        [r.status for r in ordered],
+        [r.video_id for r in ordered],
+        protocol,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+
+
+@dataclass
+class RunOutcome:
+    """What a run did; ``result`` is None when it stopped before every sample was done."""
+
+    paths: RunPaths
+    result: RunResult | None
+    total: int
+    resumed: int
+    ran: int
+    errors: int
+    seconds: float
+
+
+class _Run:
+    """State of one run in progress."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        benchmark: Benchmark,
+        options: RunOptions,
+        spec: RunSpec,
+        writer: SampleWriter,
+        progress: RunProgress,
+        redact: Redactor,
+    ) -> None:
+        self.adapter, self.benchmark, self.options = adapter, benchmark, options
+        self.spec, self.writer, self.progress, self.redact = spec, writer, progress, redact
+        self.errors = 0
+        self.ran = 0
+
+    def _job(self, sample: Sample) -> PrepareJob:
+        path = self.benchmark.video_path(sample)
+        if path is None:
+            raise ConfigError(f"sample {sample.sample_id} has no video, and the adapter needs one")
+        assert self.spec.frames is not None and self.spec.prompt is not None
+        return PrepareJob(
+            video=path,
+            query=sample.query,
+            duration=sample.duration,
+            clip=sample.clip,
+            frames=self.spec.frames,
+            template=self.spec.prompt.template,
+            encoding=self.spec.prompt.encoding,
+        )
+
+    def _delay(self, attempt: int, error: AdapterError | None) -> float:
+        if error is not None and error.retry_after is not None:
+            return max(0.0, float(error.retry_after))
+        return min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+
+    async def _call(self, request: GroundingRequest) -> tuple[GroundingOutput | None, int, str]:
+        """Call the adapter with retries: ``(output or None, attempts, last error)``."""
+        timeout = self.options.request_timeout
+        last = ""
+        for attempt in range(1, self.options.max_attempts + 1):
+            retryable, failure = True, None
+            try:
+                if timeout is None:
+                    return await self.adapter.ground(request), attempt, ""
+                return await asyncio.wait_for(self.adapter.ground(request), timeout), attempt, ""
+            except AdapterError as exc:
+                last, retryable, failure = f"AdapterError: {exc}", exc.retryable, exc
+            except asyncio.TimeoutError:
+                last = f"timed out after {timeout:g} s"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an adapter bug: recorded, never retried
+                last, retryable = f"{type(exc).__name__}: {exc}", False
+            if not retryable or attempt == self.options.max_attempts:
+                return None, attempt, last
+            await asyncio.sleep(self._delay(attempt, failure))
+        return None, self.options.max_attempts, last  # pragma: no cover
+
+    def _record(
+        self,
+        index: int,
+        sample: Sample,
+        output: GroundingOutput | None,
+        attempts: int,
+        error: str,
+        meta: dict[str, Any],
+    ) -> SampleRecord:
+        from timelens_eval.metrics import score_answer
+
+        base: dict[str, Any] = {
+            "sample_id": sample.sample_id,
+            "video_id": sample.video_id,
+            "query": sample.query,
+            "duration": sample.duration,
+            "gt": [tuple(w) for w in sample.gt],
+            "sample_hash": sample.content_hash(),
+            "attempts": attempts,
+            "meta": {"index": index, **meta},
+        }
+        if output is None:
+            return SampleRecord(**base, status="error", iou=0.0, error=self.redact(error))
+        protocol = self.options.protocol
+        scored = score_answer(output.text, base["gt"], sample.duration, protocol)
+        usage = output.usage
+        return SampleRecord(
+            **base,
+            answer=output.text,
+            spans=[tuple(s) for s in scored.parsed.spans],
+            status=scored.parsed.status.value,
+            iou=scored.iou,
+            latency_s=output.latency_s,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            cost_usd=output.cost_usd,
+        )
+
+    async def one(
+        self,
+        index: int,
+        sample: Sample,
+        prepared: asyncio.Future[Prepared | PrepareFailure] | None,
+        gate: asyncio.Semaphore,
+        window: asyncio.Semaphore,
+    ) -> None:
+        """Finish one sample: wait for its frames, call the model, record it."""
+        try:
+            meta: dict[str, Any] = {}
+            message = None
+            output, attempts, error = None, 0, ""
+            ready = await prepared if prepared is not None else None
+            if isinstance(ready, PrepareFailure):
+                error = ready.message
+            else:
+                if ready is not None:
+                    message = ready.message
+                    meta = {"frames": len(message.images), "decode_s": round(ready.seconds, 4)}
+                request = GroundingRequest(
+                    sample_id=sample.sample_id,
+                    query=sample.query,
+                    duration=sample.duration,
+                    video_path=self.benchmark.video_path(sample),
+                    message=message,
+                    generation=self.options.generation,
+                    clip=sample.clip,
+                )
+                async with gate:
+                    output, attempts, error = await self._call(request)
+            record = self._record(index, sample, output, attempts, error, meta)
+            self.writer.append(record)
+            self.ran += 1
+            self.errors += int(record.status == "error")
+            self.progress.advance(error=record.status == "error", cost=record.cost_usd)
+        finally:
+            window.release()
+
+    async def run(self, pending: list[tuple[int, Sample]], pool: Executor | None) -> None:
+        """Feed ``pending`` through decoding and the adapter."""
+        from timelens_eval.runner_frames import prepare_message
+
+        loop = asyncio.get_running_loop()
+        concurrency = self.options.concurrency
+        workers = getattr(pool, "_max_workers", 0)
+        ahead = self.options.prefetch or concurrency + 2 * max(workers, 1)
+        gate = asyncio.Semaphore(concurrency)
+        window = asyncio.Semaphore(ahead)
+        tasks: set[asyncio.Task[None]] = set()
+        failed: list[BaseException] = []
+
+        def done(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failed.append(task.exception())  # type: ignore[arg-type]
+
+        try:
+            for index, sample in pending:
+                await window.acquire()
+                if failed:
+                    break
+                future = None
+                if pool is not None:
+                    future = loop.run_in_executor(pool, prepare_message, self._job(sample))
+                task = asyncio.create_task(self.one(index, sample, future, gate, window))
+                tasks.add(task)
+                task.add_done_callback(done)
+            if tasks:
+                await asyncio.gather(*list(tasks), return_exceptions=True)
+        finally:
+            for task in list(tasks):
+                task.cancel()
+        if failed:
+            raise failed[0]
+
+
+def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
+    """The spec to keep: the earlier one when resuming (it must match)."""
+    if not paths.spec.exists():
+        if paths.samples.exists() and paths.samples.stat().st_size > 0:
+            raise ConfigError(
+                f"{paths.samples} exists without its spec file {paths.spec.name}; "
+                "pass --fresh to start over or choose another --output"
+            )
+        return spec
+    earlier = read_spec(paths.spec)
+    diff = spec_differences(earlier, spec)
+    if diff:
+        shown = "; ".join(diff[:5]) + (f"; and {len(diff) - 5} more" if len(diff) > 5 else "")
+        raise ConfigError(
+            f"{paths.header} holds a different run (earlier != now: {shown}); "
+            "pass --fresh to overwrite it or choose another --output"
+        )
+    return earlier
+
+
+def _drop_errors(paths: RunPaths, records: list[SampleRecord]) -> list[SampleRecord]:
+    """Rewrite the stream without failed samples (``--retry-errors``)."""
+    import os
+
+    kept = [r for r in records if r.status != "error"]
+    if len(kept) == len(records):
+        return records
+    tmp = paths.samples.with_name(paths.samples.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for record in kept:
+            fh.write(record.model_dump_json() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(paths.samples)
+    return kept
+
+
+async def arun_benchmark(
+    adapter: Adapter,
+    benchmark: Benchmark,
+    options: RunOptions | None = None,
+    *,
+    adapter_name: str | None = None,
+    spec: RunSpec | None = None,
+) -> RunOutcome:
+    """Run ``adapter`` over ``benchmark`` (resuming earlier output); see the module doc."""
+    import os
+
+    from timelens_eval.runner_frames import make_pool
+    from timelens_eval.runner_store import file_sha256
+    from timelens_eval.store import write_result
+
+    options = options or RunOptions()
+    started = time.perf_counter()
+    shard = parse_shard(options.shard)
+    name = adapter_name or adapter.name
+    spec = spec or build_spec(adapter, name, benchmark, options)
+    output = options.output or default_output(options.runs_dir, adapter.model, benchmark.name, shard)
+    paths = RunPaths.for_output(output)
+    if options.fresh:
+        paths.remove()
+    spec = _check_resume(paths, spec)
+    write_spec(spec, paths.spec)
+    paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
+
+    selected = select_samples(benchmark.samples, options.limit, shard)
+    wanted = {s.sample_id for _, s in selected}
+    if len(wanted) != len(selected):
+        raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
+    records = recover_samples(paths.samples)
+    if options.retry_errors:
+        records = _drop_errors(paths, records)
+    have = {r.sample_id for r in records}
+    pending = [(i, s) for i, s in selected if s.sample_id not in have]
+    resumed = len(selected) - len(pending)
+
+    redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
+    progress = RunProgress(
+        f"{adapter.model} · {benchmark.name}", len(selected), resumed, enabled=options.progress
+    )
+    writer = SampleWriter(paths.samples)
+    run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
+    pool = make_pool(options.decode_workers) if adapter.needs_frames and pending else None
+    try:
+        await run.run(pending, pool)
+    finally:
+        progress.close()
+        writer.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    records = [r for r in recover_samples(paths.samples) if r.sample_id in wanted]
+    seen: set[str] = set()
+    unique = []
+    for record in records:
+        if record.sample_id not in seen:
+            seen.add(record.sample_id)
+            unique.append(record)
+    result = None
+    if len(unique) == len(selected):
+        summary = summarize_records(
+            unique, options.protocol, bootstrap=options.bootstrap, seed=options.seed
+        )
+        result = RunResult(
+            spec=spec,
+            summary=summary,
+            samples_file=paths.samples.name,
+            samples_sha256=file_sha256(paths.samples),
+        )
+        write_result(result, paths.header)
+    return RunOutcome(
+        paths=paths,
+        result=result,
+        total=len(selected),
+        resumed=resumed,
+        ran=run.ran,
+        errors=sum(r.status == "error" for r in unique),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def run_benchmark(
+    adapter: Adapter,
+    benchmark: Benchmark,
+    options: RunOptions | None = None,
+    *,
+    adapter_name: str | None = None,
+) -> RunOutcome:
+    """Synchronous :func:`arun_benchmark`; closes the adapter afterwards."""
+
+    async def main() -> RunOutcome:
+        try:
+            return await arun_benchmark(adapter, benchmark, options, adapter_name=adapter_name)
+        finally:
+            await adapter.aclose()
+
+    return asyncio.run(main())

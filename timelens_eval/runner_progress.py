@@ -1,0 +1,82 @@
+"""The run's progress display: done/total, rate, ETA, errors and cost so far."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+__all__ = ["RunProgress"]
+
+
+class RunProgress:
+    """A rich progress bar, or nothing when ``enabled`` is False.
+
+    Counts samples finished in this process (for the rate and ETA) apart from samples
+    resumed from an earlier run (which only move the bar).
+    """
+
+    def __init__(self, label: str, total: int, done: int, *, enabled: bool) -> None:
+        self.total, self.done = total, done
+        self.errors, self.cost = 0, 0.0
+        self._started = time.perf_counter()
+        self._fresh = 0
+        self._progress: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("ETA {task.fields[eta]}"),
+            TextColumn("errors {task.fields[errors]}"),
+            TextColumn("{task.fields[cost]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task(
+            label, total=total, completed=done, rate="-", eta="-", errors=0, cost=""
+        )
+        self._progress.start()
+
+    @property
+    def rate(self) -> float:
+        """Samples per second finished by this process."""
+        elapsed = time.perf_counter() - self._started
+        return self._fresh / elapsed if elapsed > 0 else 0.0
+
+    def advance(self, *, error: bool, cost: float | None) -> None:
+        """One more sample finished."""
+        self.done += 1
+        self._fresh += 1
+        self.errors += int(error)
+        self.cost += cost or 0.0
+        if self._progress is None:
+            return
+        rate = self.rate
+        left = self.total - self.done
+        eta = _clock(left / rate) if rate > 0 else "-"
+        self._progress.update(
+            self._task,
+            completed=self.done,
+            rate=f"{rate:.1f}/s",
+            eta=eta,
+            errors=self.errors,
+            cost=f"${self.cost:.4f}" if self.cost else "",
+        )
+
+    def close(self) -> None:
+        """Stop refreshing (leaves the last state on screen)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

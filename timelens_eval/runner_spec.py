@@ -1,0 +1,82 @@
+"""What a run records about itself: the spec, package versions, git commit, secrets.
+
+Secrets (API keys) are never written anywhere: adapter arguments named in the
+adapter's ``secret_args`` are dropped from the spec, and a :class:`Redactor` replaces
+every known secret value (those arguments, plus environment variables whose names
+say they hold a key or token) in any text the runner records or prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Redactor", "package_versions", "git_commit", "SECRET_ENV_PATTERN"]
+
+SECRET_ENV_PATTERN = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)$", re.I)
+"""Environment variable names whose values are treated as secrets."""
+
+_CORE_PACKAGES = ("timelens-eval", "numpy", "pydantic", "av")
+
+
+class Redactor:
+    """Replaces known secret values with ``***`` in text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        values = {s for s in secrets if isinstance(s, str) and len(s) >= 6}
+        self._secrets = sorted(values, key=len, reverse=True)
+
+    @classmethod
+    def for_adapter(
+        cls, args: Mapping[str, Any], secret_args: Iterable[str], environ: Mapping[str, str]
+    ) -> Redactor:
+        """Secrets of one adapter: its secret arguments and secret-looking environment."""
+        secret_names = set(secret_args)
+        values = [str(v) for k, v in args.items() if k in secret_names and v]
+        values += [v for k, v in environ.items() if SECRET_ENV_PATTERN.search(k) and v]
+        return cls(values)
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+def package_versions(extra: Iterable[str] = ()) -> dict[str, str]:
+    """Installed versions of the core packages and ``extra`` (missing ones are skipped)."""
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for name in (*_CORE_PACKAGES, *extra):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit(start: Path | None = None) -> str | None:
+    """The commit of the git checkout holding the package, or None outside one."""
+    where = start or Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None

@@ -1,0 +1,198 @@
+"""Durable per-sample output of a run: the append-only writer, resume and spec checks.
+
+A run's files, next to each other:
+
+* ``NAME.json``: the header (:class:`~timelens_eval.store.RunResult`), written once
+  every selected sample is recorded;
+* ``NAME.samples.jsonl``: one :class:`~timelens_eval.store.SampleRecord` a line,
+  appended (write + flush + fsync) as samples finish;
+* ``NAME.spec.json``: the run's spec, written before the first sample, so that a
+  rerun can check it is resuming the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from timelens_eval.errors import ConfigError, InputError
+from timelens_eval.store import RunSpec, SampleRecord, read_sample_records
+
+__all__ = [
+    "RunPaths",
+    "SampleWriter",
+    "SPEC_VOLATILE_FIELDS",
+    "spec_differences",
+    "read_spec",
+    "write_spec",
+    "recover_samples",
+    "file_sha256",
+]
+
+SPEC_VOLATILE_FIELDS = frozenset({"created", "versions", "git_commit"})
+"""Spec fields that may differ between the pieces of one run (resume, shards)."""
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run's header, per-sample stream and spec live."""
+
+    header: Path
+
+    @classmethod
+    def for_output(cls, output: str | Path) -> RunPaths:
+        """Paths for ``--output``; a missing ``.json`` suffix is added."""
+        path = Path(output)
+        if path.suffix != ".json":
+            path = path.with_name(path.name + ".json")
+        return cls(path)
+
+    @property
+    def samples(self) -> Path:
+        return self.header.with_name(self.header.stem + ".samples.jsonl")
+
+    @property
+    def spec(self) -> Path:
+        return self.header.with_name(self.header.stem + ".spec.json")
+
+    def remove(self) -> None:
+        """Delete all three files (a fresh start)."""
+        for path in (self.header, self.samples, self.spec):
+            path.unlink(missing_ok=True)
+
+
+class SampleWriter:
+    """Appends records durably from a background thread (group commit).
+
+    :meth:`append` never blocks the event loop; the thread writes every record queued
+    so far in one write, then flushes and fsyncs. A record is durable once the batch
+    holding it is fsynced, so a killed process loses only the last batch in flight.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "ab")  # noqa: SIM115 (closed in close())
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self.written = 0
+        self._thread = threading.Thread(target=self._loop, name="sample-writer", daemon=True)
+        self._thread.start()
+
+    def append(self, record: SampleRecord) -> None:
+        """Queue one record for writing."""
+        if self._error is not None:
+            raise ConfigError(f"cannot write {self.path}: {self._error}")
+        self._queue.put((record.model_dump_json() + "\n").encode("utf-8"))
+
+    def _loop(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if None in batch:
+                stop = True
+            lines = [b for b in batch if b is not None]
+            if not lines:
+                continue
+            try:
+                self._fh.write(b"".join(lines))
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self.written += len(lines)
+            except OSError as exc:  # disk full, removed folder: reported on next append
+                self._error = exc
+                return
+
+    def close(self) -> None:
+        """Write everything queued, fsync, and close the file."""
+        self._queue.put(None)
+        self._thread.join()
+        self._fh.close()
+        if self._error is not None:
+            raise ConfigError(f"cannot write {self.path}: {self._error}")
+
+
+def recover_samples(path: Path) -> list[SampleRecord]:
+    """Records already in ``path``, after cutting off a torn last line.
+
+    A writer killed mid-write can leave a partial last line; it is removed from the
+    file (so appending continues on a clean line) and the sample is run again.
+    """
+    if not path.exists():
+        return []
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        cut = data.rfind(b"\n") + 1
+        if cut != len(data):
+            fh.truncate(cut)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return read_sample_records(path)
+
+
+def write_spec(spec: RunSpec, path: Path) -> None:
+    """Write the spec sidecar atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(spec.model_dump_json(indent=2) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+def read_spec(path: Path) -> RunSpec:
+    """Read a spec sidecar; errors name the file."""
+    try:
+        return RunSpec.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"not a run spec ({where}: {first['msg']})", path=path) from None
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out or {prefix: {}}
+    return {prefix: value}
+
+
+def spec_differences(
+    a: RunSpec, b: RunSpec, *, ignore: frozenset[str] = SPEC_VOLATILE_FIELDS
+) -> list[str]:
+    """Human-readable ``field: a != b`` lines for every differing spec field."""
+    fa = _flatten(a.model_dump(mode="json", exclude=set(ignore)))
+    fb = _flatten(b.model_dump(mode="json", exclude=set(ignore)))
+    lines = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, "<absent>"), fb.get(key, "<absent>")
+        if va != vb:
+            lines.append(f"{key}: {json.dumps(va)} != {json.dumps(vb)}")
+    return lines
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
