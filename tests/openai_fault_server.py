@@ -91,7 +91,8 @@ class FaultServer:
                     body = None
                 action = owner._next()
                 with owner._lock:
-                    owner.attempts.append(Attempt(time.monotonic(), dict(self.headers), body))
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    owner.attempts.append(Attempt(time.monotonic(), headers, body))
                 if isinstance(action, Drop):
                     self.close_connection = True
                     return

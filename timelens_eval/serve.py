@@ -100,8 +100,8 @@ def _seconds(token: str) -> float:
     return value
 
 
-def _label(text: str, *, last: bool) -> float | None:
-    window = text[-_LABEL_CHARS:] if last else text[:_LABEL_CHARS]
+def _label(text: str, width: int, *, last: bool) -> float | None:
+    window = text[-width:] if last else text[:width]
     found = _NUMBER.findall(window)
     if not found:
         return None
@@ -111,8 +111,11 @@ def _label(text: str, *, last: bool) -> float | None:
 def timestamps_from_text(parts: list[Part]) -> list[float] | None:
     """Frame timestamps written as text next to the frames, or None when not every frame has one.
 
-    Tries a label right before each frame, then right after each frame; the values must
-    be non-negative and strictly increasing.
+    The text between two frames is a label (at most 48 characters holding a number). It
+    belongs either to the frame after it or to the frame before it; the side is decided
+    by the outer frames: the first frame must then have a label of the same width right
+    before it, or the last frame one right after it. Values must be non-negative and
+    strictly increasing.
     """
     segments: list[str] = [""]  # text before frame 0, between frames, after the last
     for part in parts:
@@ -123,9 +126,13 @@ def timestamps_from_text(parts: list[Part]) -> list[float] | None:
     n = len(segments) - 1
     if n == 0:
         return None
+    inner = segments[1:-1]
+    if any(len(text) > _LABEL_CHARS for text in inner):
+        return None
+    width = max((len(text.strip()) for text in inner), default=12) + 2
     candidates = (
-        [_label(segments[i], last=True) for i in range(n)],
-        [_label(segments[i + 1], last=False) for i in range(n)],
+        [_label(segments[i], width, last=True) for i in range(n)],
+        [_label(segments[i + 1], width, last=False) for i in range(n)],
     )
     for values in candidates:
         if all(v is not None for v in values):
@@ -168,17 +175,21 @@ def _parts(messages: Any) -> list[tuple[str, Any]]:
 
 def _generation(body: dict[str, Any]) -> GenerationConfig:
     fields: dict[str, Any] = {}
-    for name, key in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed")):
+    names = {"temperature": "temperature", "top_p": "top_p", "seed": "seed"}
+    for name in names:
+        if body.get(name) is not None:
+            fields[name] = body[name]
+    for key in ("max_completion_tokens", "max_tokens"):
         if body.get(key) is not None:
-            fields[name] = body[key]
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    if limit is not None:
-        fields["max_new_tokens"] = limit
+            fields["max_new_tokens"] = body[key]
+            names["max_new_tokens"] = key
+            break
     try:
         return GenerationConfig(**fields)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ChatRequestError(f"{first['loc'][0]}: {first['msg']}") from None
+        field = names.get(str(first["loc"][0]), str(first["loc"][0]))
+        raise ChatRequestError(f"{field}: {first['msg']}") from None
 
 
 def request_from_chat(body: Any, *, fps: float = 2.0, request_id: str = "") -> GroundingRequest:
@@ -300,6 +311,15 @@ def create_app(
     from starlette.routing import Route
 
     served = model_name or adapter.model
+    secrets = [
+        str(value) for key, value in adapter.args.items() if key in adapter.secret_args and value
+    ] + ([api_key] if api_key else [])
+
+    def scrub(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
     expected = f"Bearer {api_key}".encode() if api_key else None
 
     def authorized(request: Request) -> bool:
@@ -336,8 +356,10 @@ def create_app(
                 if exc.retry_after is not None:
                     headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
                     headers["retry-after-ms"] = str(int(exc.retry_after * 1000))
-                return _error(503, f"adapter error: {exc}", "server_error", headers)
-            return _error(500, f"adapter error: {exc}", "server_error", {"x-should-retry": "false"})
+                return _error(503, scrub(f"adapter error: {exc}"), "server_error", headers)
+            return _error(
+                500, scrub(f"adapter error: {exc}"), "server_error", {"x-should-retry": "false"}
+            )
         except Exception as exc:  # an adapter bug: answer, log, keep serving
             log.exception("adapter %s failed on %s", adapter.name, grounding.sample_id)
             return _error(
