@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,13 +68,14 @@ class VideoInfo:
 
 @dataclass
 class _Index:
-    pts: np.ndarray  # int64, decode order
+    pts: np.ndarray  # int64 per packet, decode order (ordinals when ``synthetic``)
     keyframe: np.ndarray  # bool, decode order
     disposable: np.ndarray  # bool, decode order: no other frame references it
     time_base: float
     origin: int  # smallest PTS
     frame_duration: float  # seconds, of the last frame
     truncated: bool
+    synthetic: bool = False  # the stream has no timestamps: frame i is at i / rate
 
     def sorted_pts(self) -> np.ndarray:
         return np.unique(self.pts)
@@ -150,17 +152,16 @@ def _index(container: Any, stream: Any, path: Path) -> _Index:
     import av
 
     length_size = _nal_length_size(stream)
-    pts: list[int] = []
+    pts: list[int | None] = []
     key: list[bool] = []
     disp: list[bool] = []
     last_duration = 0
     truncated = False
     try:
         for packet in container.demux(stream):
-            t = packet.pts if packet.pts is not None else packet.dts
-            if t is None or packet.size == 0:
+            if packet.size == 0:
                 continue
-            pts.append(t)
+            pts.append(packet.pts if packet.pts is not None else packet.dts)
             key.append(packet.is_keyframe)
             if packet.is_keyframe:
                 disp.append(False)
@@ -177,8 +178,18 @@ def _index(container: Any, stream: Any, path: Path) -> _Index:
         truncated = True
     if not pts:
         raise VideoError("the video stream has no frames", path=path)
-    tb = float(stream.time_base)
-    arr = np.asarray(pts, dtype=np.int64)
+    synthetic = any(t is None for t in pts)
+    if synthetic:
+        # No timestamps at all (e.g. a raw H.264 stream): frames are 1/rate apart.
+        rate = stream.average_rate or stream.guessed_rate or 25
+        tb = 1.0 / float(rate)
+        arr = np.arange(len(pts), dtype=np.int64)
+        last_duration = 1
+        disposable = np.zeros(len(pts), dtype=bool)
+    else:
+        tb = float(stream.time_base)
+        arr = np.asarray(pts, dtype=np.int64)
+        disposable = np.asarray(disp, dtype=bool)
     uniq = np.unique(arr)
     if last_duration:
         frame_duration = last_duration * tb
@@ -190,11 +201,12 @@ def _index(container: Any, stream: Any, path: Path) -> _Index:
     return _Index(
         pts=arr,
         keyframe=np.asarray(key, dtype=bool),
-        disposable=np.asarray(disp, dtype=bool),
+        disposable=disposable,
         time_base=tb,
         origin=int(uniq[0]),
         frame_duration=frame_duration,
         truncated=truncated,
+        synthetic=synthetic,
     )
 
 
@@ -285,8 +297,8 @@ class _Converter:
         self.size = (tw, th) if rotation % 2 else (th, tw)
         self.out = np.empty((self.n, th, tw, 3), dtype=np.uint8)
 
-    def add(self, frame: Any) -> None:
-        slot = self.slots.get(frame.pts)
+    def add(self, frame: Any, key: int | None) -> None:
+        slot = self.slots.get(key) if key is not None else None
         if slot is None or self.filled[slot]:
             return
         if self.out is None:
@@ -304,41 +316,87 @@ class _Converter:
         self.filled[slot] = True
 
 
+def _packets_from(container: Any, stream: Any, index: _Index, first: int,
+                  position: dict[int, int]) -> Iterator[Any]:
+    """Packets in decode order from position ``first`` on.
+
+    Seeks to the keyframe's timestamp and checks where the demuxer landed (some formats,
+    MPEG-TS for one, seek inexactly): landing late retries further back; packets before
+    ``first`` are dropped.
+    """
+    if first > 0:
+        target = int(index.pts[first])
+        step = max(1, int(round(1.0 / index.time_base)))  # one second in stream units
+        for _ in range(8):
+            container.seek(target, stream=stream, backward=True)
+            demux = container.demux(stream)
+            for packet in demux:
+                if packet.size == 0:
+                    continue
+                p = packet.pts if packet.pts is not None else packet.dts
+                pos = position.get(p, -1) if p is not None else -1
+                if 0 <= pos <= first:
+                    if pos == first:
+                        yield packet
+                    yield from _drop_until(demux, first, position)
+                    return
+                break  # landed after the keyframe (or somewhere unknown): go back further
+            target -= step
+            step *= 2
+        container.seek(0, backward=True, any_frame=False)
+    yield from _drop_until(container.demux(stream), first, position, started=first == 0)
+
+
+def _drop_until(demux: Iterator[Any], first: int, position: dict[int, int],
+                started: bool = False) -> Iterator[Any]:
+    for packet in demux:
+        if packet.size == 0:
+            continue
+        if not started:
+            p = packet.pts if packet.pts is not None else packet.dts
+            if p is None or position.get(p, -1) < first:
+                continue
+            started = True
+        yield packet
+
+
 def _decode(container: Any, stream: Any, index: _Index, segments: list[_Segment],
             needed: set[int], conv: _Converter) -> None:
+    """Decode the planned packets; hand every decoded frame to ``conv``."""
     import av
 
     cc = stream.codec_context
-    pts_list = index.pts.tolist()
-    skip = set(index.pts[index.disposable].tolist()) - needed
-    for seg in segments:
-        key_pts = pts_list[seg.first]
-        last_pts = pts_list[seg.last]
-        container.seek(key_pts, stream=stream, backward=True)
-        cc.flush_buffers()
-        started = False
+    if index.synthetic:  # no timestamps: one pass, frames keyed by output order
+        ordinal = 0
         try:
             for packet in container.demux(stream):
+                for frame in cc.decode(packet):
+                    conv.add(frame, ordinal)
+                    ordinal += 1
+        except av.error.FFmpegError:
+            pass
+        return
+    position = {p: i for i, p in enumerate(index.pts.tolist())}
+    skip = set(index.pts[index.disposable].tolist()) - needed
+    for n, seg in enumerate(segments):
+        if n:
+            cc.flush_buffers()
+        last_pts = int(index.pts[seg.last])
+        try:
+            for packet in _packets_from(container, stream, index, seg.first, position):
                 p = packet.pts if packet.pts is not None else packet.dts
-                if p is None or packet.size == 0:
-                    continue
-                if not started:
-                    if p != key_pts and not (packet.is_keyframe and p > key_pts):
-                        continue
-                    started = True
                 if p in skip:
                     continue
                 for frame in cc.decode(packet):
-                    conv.add(frame)
-                if p == last_pts:
+                    conv.add(frame, frame.pts)
+                if p == last_pts or position.get(p, -1) > seg.last:
                     break
             for frame in cc.decode(None):
-                conv.add(frame)
+                conv.add(frame, frame.pts)
         except av.error.FFmpegError:
-            # A damaged packet: keep what decoded; missing frames are filled from
-            # neighbours by the caller.
+            # A damaged packet: keep what decoded; frames that did not decode are left
+            # out of the result.
             pass
-        cc.flush_buffers()
 
 
 def sample_frames(
@@ -373,42 +431,44 @@ def _sample(path: Path, spec: FrameSpec, *, clip: Span | None,
             duration_hint: float | None) -> Frames:
     container = _open(path)
     try:
+        index = _index(container, container.streams.video[0], path)
+    finally:
+        container.close()
+    duration = index.duration()
+    if duration <= 0 and duration_hint:
+        duration = float(duration_hint)
+    start = max(0.0, float(clip.start)) if clip is not None else 0.0
+    end = min(float(clip.end), duration) if clip is not None else duration
+    if start >= duration:
+        raise VideoError(
+            f"clip {clip} starts at or after the end of the video ({duration:.3f} s)", path=path
+        )
+    times = index.sorted_pts()
+    seconds = (times - index.origin) * index.time_base
+    targets = target_times(start, max(end, start + 1e-6), spec.fps, spec.max_frames)
+    picks = np.unique(
+        np.clip(np.searchsorted(seconds, targets + 1e-9, side="right") - 1, 0, times.size - 1)
+    )
+    slots = {int(p): i for i, p in enumerate(times[picks].tolist())}
+    source_fps = times.size / duration if duration > 0 else 0.0
+    segments = _plan(index, set(slots), source_fps or 25.0)
+    conv = _Converter(spec, len(slots), slots)
+    container = _open(path)
+    try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = min(8, os.cpu_count() or 1)
-        index = _index(container, stream, path)
-        duration = index.duration()
-        if duration <= 0 and duration_hint:
-            duration = float(duration_hint)
-        start = max(0.0, float(clip.start)) if clip is not None else 0.0
-        end = min(float(clip.end), duration) if clip is not None else duration
-        if start >= duration:
-            raise VideoError(
-                f"clip {clip} starts at or after the end of the video ({duration:.3f} s)",
-                path=path,
-            )
-        times = index.sorted_pts()
-        seconds = (times - index.origin) * index.time_base
-        targets = target_times(start, max(end, start + 1e-6), spec.fps, spec.max_frames)
-        picks = np.unique(np.clip(np.searchsorted(seconds, targets + 1e-9, side="right") - 1,
-                                  0, times.size - 1))
-        needed_pts = times[picks]
-        slots = {int(p): i for i, p in enumerate(needed_pts.tolist())}
-        source_fps = times.size / duration if duration > 0 else 25.0
-        segments = _plan(index, set(slots), source_fps)
-        conv = _Converter(spec, len(slots), slots)
-        try:
-            _decode(container, stream, index, segments, set(slots), conv)
-        except (OSError, ValueError) as exc:
-            raise VideoError(f"decoding failed ({_reason(exc)})", path=path) from exc
-        if conv.out is None or not conv.filled.any():
-            raise VideoError("no frame could be decoded", path=path)
-        keep = np.flatnonzero(conv.filled)
-        return Frames(
-            images=conv.out if keep.size == conv.n else conv.out[keep],
-            timestamps=seconds[picks][keep].astype(np.float64),
-            video_duration=duration,
-            source_fps=source_fps,
-        )
+        _decode(container, stream, index, segments, set(slots), conv)
+    except (OSError, ValueError) as exc:
+        raise VideoError(f"decoding failed ({_reason(exc)})", path=path) from exc
     finally:
         container.close()
+    if conv.out is None or not conv.filled.any():
+        raise VideoError("no frame could be decoded", path=path)
+    keep = np.flatnonzero(conv.filled)
+    return Frames(
+        images=conv.out if keep.size == conv.n else conv.out[keep],
+        timestamps=seconds[picks][keep].astype(np.float64),
+        video_duration=duration,
+        source_fps=source_fps or None,
+    )
