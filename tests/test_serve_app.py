@@ -234,3 +234,24 @@ def test_the_serve_command_runs_a_real_server(tmp_path):
     output = log.read_text()
     assert f"http://127.0.0.1:{port}/v1" in output
     assert "sk-cli-secret" not in output
+
+
+@pytest.mark.parametrize("encoding", ["interleaved", "list", "frame-index", "none"])
+def test_the_projects_timestamp_encodings_are_read_back(encoding):
+    from timelens_eval.prompts import build_prompt
+    from timelens_eval.video.encodings import format_seconds
+    from timelens_eval.video.types import Frames
+    from timelens_eval_adapters.openai_chat import message_content
+
+    stamps = np.array([0.25, 3.0, 5.5, 8.0])
+    video = Frames(images=np.stack(frames(4)), timestamps=stamps, video_duration=9.0)
+    message = build_prompt("a cat sits", video, "timelens", encoding, 9.0)
+    content = message_content(message, image_format="png")
+    request = request_from_chat(chat(content), fps=0.5)
+    if encoding in ("interleaved", "list"):  # written as text, one decimal
+        expected = [float(format_seconds(t)) for t in stamps]
+    else:  # nothing to read: the frame index at --fps
+        expected = [0.0, 2.0, 4.0, 6.0]
+    assert request.message.timestamps.tolist() == expected
+    for got, image in zip(request.message.images, video.images, strict=True):
+        np.testing.assert_array_equal(got.image, image)

@@ -65,6 +65,7 @@ log = logging.getLogger("timelens_eval.serve")
 
 _NUMBER = re.compile(r"(?:\d+:)?\d+:\d+(?:\.\d+)?|\d+(?:\.\d+)?")
 _LABEL_CHARS = 48  # how far from a frame a timestamp label may start
+_LISTED = re.compile(r"\bat ((?:\d+(?:\.\d+)?,\s*)*\d+(?:\.\d+)?) seconds")
 
 
 class ChatRequestError(ValueError):
@@ -102,6 +103,8 @@ def _seconds(token: str) -> float:
 
 def _label(text: str, width: int, *, last: bool) -> float | None:
     window = text[-width:] if last else text[:width]
+    if "frame" in window.lower():
+        return None  # a frame number ("Frame 3:"), not seconds
     found = _NUMBER.findall(window)
     if not found:
         return None
@@ -111,11 +114,13 @@ def _label(text: str, width: int, *, last: bool) -> float | None:
 def timestamps_from_text(parts: list[Part]) -> list[float] | None:
     """Frame timestamps written as text next to the frames, or None when not every frame has one.
 
-    The text between two frames is a label (at most 48 characters holding a number). It
-    belongs either to the frame after it or to the frame before it; the side is decided
-    by the outer frames: the first frame must then have a label of the same width right
-    before it, or the last frame one right after it. Values must be non-negative and
-    strictly increasing.
+    Two layouts are read. Labels: the text between two frames is a label (at most 48
+    characters holding a number, never a "Frame 3:" number). It belongs either to the
+    frame after it or to the frame before it; the side is decided by the outer frames:
+    the first frame must then have a label of the same width right before it, or the
+    last frame one right after it. A list: no text between frames and a sentence before
+    them ending "at 0.0, 0.5, 1.0 seconds" with one time per frame. Values must be
+    non-negative and strictly increasing.
     """
     segments: list[str] = [""]  # text before frame 0, between frames, after the last
     for part in parts:
@@ -127,8 +132,18 @@ def timestamps_from_text(parts: list[Part]) -> list[float] | None:
     if n == 0:
         return None
     inner = segments[1:-1]
-    if any(len(text) > _LABEL_CHARS for text in inner):
-        return None
+    if any(len(text) > _LABEL_CHARS or "frame" in text.lower() for text in inner):
+        return None  # not labels, or frame numbers ("Frame 3:") rather than seconds
+    if not any(text.strip() for text in inner):
+        listed = _LISTED.search(segments[0])  # "... at 0.0, 0.5, 1.0 seconds." before the frames
+        if listed:
+            values = [float(v) for v in _NUMBER.findall(listed.group(1))]
+            if len(values) == n and all(
+                b > a for a, b in zip(values[:-1], values[1:], strict=True)
+            ):
+                return values
+        if n > 1:
+            return None
     width = max((len(text.strip()) for text in inner), default=12) + 2
     candidates = (
         [_label(segments[i], width, last=True) for i in range(n)],
