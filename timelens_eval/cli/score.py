@@ -1,9 +1,143 @@
-"""CLI commands: score (not yet implemented)."""
+"""CLI command: ``timelens-eval score PREDICTIONS``."""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from timelens_eval.errors import ConfigError
+
+_PARSE_OPTIONS = ("labelled", "units", "swap_reversed", "round_to_seconds", "clip_to_duration")
+
+
+def build_protocol(options: list[str], unparsed: str) -> Any:
+    """A :class:`Protocol` with the named parse options switched on."""
+    from timelens_eval.protocol import ParseOptions, Protocol
+
+    flags = {}
+    for name in options:
+        key = name.replace("-", "_")
+        if key not in _PARSE_OPTIONS:
+            from timelens_eval.errors import did_you_mean
+
+            hint = did_you_mean(key, _PARSE_OPTIONS)
+            raise ConfigError(
+                f"unknown parse option {name!r}"
+                + (f"; did you mean {hint}?" if hint else f"; known: {', '.join(_PARSE_OPTIONS)}")
+            )
+        flags[key] = True
+    if unparsed not in ("zero", "exclude"):
+        raise ConfigError(f"--unparsed must be 'zero' or 'exclude', got {unparsed!r}")
+    if not flags and unparsed == "zero":
+        from timelens_eval.protocol import TIMELENS_PROTOCOL
+
+        return TIMELENS_PROTOCOL
+    return Protocol(name="custom", parse=ParseOptions(**flags), unparsed=unparsed)
+
+
+def _fmt(value: float | None) -> str:
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+    )
+
+
+def _print_table(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    summary = result.summary
+    title = f"{Path(result.predictions).name} ({result.format})"
+    if result.benchmark:
+        title += f" on {result.benchmark}"
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value (%)", justify="right")
+    level = int(round((summary.ci_level or 0.95) * 100))
+    table.add_column(f"{level}% CI (videos resampled)", justify="right")
+    for name, metric in summary.metrics.items():
+        ci = "-" if metric.ci_low is None else f"[{_fmt(metric.ci_low)}, {_fmt(metric.ci_high)}]"
+        table.add_row(name, _fmt(metric.value), ci)
+    console.print(table)
+    cov = result.coverage
+    console.print(
+        f"n={summary.n} videos={summary.n_videos} parse_failures={summary.parse_failures} "
+        f"reversed={summary.reversed} out_of_range={summary.out_of_range}",
+        highlight=False,
+    )
+    line = f"coverage: matched {cov.matched}"
+    if cov.expected is not None:
+        line += f"/{cov.expected}, missing {len(cov.missing)} (scored 0), extra {len(cov.extra)}"
+    line += f", duplicates {len(cov.duplicates)}"
+    console.print(line, highlight=False)
+    if not result.protocol.is_default:
+        console.print(f"protocol: {result.protocol.model_dump_json()}", highlight=False)
+
+
+def score(
+    predictions: Path = typer.Argument(..., help="Prediction file (.json or .jsonl)."),
+    benchmark: str | None = typer.Option(
+        None, "--benchmark", "-b", help="Benchmark to score against (default: GT in the keys)."
+    ),
+    annotations: Path | None = typer.Option(
+        None, "--annotations", "-a", help="The benchmark's annotation file."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", "-f", help="timelens | moment-detr | jsonl (detected when omitted)."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Fail on missing/extra/duplicates."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-o",
+        help="Parse option to switch on (repeatable): " + ", ".join(_PARSE_OPTIONS),
+    ),
+    unparsed: str = typer.Option("zero", "--unparsed", help="zero (default) or exclude."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates (0: no CI)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+) -> None:
+    """Score a prediction file (R1@0.3/0.5/0.7, mIoU with video-level bootstrap CIs)."""
+    from timelens_eval.predictions import FORMATS, read_predictions
+    from timelens_eval.scoring import score_predictions
+
+    if format is not None and format not in FORMATS:
+        raise ConfigError(f"unknown --format {format!r}; use one of {', '.join(FORMATS)}")
+    if annotations is not None and benchmark is None:
+        raise ConfigError("--annotations needs --benchmark NAME")
+    if bootstrap < 0:
+        raise ConfigError("--bootstrap must be >= 0")
+    protocol = build_protocol(option, unparsed)
+    bench = None
+    if benchmark is not None:
+        from timelens_eval.benchmarks.base import load_benchmark
+
+        bench = load_benchmark(benchmark, annotations)
+    preds = read_predictions(predictions, format)
+    result = score_predictions(
+        preds, bench, protocol, bootstrap=bootstrap, seed=seed, strict=strict
+    )
+    if as_json:
+        typer.echo(json.dumps(_finite_json(result.to_dict()), allow_nan=False))
+    else:
+        _print_table(result)
+
+
+def _finite_json(value: Any) -> Any:
+    """NaN/inf become null so the output is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("score")(score)

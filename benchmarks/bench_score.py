@@ -1,0 +1,152 @@
+"""Scoring speed: ``timelens-eval score`` vs TimeLens' ``evaluation/compute_metrics.py``.
+
+Generates N TimeLens-format predictions (``video>>>query>>>[s, e]`` keys), then runs
+both scorers on the same file, each in its own process, and reports wall time, peak
+memory (max RSS of the child) and the four numbers of each.
+
+    python benchmarks/bench_score.py --n 1000000 --timelens-repo /path/to/TimeLens
+
+``--timelens-repo`` is a checkout of TencentARC/TimeLens (or a bare git dir, whose
+``evaluation/`` and ``timelens/`` are exported to a temporary folder). Without it,
+only ours is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_ANSWERS = (
+    "The event happens in {a} - {b} seconds.",
+    "From {a} to {b} seconds.",
+    "It starts at {a}s and ends at {b}s.",
+    "The moment is {ca} - {cb}.",
+    "I could not find the event.",
+)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+
+
+def generate(path: Path, n: int, seed: int = 0, answers_share: float = 0.1) -> None:
+    """Write ``n`` predictions: most with ``timestamps``, a share with raw ``answers`` only."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("{")
+        for i in range(n):
+            vid = f"vid{i // 8:07d}.mp4"
+            duration = round(rng.uniform(20, 200), 2)
+            g0 = round(rng.uniform(0, duration * 0.8), 1)
+            g1 = round(min(duration, g0 + rng.uniform(1, 30)), 1)
+            p0 = round(max(0.0, g0 + rng.gauss(0, 5)), 1)
+            p1 = round(p0 + abs(rng.gauss(g1 - g0, 5)), 1)
+            key = f"{vid}>>>query number {i} about an event>>>[{g0}, {g1}]"
+            if rng.random() < answers_share:
+                template = _ANSWERS[rng.randrange(len(_ANSWERS))]
+                text = template.format(a=p0, b=p1, ca=_clock(p0), cb=_clock(p1))
+                value = {"answers": text, "duration": duration}
+            else:
+                stamps = [] if rng.random() < 0.01 else [[p0, p1]]
+                value = {"timestamps": stamps, "answers": "", "duration": duration}
+            sep = "," if i else ""
+            fh.write(f"{sep}{json.dumps(key)}:{json.dumps(value)}")
+        fh.write("}\n")
+
+
+def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        peak = float("nan")  # an earlier child was bigger; getrusage keeps the max
+    return wall, peak / 1024.0, done.stdout
+
+
+def _timelens_numbers(stdout: str) -> dict[str, float]:
+    names = {"IOU 0.3": "R1@0.3", "IOU 0.5": "R1@0.5", "IOU 0.7": "R1@0.7", "mIOU": "mIoU"}
+    out = {}
+    for line in stdout.splitlines():
+        found = re.match(r"^(IOU 0\.[357]|mIOU): (\S+)$", line)
+        if found:
+            out[names[found.group(1)]] = float(found.group(2))
+    return out
+
+
+def _export_timelens(repo: Path, dest: Path) -> Path:
+    if (repo / "evaluation" / "compute_metrics.py").is_file():
+        return repo
+    archive = subprocess.run(
+        ["git", f"--git-dir={repo}", "archive", "HEAD", "evaluation", "timelens"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def main() -> None:
+    """Generate, time both scorers, print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO"))
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, default=None, help="write the file here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "preds.json"
+        start = time.perf_counter()
+        generate(path, args.n)
+        print(
+            f"generated {args.n:,} predictions in {time.perf_counter() - start:.1f} s "
+            f"({path.stat().st_size / 2**20:.0f} MiB)",
+            file=sys.stderr,
+        )
+
+        rows = []
+        for bootstrap in sorted({0, args.bootstrap}):
+            cmd = [
+                sys.executable,
+                "-m",
+                "timelens_eval",
+                "score",
+                str(path),
+                "--json",
+                "--bootstrap",
+                str(bootstrap),
+            ]
+            wall, peak, stdout = _run(cmd)
+            result = json.loads(stdout)
+            ours = {k: result[k] for k in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")}
+            rows.append((f"timelens-eval score (bootstrap={bootstrap})", wall, peak, ours))
+
+        if args.timelens_repo is not None:
+            code = _export_timelens(Path(args.timelens_repo), Path(tmp))
+            cmd = [sys.executable, "evaluation/compute_metrics.py", "-f", str(path)]
+            env_path = os.environ.get("PYTHONPATH", "")
+            os.environ["PYTHONPATH"] = f"{code}{os.pathsep}{env_path}" if env_path else str(code)
+            wall, peak, stdout = _run(cmd, cwd=str(code))
+            rows.append(("TimeLens compute_metrics.py", wall, peak, _timelens_numbers(stdout)))
+
+    print("| scorer | wall (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, wall, peak, nums in rows:
+        cells = " | ".join(f"{nums[k]:.6f}" for k in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"))
+        print(f"| {name} | {wall:.2f} | {peak:.0f} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()

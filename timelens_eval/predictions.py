@@ -1,0 +1,436 @@
+"""Readers of prediction files, into one columnar :class:`PredictionSet`.
+
+Formats:
+
+* ``timelens``: TimeLens' JSON (one object) or JSONL (one object a line, merged),
+  keyed ``"video>>>query>>>[start, end]"`` with values ``{"timestamps": [[s, e], ...]}``
+  (already-parsed spans, used as they are, as TimeLens does) or ``{"answers": "..."}``
+  (raw text, parsed). The ground truth is read from the key with a literal parser:
+  nothing in a file is ever executed. A key seen twice keeps its last value (as
+  TimeLens' ``dict.update`` does) and is reported as a duplicate.
+* ``moment-detr``: JSONL ``{"qid", "vid", "query", "pred_relevant_windows": [[s, e,
+  score], ...]}``; the first window (the top-1) is scored.
+* ``jsonl``: the project's own JSONL, ``{"sample_id": ..., "answer": "..."}`` or
+  ``{"sample_id": ..., "spans": [[s, e], ...]}``.
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from timelens_eval.errors import ConfigError, InputError
+from timelens_eval.spans import Span
+
+__all__ = [
+    "PredictionFormat",
+    "PredictionSet",
+    "FORMATS",
+    "detect_format",
+    "read_predictions",
+    "parse_gt_literal",
+]
+
+PredictionFormat = Literal["timelens", "moment-detr", "jsonl"]
+FORMATS: tuple[str, ...] = ("timelens", "moment-detr", "jsonl")
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_FAST_PAIR = re.compile(r"\s*[\[(]\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,?\s*[\])]\s*")
+
+
+@dataclass
+class PredictionSet:
+    """Predictions of one file, column by column (index ``i`` is one prediction).
+
+    ``spans[i]`` holds already-parsed spans (TimeLens ``timestamps``, moment_detr
+    windows, ``spans``) or None; ``answers[i]`` the raw text or None. ``gt``,
+    ``videos``, ``queries`` and ``durations`` are filled where the format carries them.
+    """
+
+    path: str
+    format: PredictionFormat
+    refs: list[str] = field(default_factory=list)
+    """Sample reference: the sample id (jsonl), the qid (moment-detr) or the key (timelens)."""
+    answers: list[str | None] = field(default_factory=list)
+    spans: list[tuple[Span, ...] | None] = field(default_factory=list)
+    videos: list[str | None] = field(default_factory=list)
+    queries: list[str | None] = field(default_factory=list)
+    gt: list[tuple[Span, ...] | None] = field(default_factory=list)
+    durations: list[float | None] = field(default_factory=list)
+    lines: list[int | None] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    """References seen more than once (the last one is kept)."""
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _finite(value: Any, what: str, path: str, line: int | None, sample: str | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(
+            f"{what} must be a number, got {type(value).__name__} {_short(value)}",
+            path=path,
+            line=line,
+            sample=sample,
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise InputError(f"{what} must be finite, got {value}", path=path, line=line, sample=sample)
+    return value
+
+
+def _span_list(
+    value: Any, what: str, path: str, line: int | None, sample: str | None, min_len: int = 2
+) -> tuple[Span, ...]:
+    """A list of ``[s, e, ...]`` items (extra items, e.g. scores, are ignored)."""
+    if not isinstance(value, list):
+        raise InputError(
+            f"{what} must be a list of [start, end], got {type(value).__name__}",
+            path=path,
+            line=line,
+            sample=sample,
+        )
+    out = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) < min_len:
+            raise InputError(
+                f"{what} must hold [start, end] pairs, got {_short(item)}",
+                path=path,
+                line=line,
+                sample=sample,
+            )
+        out.append(
+            Span(
+                _finite(item[0], f"{what} start", path, line, sample),
+                _finite(item[1], f"{what} end", path, line, sample),
+            )
+        )
+    return tuple(out)
+
+
+def parse_gt_literal(text: str) -> tuple[Span, ...]:
+    """Ground truth written as a Python/JSON literal: ``[s, e]``, ``(s, e)`` or ``[[s, e], ...]``.
+
+    Uses a regular expression for the common case and :func:`ast.literal_eval` (which
+    evaluates literals only, never code) otherwise. Raises ``ValueError``.
+    """
+    found = _FAST_PAIR.fullmatch(text)
+    if found:
+        start, end = float(found.group(1)), float(found.group(2))
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise ValueError("ground truth must be finite")
+        return (Span(start, end),)
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise ValueError(f"ground truth {_short(text)} is not a literal [start, end]") from None
+    items = value if value and isinstance(value[0], (list, tuple)) else [value]
+    spans = []
+    for item in items:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ValueError(f"ground truth {_short(text)} is not [start, end]")
+        pair = []
+        for x in item:
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+                raise ValueError(f"ground truth {_short(text)} must hold finite numbers")
+            pair.append(float(x))
+        spans.append(Span(pair[0], pair[1]))
+    return tuple(spans)
+
+
+def _load_json(path: Path) -> Any:
+    """``json.loads`` of a file, NaN/Infinity rejected, the cyclic GC paused for speed."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
+    except ValueError as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path) from None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=line) from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON ({exc.msg})", path=path, line=number) from None
+        except ValueError as exc:
+            raise InputError(f"not valid JSON ({exc})", path=path, line=number) from None
+
+
+def detect_format(path: str | Path) -> PredictionFormat:
+    """Guess the format from the extension and the first record."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return "timelens"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = next((line for line in fh if line.strip()), "")
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
+    if not first:
+        raise InputError("empty prediction file", path=path)
+    try:
+        record = json.loads(first)
+    except ValueError:
+        raise InputError("not valid JSON", path=path, line=1) from None
+    if isinstance(record, dict):
+        if "sample_id" in record:
+            return "jsonl"
+        if "pred_relevant_windows" in record:
+            return "moment-detr"
+        if any(">>>" in str(k) for k in record):
+            return "timelens"
+    raise InputError(
+        "cannot tell the prediction format from the first record; pass --format "
+        "timelens|moment-detr|jsonl",
+        path=path,
+        line=1,
+    )
+
+
+def read_predictions(path: str | Path, format: str | None = None) -> PredictionSet:
+    """Read a prediction file of ``format`` (detected when None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("prediction file not found", path=path)
+    fmt = format or detect_format(path)
+    if fmt == "timelens":
+        return _read_timelens(path)
+    if fmt == "moment-detr":
+        return _read_moment_detr(path)
+    if fmt == "jsonl":
+        return _read_own_jsonl(path)
+    raise ConfigError(f"unknown prediction format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _timelens_entries(path: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:
+    """Merged ``{key: value}``, the line of each key (JSONL only) and duplicate keys."""
+    lines: dict[str, int] = {}
+    duplicates: list[str] = []
+    if path.suffix == ".jsonl":
+        merged: dict[str, Any] = {}
+        for number, record in _iter_jsonl(path):
+            if not isinstance(record, dict):
+                raise InputError(
+                    f"each line must be a JSON object, got {type(record).__name__}",
+                    path=path,
+                    line=number,
+                )
+            for key, value in record.items():
+                if key in merged:
+                    duplicates.append(key)
+                merged[key] = value
+                lines[key] = number
+        return merged, lines, duplicates
+    data = _load_json(path)
+    if isinstance(data, list):  # a list of one-key objects (nncore's dump of a list)
+        merged = {}
+        for index, record in enumerate(data):
+            if not isinstance(record, dict):
+                raise InputError(
+                    f"item {index} must be a JSON object, got {type(record).__name__}", path=path
+                )
+            for key, value in record.items():
+                if key in merged:
+                    duplicates.append(key)
+                merged[key] = value
+        return merged, lines, duplicates
+    if not isinstance(data, dict):
+        raise InputError(
+            f"expected a JSON object of 'video>>>query>>>[s, e]' keys, got {type(data).__name__}",
+            path=path,
+        )
+    return data, lines, duplicates
+
+
+def _read_timelens(path: Path) -> PredictionSet:
+    entries, key_lines, duplicates = _timelens_entries(path)
+    out = PredictionSet(path=str(path), format="timelens", duplicates=duplicates)
+    spath = str(path)
+    fast_pair = _FAST_PAIR.fullmatch
+    for key, value in entries.items():
+        line = key_lines.get(key)
+        parts = key.split(">>>")
+        if len(parts) != 3:
+            raise InputError(
+                "key must be 'video>>>query>>>[start, end]'", path=spath, line=line, sample=key
+            )
+        video, query, gt_text = parts
+        found = fast_pair(gt_text)
+        if found:
+            gt = (Span(float(found.group(1)), float(found.group(2))),)
+            if not (math.isfinite(gt[0].start) and math.isfinite(gt[0].end)):
+                raise InputError("ground truth must be finite", path=spath, line=line, sample=key)
+        else:
+            try:
+                gt = parse_gt_literal(gt_text)
+            except ValueError as exc:
+                raise InputError(str(exc), path=spath, line=line, sample=key) from None
+        if type(value) is not dict:
+            raise InputError(
+                f"value must be an object with 'timestamps' or 'answers', got "
+                f"{type(value).__name__}",
+                path=spath,
+                line=line,
+                sample=key,
+            )
+        stamps = value.get("timestamps")
+        answer = value.get("answers")
+        if answer is not None and not isinstance(answer, str):
+            raise InputError("'answers' must be a string", path=spath, line=line, sample=key)
+        if stamps is not None:
+            # Fast path for the usual single [s, e] pair of plain numbers.
+            if (
+                type(stamps) is list
+                and len(stamps) == 1
+                and type(stamps[0]) is list
+                and len(stamps[0]) == 2
+                and type(stamps[0][0]) in (int, float)
+                and type(stamps[0][1]) in (int, float)
+                and math.isfinite(stamps[0][0])
+                and math.isfinite(stamps[0][1])
+            ):
+                spans: tuple[Span, ...] | None = (Span(float(stamps[0][0]), float(stamps[0][1])),)
+            else:
+                spans = _span_list(stamps, "timestamps", spath, line, key)
+        elif answer is None:
+            raise InputError(
+                "value has neither 'timestamps' nor 'answers'", path=spath, line=line, sample=key
+            )
+        else:
+            spans = None
+        duration = value.get("duration")
+        if duration is not None:
+            duration = _finite(duration, "duration", spath, line, key)
+        out.refs.append(key)
+        out.answers.append(answer)
+        out.spans.append(spans)
+        out.videos.append(video)
+        out.queries.append(query)
+        out.gt.append(gt)
+        out.durations.append(duration)
+        out.lines.append(line)
+    return out
+
+
+def _add_unique(out: PredictionSet, seen: dict[str, int], ref: str) -> int | None:
+    """Index of an earlier prediction with ``ref`` (to overwrite), else None."""
+    if ref in seen:
+        out.duplicates.append(ref)
+        return seen[ref]
+    seen[ref] = len(out.refs)
+    return None
+
+
+def _store(out: PredictionSet, index: int | None, values: dict[str, Any]) -> None:
+    columns = ("refs", "answers", "spans", "videos", "queries", "gt", "durations", "lines")
+    for column in columns:
+        target = getattr(out, column)
+        if index is None:
+            target.append(values.get(column))
+        else:
+            target[index] = values.get(column)
+
+
+def _read_moment_detr(path: Path) -> PredictionSet:
+    out = PredictionSet(path=str(path), format="moment-detr")
+    seen: dict[str, int] = {}
+    spath = str(path)
+    for line, record in _iter_jsonl(path):
+        if not isinstance(record, dict):
+            raise InputError("each line must be a JSON object", path=spath, line=line)
+        if "qid" not in record:
+            raise InputError("missing field 'qid'", path=spath, line=line)
+        qid = record["qid"]
+        if isinstance(qid, bool) or not isinstance(qid, (int, str)):
+            raise InputError("field 'qid' must be int or str", path=spath, line=line)
+        ref = str(qid)
+        if "pred_relevant_windows" not in record:
+            raise InputError(
+                "missing field 'pred_relevant_windows'", path=spath, line=line, sample=ref
+            )
+        spans = _span_list(
+            record["pred_relevant_windows"], "pred_relevant_windows", spath, line, ref
+        )
+        vid, query = record.get("vid"), record.get("query")
+        index = _add_unique(out, seen, ref)
+        _store(
+            out,
+            index,
+            {
+                "refs": ref,
+                "spans": spans,
+                "lines": line,
+                "videos": vid if isinstance(vid, str) else None,
+                "queries": query if isinstance(query, str) else None,
+            },
+        )
+    if not out.refs:
+        raise InputError("no predictions in file", path=path)
+    return out
+
+
+def _read_own_jsonl(path: Path) -> PredictionSet:
+    out = PredictionSet(path=str(path), format="jsonl")
+    seen: dict[str, int] = {}
+    spath = str(path)
+    for line, record in _iter_jsonl(path):
+        if not isinstance(record, dict):
+            raise InputError("each line must be a JSON object", path=spath, line=line)
+        sample_id = record.get("sample_id")
+        if isinstance(sample_id, bool) or not isinstance(sample_id, (str, int)):
+            raise InputError("field 'sample_id' must be a string", path=spath, line=line)
+        ref = str(sample_id)
+        answer, spans = record.get("answer"), None
+        if "spans" in record and record["spans"] is not None:
+            spans = _span_list(record["spans"], "spans", spath, line, ref)
+        elif "answer" not in record:
+            raise InputError("need 'answer' or 'spans'", path=spath, line=line, sample=ref)
+        if answer is not None and not isinstance(answer, str):
+            raise InputError("'answer' must be a string or null", path=spath, line=line, sample=ref)
+        index = _add_unique(out, seen, ref)
+        _store(out, index, {"refs": ref, "answers": answer, "spans": spans, "lines": line})
+    if not out.refs:
+        raise InputError("no predictions in file", path=path)
+    return out

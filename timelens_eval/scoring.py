@@ -1,0 +1,338 @@
+"""Score a prediction file: match predictions to samples, parse, IoU, metrics with CIs.
+
+Rules (see ``docs/protocol.md``):
+
+* Already-parsed spans (TimeLens ``timestamps``, moment_detr windows, ``spans``) are
+  used as they are under the default protocol, as TimeLens' script does. With a
+  non-default parse option and a raw answer at hand, the answer is parsed again.
+* The first span is scored, against the GT window it overlaps best.
+* With a benchmark, every benchmark sample is scored: a sample without a prediction
+  counts as IoU 0 (status ``error``) and is reported as missing; predictions for no
+  sample are reported as extra and not scored; a prediction given twice keeps its
+  last value. ``strict=True`` turns any of the three into an error.
+* Without a benchmark (TimeLens format only), the GT comes from each key and the
+  denominator is the number of distinct keys, exactly as in TimeLens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from timelens_eval.benchmarks._io import timelens_query
+from timelens_eval.benchmarks.base import Benchmark
+from timelens_eval.errors import ConfigError, InputError
+from timelens_eval.metrics import ERROR_STATUS, summarize
+from timelens_eval.parsing import ParseStatus, parse_spans
+from timelens_eval.predictions import PredictionSet
+from timelens_eval.protocol import TIMELENS_PROTOCOL, ParseOptions, Protocol
+from timelens_eval.spans import Span, best_window_iou, iou_arrays
+from timelens_eval.store import MetricsSummary
+
+__all__ = ["Coverage", "ScoreResult", "score_predictions", "METRIC_KEYS"]
+
+METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+_DEFAULT_PARSE = ParseOptions()
+_SHOWN = 20
+
+
+@dataclass
+class Coverage:
+    """How the predictions cover the benchmark."""
+
+    expected: int | None
+    """Benchmark samples (None without a benchmark)."""
+    matched: int
+    missing: list[str] = field(default_factory=list)
+    """Sample ids with no prediction."""
+    extra: list[str] = field(default_factory=list)
+    """Prediction references that match no sample."""
+    duplicates: list[str] = field(default_factory=list)
+    """References given more than once (last kept)."""
+
+    @property
+    def complete(self) -> bool:
+        """No missing, extra or duplicate predictions."""
+        return not (self.missing or self.extra or self.duplicates)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts plus the first few ids of each kind."""
+        return {
+            "expected": self.expected,
+            "matched": self.matched,
+            "missing": len(self.missing),
+            "extra": len(self.extra),
+            "duplicates": len(self.duplicates),
+            "missing_ids": self.missing[:_SHOWN],
+            "extra_ids": self.extra[:_SHOWN],
+            "duplicate_ids": self.duplicates[:_SHOWN],
+        }
+
+
+@dataclass
+class ScoreResult:
+    """Metrics of one prediction file, the coverage and the per-sample outcome."""
+
+    summary: MetricsSummary
+    coverage: Coverage
+    protocol: Protocol
+    predictions: str
+    format: str
+    benchmark: str | None = None
+    benchmark_hash: str | None = None
+    sample_ids: list[str] = field(default_factory=list)
+    ious: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    statuses: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` object: metrics in percent, CIs, counts, coverage, protocol."""
+        metrics = self.summary.metrics
+        out: dict[str, Any] = {name: metrics[name].value for name in metrics}
+        out["n"] = self.summary.n
+        out["n_videos"] = self.summary.n_videos
+        out["parse_failures"] = self.summary.parse_failures
+        out["reversed"] = self.summary.reversed
+        out["out_of_range"] = self.summary.out_of_range
+        out["missing_scored_zero"] = self.summary.errors
+        out["ci"] = {
+            name: None if m.ci_low is None else [m.ci_low, m.ci_high] for name, m in metrics.items()
+        }
+        out["ci_level"] = self.summary.ci_level
+        out["ci_method"] = self.summary.ci_method
+        out["bootstrap"] = self.summary.bootstrap_samples
+        out["seed"] = self.summary.bootstrap_seed
+        out["coverage"] = self.coverage.to_dict()
+        out["predictions"] = self.predictions
+        out["format"] = self.format
+        out["benchmark"] = self.benchmark
+        out["benchmark_hash"] = self.benchmark_hash
+        out["protocol"] = self.protocol.model_dump(mode="json")
+        return out
+
+
+@dataclass
+class _Rows:
+    """Aligned columns of what is scored."""
+
+    sample_ids: list[str] = field(default_factory=list)
+    video_ids: list[str] = field(default_factory=list)
+    gt: list[tuple[Span, ...]] = field(default_factory=list)
+    durations: list[float | None] = field(default_factory=list)
+    pred: list[int | None] = field(default_factory=list)
+    """Index into the PredictionSet, or None for a missing prediction."""
+
+
+def _sample_key(video: str, query: str) -> tuple[str, str]:
+    return Path(video).stem, timelens_query(query)
+
+
+def _match_timelens(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
+    """Prediction index -> sample index, by (video stem, cleaned query), then by GT."""
+    index: dict[tuple[str, str], list[int]] = {}
+    for i, sample in enumerate(bench.samples):
+        for video in {sample.video_id, sample.video or sample.video_id}:
+            index.setdefault(_sample_key(video, sample.query), []).append(i)
+    taken: set[int] = set()
+    out: dict[int, int] = {}
+    for p, (video, query) in enumerate(zip(preds.videos, preds.queries, strict=True)):
+        candidates = index.get(_sample_key(video or "", query or ""), [])
+        candidates = [c for c in dict.fromkeys(candidates) if c not in taken]
+        if len(candidates) > 1 and preds.gt[p]:
+            gt = preds.gt[p][0]
+            close = [
+                c
+                for c in candidates
+                if abs(bench.samples[c].gt[0].start - gt.start) < 1e-3
+                and abs(bench.samples[c].gt[0].end - gt.end) < 1e-3
+            ]
+            candidates = close or candidates
+        if candidates:
+            out[p] = candidates[0]
+            taken.add(candidates[0])
+    return out
+
+
+def _match_ids(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
+    by_id = {s.sample_id: i for i, s in enumerate(bench.samples)}
+    out = {p: by_id[ref] for p, ref in enumerate(preds.refs) if ref in by_id}
+    if not out and preds.format == "moment-detr":  # no qid in the benchmark: (vid, query)
+        by_query = {_sample_key(s.video_id, s.query): i for i, s in enumerate(bench.samples)}
+        for p, (video, query) in enumerate(zip(preds.videos, preds.queries, strict=True)):
+            hit = by_query.get(_sample_key(video or "", query or ""))
+            if hit is not None:
+                out[p] = hit
+    return out
+
+
+def _rows_with_benchmark(preds: PredictionSet, bench: Benchmark) -> tuple[_Rows, Coverage]:
+    matched = (
+        _match_timelens(preds, bench) if preds.format == "timelens" else _match_ids(preds, bench)
+    )
+    by_sample = {s: p for p, s in matched.items()}
+    rows = _Rows()
+    missing = []
+    for i, sample in enumerate(bench.samples):
+        rows.sample_ids.append(sample.sample_id)
+        rows.video_ids.append(sample.video_id)
+        rows.gt.append(sample.gt)
+        rows.durations.append(sample.duration)
+        p = by_sample.get(i)
+        rows.pred.append(p)
+        if p is None:
+            missing.append(sample.sample_id)
+    extra = [preds.refs[p] for p in range(len(preds)) if p not in matched]
+    coverage = Coverage(
+        expected=len(bench.samples),
+        matched=len(matched),
+        missing=missing,
+        extra=extra,
+        duplicates=list(preds.duplicates),
+    )
+    return rows, coverage
+
+
+def _rows_from_keys(preds: PredictionSet) -> tuple[_Rows, Coverage]:
+    if preds.format != "timelens":
+        raise ConfigError(
+            f"{preds.format} predictions carry no ground truth; pass --benchmark NAME "
+            "--annotations FILE"
+        )
+    rows = _Rows()
+    for p, ref in enumerate(preds.refs):
+        gt = preds.gt[p]
+        for window in gt or ():
+            if window.start < 0 or window.start > window.end:
+                raise InputError(
+                    f"ground truth {window} must have 0 <= start <= end",
+                    path=preds.path,
+                    line=preds.lines[p],
+                    sample=ref,
+                )
+        rows.sample_ids.append(ref)
+        rows.video_ids.append(preds.videos[p] or "")
+        rows.gt.append(gt or ())
+        rows.durations.append(preds.durations[p])
+        rows.pred.append(p)
+    coverage = Coverage(expected=None, matched=len(rows.pred), duplicates=list(preds.duplicates))
+    return rows, coverage
+
+
+def _postprocess(spans: tuple[Span, ...], duration: float | None, options: ParseOptions):
+    """The span post-processing options of the parser, for already-parsed spans."""
+    out = list(spans)
+    if options.round_to_seconds:
+        out = [Span(float(np.floor(s.start + 0.5)), float(np.floor(s.end + 0.5))) for s in out]
+    if options.swap_reversed:
+        out = [Span(s.end, s.start) if s.start > s.end else s for s in out]
+    if options.clip_to_duration and duration is not None:
+        out = [Span(min(max(s.start, 0.0), duration), min(max(s.end, 0.0), duration)) for s in out]
+    return tuple(out)
+
+
+def _top_spans(
+    preds: PredictionSet, rows: _Rows, protocol: Protocol
+) -> tuple[np.ndarray, np.ndarray]:
+    """First span of each row (NaN when there is none)."""
+    n = len(rows.pred)
+    start = np.full(n, np.nan)
+    end = np.full(n, np.nan)
+    options = protocol.parse
+    default = options == _DEFAULT_PARSE
+    for r, p in enumerate(rows.pred):
+        if p is None:
+            continue
+        spans = preds.spans[p]
+        answer = preds.answers[p]
+        if spans is None or (not default and answer):
+            spans = parse_spans(
+                answer,
+                duration=rows.durations[r],
+                options=options,
+                out_of_range_tolerance=protocol.out_of_range_tolerance,
+            ).spans
+        elif not default:
+            spans = _postprocess(spans, rows.durations[r], options)
+        if spans:
+            start[r], end[r] = spans[0]
+    return start, end
+
+
+def _statuses(rows: _Rows, start: np.ndarray, end: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """The parser's status rule, vectorised: no span, reversed, out of range, ok."""
+    duration = np.array([np.nan if d is None else d for d in rows.durations], dtype=np.float64)
+    has = ~np.isnan(start)
+    with np.errstate(invalid="ignore"):
+        reversed_ = has & ~(start < end)
+        limit = duration + protocol.out_of_range_tolerance
+        outside = has & ~reversed_ & ~np.isnan(duration) & ((start < 0) | (end > limit))
+    status = np.full(len(start), ParseStatus.OK.value, dtype=object)
+    status[~has] = ParseStatus.NO_SPAN.value
+    status[reversed_] = ParseStatus.REVERSED.value
+    status[outside] = ParseStatus.OUT_OF_RANGE.value
+    missing = np.array([p is None for p in rows.pred], dtype=bool)
+    status[missing] = ERROR_STATUS
+    return status
+
+
+def _ious(rows: _Rows, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    single = np.array([len(g) == 1 for g in rows.gt], dtype=bool)
+    gs = np.array([g[0].start if len(g) == 1 else np.nan for g in rows.gt], dtype=np.float64)
+    ge = np.array([g[0].end if len(g) == 1 else np.nan for g in rows.gt], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ious = iou_arrays(start, end, gs, ge)
+    ious[np.isnan(start)] = 0.0
+    for r in np.flatnonzero(~single):
+        if not np.isnan(start[r]) and rows.gt[r]:
+            ious[r] = best_window_iou((start[r], end[r]), rows.gt[r])
+    ious[~np.isfinite(ious)] = 0.0
+    return ious
+
+
+def score_predictions(
+    preds: PredictionSet,
+    benchmark: Benchmark | None = None,
+    protocol: Protocol = TIMELENS_PROTOCOL,
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    strict: bool = False,
+) -> ScoreResult:
+    """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys)."""
+    if benchmark is None:
+        rows, coverage = _rows_from_keys(preds)
+    else:
+        rows, coverage = _rows_with_benchmark(preds, benchmark)
+    if strict and not coverage.complete:
+        parts = []
+        for label, ids in (
+            ("missing", coverage.missing),
+            ("extra", coverage.extra),
+            ("duplicate", coverage.duplicates),
+        ):
+            if ids:
+                parts.append(f"{len(ids)} {label} (first: {ids[0]!r})")
+        raise InputError(
+            "incomplete predictions under --strict: " + ", ".join(parts), path=preds.path
+        )
+    if not rows.pred:
+        raise InputError("nothing to score", path=preds.path)
+    start, end = _top_spans(preds, rows, protocol)
+    status = _statuses(rows, start, end, protocol)
+    ious = _ious(rows, start, end)
+    ious[status == ParseStatus.REVERSED.value] = 0.0
+    summary = summarize(ious, status, rows.video_ids, protocol, bootstrap=bootstrap, seed=seed)
+    return ScoreResult(
+        summary=summary,
+        coverage=coverage,
+        protocol=protocol,
+        predictions=preds.path,
+        format=preds.format,
+        benchmark=benchmark.name if benchmark is not None else None,
+        benchmark_hash=benchmark.content_hash if benchmark is not None else None,
+        sample_ids=rows.sample_ids,
+        ious=ious,
+        statuses=list(status),
+    )
