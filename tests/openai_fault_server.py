@@ -16,6 +16,24 @@ from typing import Any
 ANSWER = "The event happens in 1.0 - 2.5 seconds."
 
 
+def make_request(sample_id: str = "s1") -> Any:
+    """A small grounding request: two frames with interleaved timestamp labels."""
+    import numpy as np
+
+    from timelens_eval.adapters import GroundingRequest
+    from timelens_eval.messages import ImagePart, PromptMessage, TextPart
+
+    parts = (
+        TextPart("Find 'a red ball rolls'. "),
+        TextPart("<0.0s>"),
+        ImagePart(np.zeros((8, 8, 3), np.uint8), 0.0, 0),
+        TextPart("<0.5s>"),
+        ImagePart(np.full((8, 8, 3), 255, np.uint8), 0.5, 1),
+    )
+    message = PromptMessage(parts, template="t", template_hash="h", encoding="text")
+    return GroundingRequest(sample_id, "a red ball rolls", 4.0, None, message)
+
+
 def completion(text: str = ANSWER, prompt_tokens: int = 1200, completion_tokens: int = 14) -> dict:
     """A valid chat.completion body."""
     return {

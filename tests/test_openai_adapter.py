@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from openai_fault_server import FaultServer, Reply, completion
 from PIL import Image
+from timelens_eval_adapters.openai_chat import OpenAIAdapter, message_content
+from timelens_eval_adapters.pricing import PRICES, cost_usd, price_for
 
 from timelens_eval.adapters import GenerationConfig, GroundingRequest, build_adapter
 from timelens_eval.errors import ConfigError, MissingDependencyError, TimelensError
 from timelens_eval.messages import ImagePart, PromptMessage, TextPart
-from timelens_eval_adapters.openai_chat import OpenAIAdapter, message_content
-from timelens_eval_adapters.pricing import PRICES, cost_usd, price_for
 
 pytestmark = pytest.mark.timeout(30)
 

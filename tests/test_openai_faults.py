@@ -9,28 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-import numpy as np
 import pytest
-from openai_fault_server import ANSWER, Drop, FaultServer, Reply
+from openai_fault_server import ANSWER, Drop, FaultServer, Reply, make_request
 
-from timelens_eval.adapters import AdapterError, GroundingRequest
-from timelens_eval.messages import ImagePart, PromptMessage, TextPart
+from timelens_eval.adapters import AdapterError
 
 pytestmark = pytest.mark.timeout(30)
 
 FAST = {"backoff": 0.05, "max_backoff": 1.0, "timeout": 2.0}
-
-
-def make_request(sample_id: str = "s1") -> GroundingRequest:
-    parts = (
-        TextPart("Find 'a red ball rolls'. "),
-        TextPart("<0.0s>"),
-        ImagePart(np.zeros((8, 8, 3), np.uint8), 0.0, 0),
-        TextPart("<0.5s>"),
-        ImagePart(np.full((8, 8, 3), 255, np.uint8), 0.5, 1),
-    )
-    message = PromptMessage(parts, template="t", template_hash="h", encoding="text")
-    return GroundingRequest(sample_id, "a red ball rolls", 4.0, None, message)
 
 
 def ground(server: FaultServer, monkeypatch: pytest.MonkeyPatch, **args: object):

@@ -11,6 +11,8 @@ import json
 
 import numpy as np
 import pytest
+from timelens_eval_adapters.mock import MockAdapter, hash_fraction
+from timelens_eval_adapters.openai_chat import OpenAIAdapter
 
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.runner import RunOptions, run_benchmark
@@ -18,8 +20,6 @@ from timelens_eval.serve import ServerThread, create_app
 from timelens_eval.spans import Span
 from timelens_eval.store import read_sample_records
 from timelens_eval.video.testing import read_frame_index, write_indexed_video
-from timelens_eval_adapters.mock import MockAdapter, hash_fraction
-from timelens_eval_adapters.openai_chat import OpenAIAdapter
 
 pytestmark = pytest.mark.timeout(120)
 

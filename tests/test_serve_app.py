@@ -238,10 +238,11 @@ def test_the_serve_command_runs_a_real_server(tmp_path):
 
 @pytest.mark.parametrize("encoding", ["interleaved", "list", "frame-index", "none"])
 def test_the_projects_timestamp_encodings_are_read_back(encoding):
+    from timelens_eval_adapters.openai_chat import message_content
+
     from timelens_eval.prompts import build_prompt
     from timelens_eval.video.encodings import format_seconds
     from timelens_eval.video.types import Frames
-    from timelens_eval_adapters.openai_chat import message_content
 
     stamps = np.array([0.25, 3.0, 5.5, 8.0])
     video = Frames(images=np.stack(frames(4)), timestamps=stamps, video_duration=9.0)
