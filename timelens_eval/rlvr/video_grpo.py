@@ -1,0 +1,383 @@
+"""GRPO with video inputs for Qwen-VL models: video tensors reach generation *and* training.
+
+TRL's ``GRPOTrainer`` forwards images only. :func:`video_grpo_trainer_class` returns a
+subclass that, for each row of the batch,
+
+1. loads the row's video (``video`` column: a file path sampled with a
+   :class:`~timelens_eval.video.types.FrameSpec`, or ``{"frames": ..., "fps": ...}``),
+2. renders the chat prompt (a ``{"type": "video"}`` part marks where the video goes)
+   and encodes it into ``input_ids`` with the video placeholder expanded, plus
+   ``pixel_values_videos``, ``video_grid_thw`` and ``second_per_grid_ts``,
+3. passes those tensors and the matching ``mm_token_type_ids`` (3D RoPE positions) to
+   ``generate``, and keeps them per sample through TRL's shuffling and splitting so that
+   every log-prob computation (old policy, reference, training forward) sees the video.
+
+Video encoding uses the processor's own video processor when the checkpoint has one
+(it needs ``torchvision``); otherwise the built-in Qwen2-VL patch layout
+(:func:`qwen_video_patches`), which is what the Qwen2.5-VL video processor produces for
+frames that are already sampled. Qwen3-VL's processor also writes per-frame timestamps
+into the text, so Qwen3-VL needs the processor path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from timelens_eval.errors import ConfigError, InputError
+from timelens_eval.rlvr.trainer import grpo_trainer_class
+from timelens_eval.video.budget import smart_resize
+from timelens_eval.video.types import FrameSpec
+
+__all__ = [
+    "VideoClip",
+    "PatchLayout",
+    "qwen_video_patches",
+    "load_row_video",
+    "encode_video_prompt",
+    "video_grpo_trainer_class",
+    "video_prompt",
+]
+
+_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class VideoClip:
+    """Sampled frames (``T x H x W x 3`` uint8 RGB) and their sampling rate."""
+
+    frames: np.ndarray
+    fps: float
+
+
+@dataclass(frozen=True)
+class PatchLayout:
+    """The vision patch geometry and pixel normalisation of a Qwen-VL family."""
+
+    patch_size: int = 14
+    temporal_patch_size: int = 2
+    merge_size: int = 2
+    mean: tuple[float, float, float] = _CLIP_MEAN
+    std: tuple[float, float, float] = _CLIP_STD
+    min_pixels: int = 4 * 28 * 28
+    max_pixels: int = 64 * 28 * 28
+
+    @classmethod
+    def from_processor(cls, processor: Any) -> PatchLayout:
+        """Read the layout from a processor's image processor (its video settings match)."""
+        ip = getattr(processor, "image_processor", processor)
+        size = getattr(ip, "size", None) or {}
+        unit = (ip.patch_size * ip.merge_size) ** 2
+        return cls(
+            patch_size=int(ip.patch_size),
+            temporal_patch_size=int(ip.temporal_patch_size),
+            merge_size=int(ip.merge_size),
+            mean=tuple(ip.image_mean),
+            std=tuple(ip.image_std),
+            min_pixels=int(size.get("shortest_edge", 4 * unit)),
+            max_pixels=int(size.get("longest_edge", 64 * unit)),
+        )
+
+
+def qwen_video_patches(frames: np.ndarray, layout: PatchLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Qwen2-VL video patches of ``frames``: ``(pixel_values_videos, video_grid_thw)``.
+
+    Frames are resized (aspect kept, sides multiples of ``patch_size * merge_size``,
+    pixels within the layout's range), rescaled to [0, 1], normalised, padded to a
+    multiple of ``temporal_patch_size`` by repeating the last frame, and cut into
+    ``grid_t * grid_h * grid_w`` rows of ``3 * temporal_patch_size * patch_size**2``
+    values, merge-window by merge-window.
+    """
+    from PIL import Image
+
+    arr = np.asarray(frames)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] < 1:
+        raise InputError(f"video frames must be T x H x W x 3, got shape {arr.shape}")
+    unit = layout.patch_size * layout.merge_size
+    size = smart_resize(
+        arr.shape[1],
+        arr.shape[2],
+        patch=unit,
+        min_pixels=layout.min_pixels,
+        max_pixels=layout.max_pixels,
+    )
+    if (size.height, size.width) != arr.shape[1:3]:
+        arr = np.stack(
+            [
+                np.asarray(
+                    Image.fromarray(f.astype(np.uint8)).resize(
+                        (size.width, size.height), Image.Resampling.BICUBIC
+                    )
+                )
+                for f in arr
+            ]
+        )
+    x = arr.astype(np.float32) / 255.0
+    x = (x - np.asarray(layout.mean, np.float32)) / np.asarray(layout.std, np.float32)
+    x = x.transpose(0, 3, 1, 2)  # T, C, H, W
+    tp, ps, ms = layout.temporal_patch_size, layout.patch_size, layout.merge_size
+    if x.shape[0] % tp:
+        x = np.concatenate([x, np.repeat(x[-1:], tp - x.shape[0] % tp, axis=0)])
+    t, c, h, w = x.shape
+    gt, gh, gw = t // tp, h // ps, w // ps
+    x = x.reshape(gt, tp, c, gh // ms, ms, ps, gw // ms, ms, ps)
+    x = x.transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
+    patches = x.reshape(gt * gh * gw, c * tp * ps * ps)
+    return np.ascontiguousarray(patches), np.array([[gt, gh, gw]], dtype=np.int64)
+
+
+def load_row_video(row: Mapping[str, Any], frame_spec: FrameSpec | None = None) -> VideoClip | None:
+    """The video of one dataset row: ``row["video"]`` as a path or ``{"frames", "fps"}``."""
+    video = row.get("video")
+    if video is None:
+        return None
+    if isinstance(video, str):
+        from timelens_eval.video.sampler import sample_frames
+
+        spec = frame_spec or FrameSpec()
+        frames = sample_frames(video, spec, duration_hint=row.get("duration"))
+        return VideoClip(frames.images, spec.fps)
+    if isinstance(video, Mapping) and "frames" in video:
+        frames = np.asarray(video["frames"], dtype=np.uint8)
+        return VideoClip(frames, float(video.get("fps") or 2.0))
+    raise InputError(
+        "the video column must hold a file path or {'frames': T x H x W x 3, 'fps': float}",
+        sample=str(row.get("sample_id")) if row.get("sample_id") is not None else None,
+    )
+
+
+def encode_video_prompt(
+    processor: Any, text: str, clip: VideoClip, *, backend: str = "auto"
+) -> dict[str, Any]:
+    """Token ids (video placeholder expanded) and video tensors for one rendered prompt.
+
+    ``backend``: ``"processor"`` (the checkpoint's video processor), ``"patches"``
+    (:func:`qwen_video_patches`) or ``"auto"`` (the processor when it has a video
+    processor). Returns ``input_ids`` (list of int), ``pixel_values_videos``,
+    ``video_grid_thw`` and ``second_per_grid_ts`` (torch tensors).
+    """
+    import torch
+
+    tokenizer = getattr(processor, "tokenizer", processor)
+    video_token = getattr(processor, "video_token", None) or "<|video_pad|>"
+    if backend == "auto":
+        backend = "processor" if getattr(processor, "video_processor", None) else "patches"
+    if backend == "processor":
+        out = processor(
+            text=[text],
+            videos=[clip.frames],
+            return_tensors="pt",
+            videos_kwargs={"fps": clip.fps, "do_sample_frames": False},
+        )
+        seconds = out.get("second_per_grid_ts")
+        if seconds is None:
+            layout = PatchLayout.from_processor(processor)
+            seconds = torch.tensor(
+                [layout.temporal_patch_size / clip.fps] * len(out["video_grid_thw"])
+            )
+        return {
+            "input_ids": out["input_ids"][0].tolist(),
+            "pixel_values_videos": out["pixel_values_videos"],
+            "video_grid_thw": out["video_grid_thw"],
+            "second_per_grid_ts": torch.as_tensor(seconds, dtype=torch.float32),
+        }
+    if backend != "patches":
+        raise ConfigError(f"unknown video backend {backend!r}; use auto, processor or patches")
+    layout = PatchLayout.from_processor(processor)
+    patches, grid = qwen_video_patches(clip.frames, layout)
+    if text.count(video_token) != 1:
+        raise InputError(f"the rendered prompt must hold exactly one {video_token}")
+    n_tokens = int(grid.prod()) // layout.merge_size**2
+    ids = tokenizer(text.replace(video_token, video_token * n_tokens), add_special_tokens=False)
+    return {
+        "input_ids": list(ids["input_ids"]),
+        "pixel_values_videos": torch.from_numpy(patches),
+        "video_grid_thw": torch.from_numpy(grid),
+        "second_per_grid_ts": torch.tensor([layout.temporal_patch_size / clip.fps]),
+    }
+
+
+@dataclass
+class _VideoBatch:
+    pixel_values: list[Any]
+    grid_thw: list[Any]
+    seconds: list[Any]
+
+
+@lru_cache(maxsize=1)
+def video_grpo_trainer_class() -> type:
+    """The video-aware GRPO trainer class (TRL is imported on first use).
+
+    Extra constructor arguments: ``frame_spec`` (how path videos are sampled),
+    ``video_loader`` (row -> :class:`VideoClip` or None) and ``video_backend``.
+    """
+    import torch
+
+    base = grpo_trainer_class()
+
+    class VideoGRPOTrainer(base):  # type: ignore[misc, valid-type]
+        """GRPO trainer whose prompts carry a video (Qwen2.5-VL / Qwen3-VL)."""
+
+        def __init__(
+            self,
+            *args: Any,
+            frame_spec: FrameSpec | None = None,
+            video_loader: Callable[[Mapping[str, Any]], VideoClip | None] | None = None,
+            video_backend: str = "auto",
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(*args, **kwargs)
+            self.frame_spec = frame_spec
+            self.video_loader = video_loader or (lambda row: load_row_video(row, frame_spec))
+            self.video_backend = video_backend
+            self._row_videos: list[VideoClip | None] | None = None
+            self._active_video: _VideoBatch | None = None
+            tok = self._tokenizer
+            self._vision_token_ids = {
+                1: tok.convert_tokens_to_ids("<|image_pad|>"),
+                2: tok.convert_tokens_to_ids("<|video_pad|>"),
+            }
+
+        # -- generation side ---------------------------------------------------------
+        def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
+            self._row_videos = [self.video_loader(row) for row in inputs]
+            if all(v is None for v in self._row_videos):
+                self._row_videos = None
+            try:
+                output = super()._generate_and_score_completions(inputs)
+                if self._active_video is not None:
+                    # Per-sample lists survive TRL's shuffle and split of the batch.
+                    output["video_pixel_values"] = self._active_video.pixel_values
+                    output["video_grid_thw_list"] = self._active_video.grid_thw
+                    output["video_seconds"] = self._active_video.seconds
+                return output
+            finally:
+                self._row_videos = None
+                self._active_video = None
+
+        def _tokenize_prompts(self, prompts):  # type: ignore[no-untyped-def]
+            if self._row_videos is None:
+                return super()._tokenize_prompts(prompts)
+            if len(prompts) != len(self._row_videos):
+                raise InputError("every prompt of a video batch needs its row's video")
+            prompt_ids, pixel_values, grids, seconds = [], [], [], []
+            for prompt, clip in zip(prompts, self._row_videos, strict=True):
+                text = self.processing_class.apply_chat_template(
+                    prompt,
+                    tokenize=False,
+                    add_generation_prompt=True,
+                    **self.chat_template_kwargs,
+                )
+                if clip is None:
+                    raise InputError("a batch mixes rows with and without a video")
+                enc = encode_video_prompt(
+                    self.processing_class, text, clip, backend=self.video_backend
+                )
+                prompt_ids.append(enc["input_ids"])
+                pixel_values.append(enc["pixel_values_videos"])
+                grids.append(enc["video_grid_thw"])
+                seconds.append(enc["second_per_grid_ts"])
+            self._active_video = _VideoBatch(pixel_values, grids, seconds)
+            fields = {
+                "pixel_values_videos": torch.cat(pixel_values),
+                "video_grid_thw": torch.cat(grids),
+                "second_per_grid_ts": torch.cat(seconds),
+                # Per-token field: TRL left-pads it like the prompt ids.
+                "mm_token_type_ids": [
+                    self._token_types(torch.tensor(ids)).tolist() for ids in prompt_ids
+                ],
+            }
+            return prompt_ids, None, fields
+
+        def _token_types(self, ids: Any) -> Any:
+            types = torch.zeros_like(ids)
+            for value, token_id in self._vision_token_ids.items():
+                if token_id is not None and token_id >= 0:
+                    types[ids == token_id] = value
+            return types
+
+        # -- training side -----------------------------------------------------------
+        def _compute_loss(self, model, inputs):  # type: ignore[no-untyped-def]
+            if "video_pixel_values" not in inputs:
+                return super()._compute_loss(model, inputs)
+            self._active_video = _VideoBatch(
+                inputs["video_pixel_values"], inputs["video_grid_thw_list"], inputs["video_seconds"]
+            )
+            try:
+                return super()._compute_loss(model, inputs)
+            finally:
+                self._active_video = None
+
+        def _get_per_token_logps_and_entropies(  # type: ignore[no-untyped-def]
+            self,
+            model,
+            input_ids,
+            attention_mask,
+            logits_to_keep,
+            batch_size=None,
+            compute_entropy=False,
+            compute_aux_loss=False,
+            **kwargs,
+        ):
+            video = self._active_video
+            if video is None:
+                return super()._get_per_token_logps_and_entropies(
+                    model,
+                    input_ids,
+                    attention_mask,
+                    logits_to_keep,
+                    batch_size=batch_size,
+                    compute_entropy=compute_entropy,
+                    compute_aux_loss=compute_aux_loss,
+                    **kwargs,
+                )
+            if len(video.pixel_values) != input_ids.size(0):
+                raise RuntimeError("video tensors and sequences are out of step")
+            device = input_ids.device
+            batch_size = batch_size or input_ids.size(0)
+            logps, entropies, aux = [], [], []
+            for start in range(0, input_ids.size(0), batch_size):
+                end = min(start + batch_size, input_ids.size(0))
+                ids, mask = input_ids[start:end], attention_mask[start:end]
+                model_inputs = {
+                    "input_ids": ids,
+                    "attention_mask": mask,
+                    "pixel_values_videos": torch.cat(video.pixel_values[start:end]).to(device),
+                    "video_grid_thw": torch.cat(video.grid_thw[start:end]).to(device),
+                    "second_per_grid_ts": torch.cat(video.seconds[start:end]).to(device),
+                    "mm_token_type_ids": self._token_types(ids),
+                }
+                if compute_aux_loss:
+                    model_inputs["output_router_logits"] = True
+                labels = ids.masked_fill(mask == 0, -100)
+                labels[:, :-logits_to_keep] = -100
+                with self.accelerator.autocast():
+                    out = model(**model_inputs, labels=labels, fused_lm_head=True)
+                logps.append(out.log_probs[:, -logits_to_keep:])
+                if compute_entropy:
+                    entropies.append(out.entropy[:, -logits_to_keep:])
+                if compute_aux_loss:
+                    aux.append(out.aux_loss)
+            return (
+                torch.cat(logps, dim=0),
+                torch.cat(entropies, dim=0) if compute_entropy else None,
+                torch.stack(aux).mean() if compute_aux_loss else None,
+            )
+
+    return VideoGRPOTrainer
+
+
+def video_prompt(query_text: str, system: str | None = None) -> list[dict[str, Any]]:
+    """A conversational prompt with the video first, then the text (TimeLens' layout)."""
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    messages.append(
+        {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": query_text}]}
+    )
+    return messages
