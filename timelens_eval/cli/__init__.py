@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: library errors become one line on stderr and exit code 2."""
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        # Typer turns Ctrl-C into a returned exit code (130) in non-standalone mode.
+        returned = app(args=argv, standalone_mode=False)
     except TimelensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -61,14 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors
+    except Exception as exc:  # click usage errors (typer may vendor its own click)
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+        click_errors: tuple[type[BaseException], ...] = (click.ClickException,)
+        try:
+            from typer._click.exceptions import ClickException as VendoredClickException
+
+            click_errors += (VendoredClickException,)
+        except ImportError:
+            pass
+        if isinstance(exc, click_errors):
+            exc.show()  # type: ignore[attr-defined]
+            return exc.exit_code  # type: ignore[attr-defined]
         raise
-    return 0
+    return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
