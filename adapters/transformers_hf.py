@@ -1,0 +1,245 @@
+"""The ``transformers`` adapter: local Hugging Face vision-language models, CPU or GPU.
+
+It loads ``model`` (a hub name or a local checkpoint directory, e.g. one of ours after
+RLVR) with ``AutoModelForImageTextToText`` and ``AutoProcessor`` and answers one request
+at a time:
+
+1. the prompt message becomes Qwen-VL chat content and vision inputs with the model
+   family's preset (:mod:`timelens_eval_adapters.presets`): one video for Qwen2.5-VL,
+   Qwen3-VL and TimeLens-8B; one video chunk per frame, each after its ``"0.0s"`` text,
+   for TimeLens-7B;
+2. the processor's chat template renders the turn (with the generation prompt), and the
+   processor is called with ``videos=`` plus ``video_metadata`` (millisecond frame
+   indices, so the true frame times and rate are known), ``do_sample_frames=False`` (the
+   runner already sampled at the preset's 2 fps) and, when the frames are already sized
+   to multiples of the patch, ``do_resize=False`` (as TimeLens does);
+3. ``generate`` decodes greedily (``do_sample=False``) unless the request's temperature
+   is above 0, for at most ``max_new_tokens``; the new tokens are decoded with special
+   tokens skipped.
+
+Usage counts the prompt's tokens (text and visual) and the generated tokens.
+
+The Hugging Face video processors need ``torchvision``. Where it is missing (CPU-only
+installs without a matching wheel) ``vision=images`` passes every frame as an image
+through the same processor and model; the presets' ``video``/``chunks`` inputs then
+raise :class:`~timelens_eval.errors.MissingDependencyError`.
+
+Arguments: ``model`` (required), ``preset`` (``qwen2.5-vl``, ``qwen3-vl``,
+``timelens-7b``, ``timelens-8b``; default: from the model name), ``vision`` (``video``,
+``chunks``, ``images``; default: the preset's), ``device`` (``auto``, ``cpu``, ``cuda``,
+``cuda:N``), ``dtype`` (``auto``, ``float32``, ``bfloat16``, ``float16``),
+``attn_implementation`` (e.g. ``flash_attention_2``, ``sdpa``), ``trust_remote_code``,
+``local_files_only``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from timelens_eval_adapters.presets import (
+    ModelPreset,
+    QwenInputs,
+    VisionInput,
+    build_qwen_inputs,
+    resolve_preset,
+)
+
+from timelens_eval.adapters import (
+    Adapter,
+    AdapterError,
+    GenerationConfig,
+    GroundingOutput,
+    GroundingRequest,
+    Usage,
+)
+from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
+
+__all__ = ["TransformersAdapter", "TransformersConfig", "generate_kwargs"]
+
+
+class TransformersConfig(BaseModel):
+    """The ``--adapter-args`` of the ``transformers`` adapter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Hub name or local checkpoint directory.")
+    preset: str | None = Field(None, description="Model-family preset; default from the name.")
+    vision: VisionInput | None = Field(None, description="How frames are passed.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    attn_implementation: str | None = None
+    trust_remote_code: bool = False
+    local_files_only: bool = False
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "arguments"
+    if first["type"] == "extra_forbidden":
+        hint = did_you_mean(where, TransformersConfig.model_fields)
+        known = ", ".join(TransformersConfig.model_fields)
+        return ConfigError(
+            f"transformers adapter has no argument {where!r}"
+            + (f"; did you mean {hint}?" if hint else f" (arguments: {known})")
+        )
+    return ConfigError(f"transformers adapter: {where}: {first['msg']}")
+
+
+def generate_kwargs(generation: GenerationConfig) -> dict[str, Any]:
+    """``generate()`` arguments for ``generation``: greedy at temperature 0, else sampling."""
+    if generation.temperature <= 0:
+        return {
+            "do_sample": False,
+            "max_new_tokens": generation.max_new_tokens,
+            "temperature": None,
+            "top_p": None,
+            "top_k": None,
+        }
+    return {
+        "do_sample": True,
+        "max_new_tokens": generation.max_new_tokens,
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "top_k": None,
+    }
+
+
+class TransformersAdapter(Adapter):
+    """A local Hugging Face image-text-to-text model with the family's TimeLens preset."""
+
+    name = "transformers"
+    model_type = "open"
+    requires = ("torch", "transformers")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            self.config = TransformersConfig.model_validate(kwargs)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+        for module in ("torch", "transformers"):
+            if importlib.util.find_spec(module) is None:
+                raise MissingDependencyError("the transformers adapter", "transformers", module)
+        self.preset: ModelPreset = resolve_preset(self.config.model, self.config.preset)
+        self.vision: VisionInput = self.config.vision or self.preset.vision
+        if self.vision != "images" and importlib.util.find_spec("torchvision") is None:
+            raise MissingDependencyError(
+                f"video input (vision={self.vision}) of the transformers adapter",
+                "transformers",
+                "torchvision",
+            )
+        # Presets of this model family; the runner uses them unless overridden.
+        self.default_frames = self.preset.frames  # type: ignore[misc]
+        self.default_template = self.preset.template  # type: ignore[misc]
+        self.default_encoding = self.preset.encoding  # type: ignore[misc]
+        self._lock = threading.Lock()
+        self._load()
+
+    def __repr__(self) -> str:
+        return f"TransformersAdapter(model={self.config.model!r}, preset={self.preset.name!r})"
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText
+
+        from timelens_eval.tiny_models import load_processor
+
+        config = self.config
+        device = config.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype: Any = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
+        options: dict[str, Any] = {
+            "dtype": dtype,
+            "trust_remote_code": config.trust_remote_code,
+            "local_files_only": config.local_files_only,
+        }
+        if config.attn_implementation:
+            options["attn_implementation"] = config.attn_implementation
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(config.model, **options)
+            if config.trust_remote_code:
+                from transformers import AutoProcessor
+
+                processor = AutoProcessor.from_pretrained(
+                    config.model, trust_remote_code=True, local_files_only=config.local_files_only
+                )
+            else:
+                processor = load_processor(config.model)
+        except (OSError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise ConfigError(
+                f"transformers adapter: cannot load {config.model!r}: {reason}"
+            ) from None
+        self._device = torch.device(device)
+        self._model = model.to(self._device).eval()
+        self._processor = processor
+        self._torch = torch
+
+    def processor_inputs(self, inputs: QwenInputs) -> dict[str, Any]:
+        """The processor call for ``inputs``: rendered text, vision arrays and their options."""
+        text = self._processor.apply_chat_template(
+            inputs.messages, tokenize=False, add_generation_prompt=True
+        )
+        call: dict[str, Any] = {"text": [text], "return_tensors": "pt", "padding": True}
+        if inputs.images:
+            call["images"] = inputs.images
+        if inputs.videos:
+            from transformers.video_utils import VideoMetadata
+
+            call["videos"] = inputs.videos
+            call["video_metadata"] = [VideoMetadata(**m) for m in inputs.video_metadata]
+            call["do_sample_frames"] = False
+        if inputs.frames_presized:
+            call["do_resize"] = False
+        return call
+
+    def _generate(self, request: GroundingRequest) -> GroundingOutput:
+        assert request.message is not None
+        torch = self._torch
+        start = time.perf_counter()
+        inputs = build_qwen_inputs(request.message, self.preset, self.vision)
+        batch = self._processor(**self.processor_inputs(inputs)).to(self._device)
+        prompt_len = int(batch["input_ids"].shape[1])
+        kwargs = generate_kwargs(request.generation)
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            if request.generation.seed is not None:
+                torch.manual_seed(request.generation.seed)
+            output = self._model.generate(**batch, **kwargs)
+        new = output[0, prompt_len:]
+        pad = self._processor.tokenizer.pad_token_id
+        n_new = int((new != pad).sum()) if pad is not None else int(new.numel())
+        text = self._processor.decode(new, skip_special_tokens=True)
+        return GroundingOutput(
+            text=text,
+            usage=Usage(input_tokens=prompt_len, output_tokens=n_new),
+            latency_s=time.perf_counter() - start,
+            raw={"prompt_tokens": prompt_len, "vision": self.vision, "preset": self.preset.name},
+        )
+
+    def _locked_generate(self, request: GroundingRequest) -> GroundingOutput:
+        with self._lock:
+            return self._generate(request)
+
+    async def ground(self, request: GroundingRequest) -> GroundingOutput:
+        """Answer one request (one model call at a time, in a worker thread)."""
+        if request.message is None:
+            raise AdapterError(
+                "transformers adapter needs a prompt message with frames", retryable=False
+            )
+        try:
+            return await asyncio.to_thread(self._locked_generate, request)
+        except ConfigError as exc:
+            raise AdapterError(str(exc), retryable=False) from None
+        except RuntimeError as exc:  # e.g. CUDA out of memory on one long video
+            reason = " ".join(str(exc).split())[:300]
+            raise AdapterError(f"generation failed: {reason}", retryable=False) from None
+
+    async def aclose(self) -> None:
+        """Drop the model so its memory can be freed."""
+        self._model = None
