@@ -1,0 +1,272 @@
+"""``leaderboard build``: result files -> a static site that works from ``file://``.
+
+The site is three kinds of pages sharing one script and one stylesheet under
+``assets/``: ``index.html`` (sortable tables per benchmark group), ``shift.html``
+(original vs refined, rank-shift slopegraphs) and ``models/<slug>.html`` (full run
+specs and, where per-sample results exist, a searchable per-query drill-down).
+
+Each page embeds its data as JSON inside ``<script type="application/json">``, escaped
+so that no string can close the element; the script renders every string with
+``textContent``, so markup in a model name or an answer is shown as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from timelens_eval.compare import CompareOptions, LoadedResult, compare_results, load_results
+from timelens_eval.compare import select_results
+from timelens_eval.report.html import script_json
+
+__all__ = ["BuildOptions", "BuildSummary", "build_site", "model_slug"]
+
+METRICS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+_ANSWER_LIMIT = 4000
+# Groups left out of the overview's average column (test benchmarks, not model quality).
+NOT_AVERAGED = frozenset({"synthetic"})
+
+
+class BuildOptions(BaseModel):
+    """What to build and where."""
+
+    results: list[Path] = Field(description="Result files or folders.")
+    out: Path
+    metric: str = Field("mIoU", description="Metric of the rank-shift view.")
+    bootstrap: int = Field(200, ge=0, description="Bootstrap draws for the tau CIs.")
+    seed: int = 0
+
+
+class BuildSummary(BaseModel):
+    """What a build wrote."""
+
+    out: Path
+    pages: int
+    models: int
+    results: int
+    total_bytes: int
+    index_bytes: int
+    asset_bytes: int
+    seconds: float
+
+
+def model_slug(name: str) -> str:
+    """A file name for a model page: readable part plus a hash (names may collide or
+    contain anything)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "model"
+    return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def _short(title: str) -> str:
+    return title.split(" (")[0]
+
+
+def _bench_info(names: set[str]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    from timelens_eval.benchmarks import get_benchmark_spec
+    from timelens_eval.errors import UnknownNameError
+
+    info: dict[str, dict[str, Any]] = {}
+    groups: dict[str, dict[str, str]] = defaultdict(dict)
+    for name in sorted(names):
+        try:
+            spec = get_benchmark_spec(name)
+            title, variant, group = spec.title, spec.variant, spec.group or name
+        except UnknownNameError:
+            title, variant, group = name, None, name
+        info[name] = {"title": title, "short": _short(title), "variant": variant, "group": group}
+        groups[group][variant or "single"] = name
+    ordered = sorted(groups.items(), key=lambda kv: ("single" in kv[1], kv[0]))
+    return info, [
+        {"name": g, "benchmarks": b, "average": g not in NOT_AVERAGED} for g, b in ordered
+    ]
+
+
+def _triple(value: Any) -> list[float | None]:
+    return [round(value.value, 4), value.ci_low, value.ci_high]
+
+
+def site_data(loaded: list[LoadedResult], options: BuildOptions) -> dict[str, Any]:
+    """The index/shift data: models, benchmarks, groups, entries and pairs."""
+    chosen = select_results(loaded)
+    bench_info, groups = _bench_info({b for _, b in chosen})
+    names = sorted({m for m, _ in chosen})
+    types = {}
+    for (model, _), item in chosen.items():
+        types.setdefault(model, item.result.spec.model_type)
+    models = [
+        {"name": n, "type": types[n], "page": f"models/{model_slug(n)}.html"} for n in names
+    ]
+    index = {n: i for i, n in enumerate(names)}
+    sources: list[str] = []
+    source_index: dict[str, int] = {}
+    entries = []
+    for (model, bench), item in sorted(chosen.items()):
+        r = item.result
+        s = None
+        if r.source:
+            s = source_index.setdefault(r.source, len(sources))
+            if s == len(sources):
+                sources.append(r.source)
+        entries.append(
+            {
+                "m": index[model],
+                "b": bench,
+                "k": r.kind,
+                "s": s,
+                "v": {k: _triple(v) for k, v in r.summary.metrics.items() if k in METRICS},
+                "self": list(r.self_reported_metrics),
+            }
+        )
+    comparison = compare_results(
+        loaded, CompareOptions(metric=options.metric, bootstrap=options.bootstrap, seed=options.seed)
+    )
+    pairs = [
+        {
+            "original": p.original,
+            "refined": p.refined,
+            "tau": p.kendall_tau.model_dump(),
+            "rho": p.spearman_rho.model_dump(),
+            "models": [
+                {
+                    "m": index[m.model],
+                    "ro": m.rank_original,
+                    "rr": m.rank_refined,
+                    "vo": m.original[p.metric].value,
+                    "vr": m.refined[p.metric].value,
+                }
+                for m in p.models
+            ],
+        }
+        for p in comparison.pairs
+    ]
+    return {
+        "metrics": list(METRICS),
+        "metric": options.metric,
+        "benchmarks": bench_info,
+        "groups": groups,
+        "models": models,
+        "sources": sources,
+        "entries": entries,
+        "pairs": pairs,
+    }
+
+
+def _record(rec: Any) -> dict[str, Any]:
+    answer = rec.answer
+    if answer is not None and len(answer) > _ANSWER_LIMIT:
+        answer = answer[:_ANSWER_LIMIT] + " [...]"
+    return {
+        "id": rec.sample_id,
+        "v": rec.video_id,
+        "q": rec.query,
+        "d": rec.duration,
+        "gt": [list(s) for s in rec.gt],
+        "p": [list(s) for s in rec.spans],
+        "iou": rec.iou,
+        "st": rec.status,
+        "a": answer,
+        "cat": rec.meta.get("error_category"),
+    }
+
+
+def model_data(
+    name: str, runs: list[LoadedResult], used: set[int], bench_info: dict[str, Any]
+) -> dict[str, Any]:
+    """One model page's data: every run of the model and the per-sample records."""
+    out_runs, samples = [], []
+    runs = sorted(runs, key=lambda r: (id(r) not in used, r.result.spec.benchmark))
+    for item in runs:
+        r = item.result
+        spec = r.spec.model_dump(mode="json", exclude={"model"})
+        summary = r.summary.model_dump(mode="json", exclude={"metrics"})
+        info = bench_info.get(r.spec.benchmark, {"title": r.spec.benchmark})
+        run = {
+            "title": f"{info['title']}",
+            "bench": r.spec.benchmark,
+            "kind": r.kind,
+            "source": r.source,
+            "used": id(item) in used,
+            "metrics": {k: _triple(v) for k, v in r.summary.metrics.items()},
+            "self": list(r.self_reported_metrics),
+            "spec": {"kind": r.kind, "source": r.source, **spec, "summary": summary,
+                     "samples_file": r.samples_file},
+        }
+        if item.has_samples:
+            samples.append({"run": len(out_runs), "records": [_record(x) for x in item.records()]})
+        out_runs.append(run)
+    model_type = runs[0].result.spec.model_type if runs else "open"
+    return {"model": {"name": name, "type": model_type}, "runs": out_runs, "samples": samples}
+
+
+def _template() -> Template:
+    text = resources.files("timelens_eval_leaderboard").joinpath("templates/page.html").read_text(
+        encoding="utf-8"
+    )
+    return Template(text)
+
+
+def _page(template: Template, page: str, title: str, root: str, data: Any, stamp: str) -> str:
+    from timelens_eval import __version__
+
+    return template.substitute(
+        title=html.escape(title),
+        page=page,
+        root=root,
+        data=script_json(data),
+        generated=html.escape(stamp),
+        version=html.escape(__version__),
+    )
+
+
+def build_site(options: BuildOptions) -> BuildSummary:
+    """Build the site into ``options.out``; returns sizes and timing."""
+    started = time.perf_counter()
+    loaded = load_results(options.results)
+    out = options.out
+    (out / "assets").mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "models").glob("*.html"):
+        stale.unlink()
+    static = resources.files("timelens_eval_leaderboard").joinpath("static")
+    for name in ("leaderboard.js", "leaderboard.css"):
+        (out / "assets" / name).write_text(static.joinpath(name).read_text(encoding="utf-8"),
+                                           encoding="utf-8")
+    template = _template()
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    data = site_data(loaded, options)
+    (out / "index.html").write_text(
+        _page(template, "index", "Leaderboard · timelens-eval", "", data, stamp), encoding="utf-8"
+    )
+    (out / "shift.html").write_text(
+        _page(template, "shift", "Original vs refined · timelens-eval", "", data, stamp),
+        encoding="utf-8",
+    )
+    used = {id(item) for item in select_results(loaded).values()}
+    by_model: dict[str, list[LoadedResult]] = defaultdict(list)
+    for item in loaded:
+        by_model[item.result.spec.model].append(item)
+    for name, runs in by_model.items():
+        page = _page(template, "model", f"{name} · timelens-eval", "../",
+                     model_data(name, runs, used, data["benchmarks"]), stamp)
+        (out / "models" / f"{model_slug(name)}.html").write_text(page, encoding="utf-8")
+    files = [p for p in out.rglob("*") if p.is_file()]
+    return BuildSummary(
+        out=out,
+        pages=2 + len(by_model),
+        models=len(by_model),
+        results=len(loaded),
+        total_bytes=sum(p.stat().st_size for p in files),
+        index_bytes=(out / "index.html").stat().st_size,
+        asset_bytes=sum(p.stat().st_size for p in (out / "assets").iterdir()),
+        seconds=time.perf_counter() - started,
+    )
