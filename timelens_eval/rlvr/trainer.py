@@ -123,7 +123,6 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path) -> Any:
         save_total_limit=settings.save_total_limit,
         bf16=settings.bf16,
         fp16=False,
-        activation_checkpointing=settings.gradient_checkpointing,
         use_vllm=settings.use_vllm,
         deepspeed=settings.deepspeed,
         report_to=list(settings.report_to) or "none",
@@ -132,6 +131,14 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path) -> Any:
         remove_unused_columns=False,
         log_completions=False,
     )
+    # transformers renamed gradient_checkpointing to activation_checkpointing (5.2x).
+    fields = getattr(GRPOConfig, "__dataclass_fields__", {})
+    key = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in fields
+        else "gradient_checkpointing"
+    )
+    kwargs[key] = settings.gradient_checkpointing
     kwargs.update(settings.extra)
     return GRPOConfig(**kwargs)
 
