@@ -68,6 +68,25 @@ class RandomAdapter(_Baseline):
         return _answer(low + a * (high - low), low + b * (high - low))
 
 
+_SYNTHETIC_LOADER = "timelens_eval.synthetic.loader:load_synthetic"
+
+
+def _synthetic_windows(variant: str, split: str) -> list[tuple[float, tuple[float, float]]]:
+    """``(duration, gt)`` of a synthetic split from its plan: the annotations are
+    decided without rendering a pixel, so the prior needs no videos."""
+    from timelens_eval.synthetic.plan import SplitConfig, plan_split
+
+    plan = plan_split(SplitConfig(split=split))
+    durations = {scene.video_id: float(scene.duration) for scene in plan.scenes}
+    return [
+        (
+            durations[s.video_id],
+            tuple(s.original_gt if variant == "original" else s.refined_gt),  # type: ignore[misc]
+        )
+        for s in plan.samples
+    ]
+
+
 def learn_prior(
     train: str, annotations: str | None = None, split: str = "train"
 ) -> tuple[float, float, int]:
@@ -80,17 +99,20 @@ def learn_prior(
     from timelens_eval.benchmarks import get_benchmark_spec, load_benchmark
 
     spec = get_benchmark_spec(train)
-    options: dict[str, Any] = {}
-    if split != spec.split:
-        options["split"] = split
-    bench = load_benchmark(train, annotations, **options)
+    if annotations is None and spec.loader == _SYNTHETIC_LOADER:
+        windows = _synthetic_windows(str(spec.options.get("variant", "refined")), split)
+    else:
+        options: dict[str, Any] = {}
+        if split != spec.split:
+            options["split"] = split
+        bench = load_benchmark(train, annotations, **options)
+        windows = [(s.duration, s.gt[0]) for s in bench.samples if s.gt]
     starts, ends = [], []
-    for sample in bench.samples:
-        if sample.duration <= 0 or not sample.gt:
+    for duration, (start, end) in windows:
+        if duration <= 0:
             continue
-        start, end = sample.gt[0]
-        starts.append(min(max(start / sample.duration, 0.0), 1.0))
-        ends.append(min(max(end / sample.duration, 0.0), 1.0))
+        starts.append(min(max(start / duration, 0.0), 1.0))
+        ends.append(min(max(end / duration, 0.0), 1.0))
     if not starts:
         raise ConfigError(f"prior: training split {train!r} has no usable samples")
     return sum(starts) / len(starts), sum(ends) / len(ends), len(starts)

@@ -225,8 +225,8 @@ def get_adapter_class(name: str) -> type[Adapter]:
 def split_adapter_args(text: str | None) -> dict[str, str]:
     """Split ``"k=v,k2=v2"`` into raw strings.
 
-    Commas inside brackets, braces or quotes do not split, so values may be JSON:
-    ``answers={"a": "x, y"},latency=0.1``.
+    Commas inside brackets, braces or a quoted value do not split, so values may be
+    JSON: ``answers={"a": "x, y"},latency=0.1``; ``model="a, b"`` gives ``a, b``.
     """
     if text is None or not text.strip():
         return {}
@@ -240,8 +240,8 @@ def split_adapter_args(text: str | None) -> dict[str, str]:
             if ch == quote:
                 quote = ""
             continue
-        if ch in "\"'":
-            quote = ch
+        if ch in "\"'" and (depth > 0 or "".join(current).rstrip().endswith("=")):
+            quote = ch  # a quoted value, or a string inside a JSON value
         elif ch in "[{(":
             depth += 1
         elif ch in "]})":
@@ -262,7 +262,10 @@ def split_adapter_args(text: str | None) -> dict[str, str]:
             raise ConfigError(f"adapter argument {item.strip()!r} must look like key=value")
         if key in out:
             raise ConfigError(f"adapter argument {key!r} given twice")
-        out[key] = value.strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]  # key="a, b": the quotes only protect the commas
+        out[key] = value
     return out
 
 

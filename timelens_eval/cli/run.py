@@ -122,9 +122,15 @@ def run(
             target = output / f"{bench.name}.json"
         if index > 0:
             built = build_adapter(adapter, adapter_args)
-        outcome = run_benchmark(
-            built, bench, base.model_copy(update={"output": target}), adapter_name=adapter
-        )
+        options = base.model_copy(update={"output": target})
+        try:
+            outcome = run_benchmark(built, bench, options, adapter_name=adapter)
+        except KeyboardInterrupt:
+            typer.echo(
+                "interrupted: finished samples are saved; run the same command to resume",
+                err=True,
+            )
+            raise typer.Exit(130) from None
         results.append(_report(outcome))
     _print_table([r for r in results if r is not None])
 
@@ -145,9 +151,11 @@ def _run_default(base, names: List[str], output: Optional[Path]) -> None:  # noq
 
     if output is not None:
         base = base.model_copy(update={"runs_dir": output})
-    outcomes = run_default(
-        base, benchmarks=names or DEFAULT_BENCHMARKS, on_result=_report
-    )
+    try:
+        outcomes = run_default(base, benchmarks=names or DEFAULT_BENCHMARKS, on_result=_report)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished samples are saved; rerun to resume", err=True)
+        raise typer.Exit(130) from None
     _print_table(
         [o.result for o in outcomes if o.result is not None],
         title="Default models (95% CIs, bootstrap over videos)",
