@@ -155,13 +155,11 @@ def parse_gt_literal(text: str) -> tuple[Span, ...]:
 
 
 def _load_json(path: Path) -> Any:
-    """``json.loads`` of a file, NaN/Infinity rejected, the cyclic GC paused for speed."""
+    """``json.loads`` of a file, NaN/Infinity rejected."""
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", path=path) from None
-    enabled = gc.isenabled()
-    gc.disable()
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -170,9 +168,6 @@ def _load_json(path: Path) -> Any:
         raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
     except ValueError as exc:
         raise InputError(f"not valid JSON ({exc})", path=path) from None
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
@@ -235,13 +230,21 @@ def read_predictions(path: str | Path, format: str | None = None) -> PredictionS
     if not path.is_file():
         raise InputError("prediction file not found", path=path)
     fmt = format or detect_format(path)
-    if fmt == "timelens":
-        return _read_timelens(path)
-    if fmt == "moment-detr":
-        return _read_moment_detr(path)
-    if fmt == "jsonl":
-        return _read_own_jsonl(path)
-    raise ConfigError(f"unknown prediction format {fmt!r}; use one of {', '.join(FORMATS)}")
+    readers = {
+        "timelens": _read_timelens,
+        "moment-detr": _read_moment_detr,
+        "jsonl": _read_own_jsonl,
+    }
+    if fmt not in readers:
+        raise ConfigError(f"unknown prediction format {fmt!r}; use one of {', '.join(FORMATS)}")
+    # Millions of small containers: the cyclic GC would rescan them over and over.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return readers[fmt](path)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _timelens_entries(path: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:

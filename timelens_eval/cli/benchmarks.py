@@ -1,9 +1,139 @@
-"""CLI commands: benchmarks (not yet implemented)."""
+"""CLI commands: ``timelens-eval benchmarks list`` and ``benchmarks info NAME``."""
 
 from __future__ import annotations
 
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
 import typer
+
+__all__ = ["describe_benchmark", "register"]
+
+
+def describe_benchmark(bench: Any) -> dict[str, Any]:
+    """Counts and duration statistics of a loaded :class:`Benchmark`."""
+    from timelens_eval.benchmarks._io import beyond
+
+    samples = bench.samples
+    durations_by_video: dict[str, float] = {}
+    for sample in samples:
+        durations_by_video.setdefault(sample.video_id, sample.duration)
+    durations = sorted(durations_by_video.values())
+    gt_lengths = [w.length for s in samples for w in s.gt]
+    return {
+        "name": bench.name,
+        "variant": bench.variant,
+        "split": bench.split,
+        "source": bench.source,
+        "content_hash": bench.content_hash,
+        "videos": len(durations_by_video),
+        "queries": len(samples),
+        "multi_window_queries": sum(len(s.gt) > 1 for s in samples),
+        "gt_windows": len(gt_lengths),
+        "gt_beyond_duration": sum(any(beyond(w.end, s.duration) for w in s.gt) for s in samples),
+        "duration_s": {
+            "min": durations[0],
+            "median": statistics.median(durations),
+            "mean": statistics.fmean(durations),
+            "max": durations[-1],
+            "total_h": sum(durations) / 3600.0,
+        },
+        "gt_length_s": {
+            "min": min(gt_lengths),
+            "median": statistics.median(gt_lengths),
+            "mean": statistics.fmean(gt_lengths),
+            "max": max(gt_lengths),
+        },
+        "notes": dict(bench.notes),
+    }
+
+
+def list_benchmarks(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the registered benchmarks and their original/refined pairs."""
+    from timelens_eval.benchmarks import catalog  # noqa: F401  (registers built-ins)
+    from timelens_eval.benchmarks.base import BENCHMARKS, default_annotation_path
+
+    rows = []
+    for name in BENCHMARKS:
+        spec = BENCHMARKS.get(name)
+        default = default_annotation_path(spec)
+        rows.append(
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "variant": spec.variant,
+                "pair": spec.pair,
+                "split": spec.split,
+                "annotations": str(default) if default is not None else None,
+                "found": bool(default is not None and Path(default).is_file()),
+                "official": spec.official,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Benchmarks")
+    for column in ("name", "variant", "pair", "split", "default annotations"):
+        table.add_column(column)
+    for row in rows:
+        where = row["annotations"] or "(generated)"
+        if row["annotations"] and not row["found"]:
+            where += " (missing)"
+        table.add_row(row["name"], row["variant"] or "-", row["pair"] or "-", row["split"], where)
+    Console().print(table)
+
+
+def info(
+    name: str = typer.Argument(..., help="Registered benchmark name."),
+    annotations: Path | None = typer.Option(
+        None, "--annotations", "-a", help="Annotation file (default: the registered location)."
+    ),
+    clip_gt: bool = typer.Option(
+        False, "--clip-gt", help="Charades-STA: clip GT windows to the video duration."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Videos, queries, multi-window queries, GT beyond duration and duration statistics."""
+    from timelens_eval.benchmarks.base import load_benchmark
+
+    options = {"clip_gt": True} if clip_gt else {}
+    bench = load_benchmark(name, annotations, **options)
+    described = describe_benchmark(bench)
+    if as_json:
+        typer.echo(json.dumps(described))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{name} ({described['source']})", show_header=False)
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for key in ("videos", "queries", "multi_window_queries", "gt_beyond_duration"):
+        table.add_row(key.replace("_", " "), f"{described[key]:,}")
+    d = described["duration_s"]
+    table.add_row(
+        "duration (s) min / median / mean / max",
+        f"{d['min']:.1f} / {d['median']:.1f} / {d['mean']:.1f} / {d['max']:.1f}",
+    )
+    table.add_row("total video hours", f"{d['total_h']:.1f}")
+    g = described["gt_length_s"]
+    table.add_row("GT length (s) median / mean", f"{g['median']:.1f} / {g['mean']:.1f}")
+    table.add_row("content sha256", described["content_hash"][:16])
+    for key, value in described["notes"].items():
+        table.add_row(f"note: {key}", str(value))
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``benchmarks`` command group to ``app``."""
+    group = typer.Typer(help="List benchmarks and describe annotation files.", no_args_is_help=True)
+    group.command("list")(list_benchmarks)
+    group.command("info")(info)
+    app.add_typer(group, name="benchmarks")
