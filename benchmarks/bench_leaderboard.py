@@ -48,15 +48,26 @@ def write_results(folder: Path, n_models: int, seed: int = 0) -> int:
             metrics = {}
             for name, scale in (("R1@0.3", 1.4), ("R1@0.5", 1.0), ("R1@0.7", 0.55), ("mIoU", 0.9)):
                 value = float(np.clip(skill * scale + rng.normal(0, 4), 0, 100))
-                metrics[name] = MetricValue(value=round(value, 2), ci_low=round(max(value - 1.6, 0), 2),
-                                            ci_high=round(min(value + 1.6, 100), 2))
+                metrics[name] = MetricValue(
+                    value=round(value, 2),
+                    ci_low=round(max(value - 1.6, 0), 2),
+                    ci_high=round(min(value + 1.6, 100), 2),
+                )
             result = RunResult(
                 kind="reproduced" if i % 2 else "reported",
                 source=None if i % 2 else "synthetic benchmark source",
-                spec=RunSpec(model=model, model_type=kind, adapter="mock", benchmark=bench,
-                             variant=variant, benchmark_hash="0" * 64,
-                             created=datetime(2026, 1, 1, tzinfo=timezone.utc)),
-                summary=MetricsSummary(n=3720, metrics=metrics, parse_failures=int(rng.integers(0, 50))),
+                spec=RunSpec(
+                    model=model,
+                    model_type=kind,
+                    adapter="mock",
+                    benchmark=bench,
+                    variant=variant,
+                    benchmark_hash="0" * 64,
+                    created=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                ),
+                summary=MetricsSummary(
+                    n=3720, metrics=metrics, parse_failures=int(rng.integers(0, 50))
+                ),
             )
             write_result(result, folder / f"m{i:03d}.{bench}.json")
             count += 1
@@ -78,8 +89,10 @@ def main() -> int:
             times.append(time.perf_counter() - start)
         assets = sorted((summary.out / "assets").iterdir())
         print(f"results: {n} headers ({args.models} models x {len(BENCHMARKS)} benchmarks)")
-        print(f"build time: median {statistics.median(times):.2f} s, "
-              f"min {min(times):.2f} s over {args.repeat} builds")
+        print(
+            f"build time: median {statistics.median(times):.2f} s, "
+            f"min {min(times):.2f} s over {args.repeat} builds"
+        )
         print(f"pages: {summary.pages}")
         print(f"index.html: {summary.index_bytes / 1024:.0f} KiB")
         for a in assets:

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
+from test_compare_support import write_synthetic_pair
 
 from timelens_eval.cli import main
 from timelens_eval.compare import CompareOptions, compare_results, load_results
 from timelens_eval.compare_stats import kendall_tau_b, rank_desc, spearman_rho
 from timelens_eval.errors import InputError
-
-from test_compare_support import write_synthetic_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT.parent / "shared" / "reference" / "published_results.json"
@@ -37,14 +36,19 @@ def test_published_charades_ranks_and_tau_are_reproduced():
     rows = json.loads(PUBLISHED.read_text())["results"]
     miou = {}
     for row in rows:
-        if row["benchmark"] in ("charades-sta", "charades-timelens") and row["metrics"]["mIoU"] is not None:
+        if (
+            row["benchmark"] in ("charades-sta", "charades-timelens")
+            and row["metrics"]["mIoU"] is not None
+        ):
             miou[(row["model"], row["benchmark"])] = row["metrics"]["mIoU"]
-    models = sorted({m for m, b in miou if (m, "charades-sta") in miou and (m, "charades-timelens") in miou})
+    models = sorted(
+        {m for m, b in miou if (m, "charades-sta") in miou and (m, "charades-timelens") in miou}
+    )
     assert len(models) == 11
     x = np.array([miou[(m, "charades-sta")] for m in models])
     y = np.array([miou[(m, "charades-timelens")] for m in models])
-    expected_orig = dict(zip(models, stats.rankdata(-x, method="min").astype(int)))
-    expected_ref = dict(zip(models, stats.rankdata(-y, method="min").astype(int)))
+    expected_orig = dict(zip(models, stats.rankdata(-x, method="min").astype(int), strict=True))
+    expected_ref = dict(zip(models, stats.rankdata(-y, method="min").astype(int), strict=True))
     expected_tau = stats.kendalltau(x, y).statistic
     expected_rho = stats.spearmanr(x, y).statistic
 
@@ -99,7 +103,11 @@ def test_bootstrap_resamples_the_same_videos_for_every_model(tmp_path):
     _, preds = model_predictions(synth_samples())["Noisy-Open"]
     write_synthetic_pair(tmp_path, extra={"Twin": ("open", preds)})
     comparison = compare_results(load_results([tmp_path]), CompareOptions(bootstrap=200))
-    swaps = [s for s in comparison.pairs[0].adjacent_swaps if {s.upper, s.lower} == {"Twin", "Noisy-Open"}]
+    swaps = [
+        s
+        for s in comparison.pairs[0].adjacent_swaps
+        if {s.upper, s.lower} == {"Twin", "Noisy-Open"}
+    ]
     assert swaps and all(s.frequency == 0.5 for s in swaps)  # always tied: counted half
 
 

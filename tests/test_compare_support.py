@@ -57,12 +57,23 @@ def synth_samples(n_videos: int = 30, per_video: int = 3, seed: int = 7) -> list
                 shift = shift if shift > 0.3 * length else -min(0.8 * length, true[0])
                 orig = (round(true[0] + shift, 2), round(true[1] + shift, 2))
             elif category == "too_wide":
-                orig = (round(max(0.0, true[0] - length), 2), round(min(duration, true[1] + length), 2))
+                orig = (
+                    round(max(0.0, true[0] - length), 2),
+                    round(min(duration, true[1] + length), 2),
+                )
             else:
                 other = (true[0] + duration / 2) % (duration - length)
                 orig = (round(other, 2), round(other + length, 2))
             out.append(
-                SynthSample(f"v{v:03d}#{q}", f"v{v:03d}", f"event {q} in video {v}", round(duration, 2), true, orig, category)
+                SynthSample(
+                    f"v{v:03d}#{q}",
+                    f"v{v:03d}",
+                    f"event {q} in video {v}",
+                    round(duration, 2),
+                    true,
+                    orig,
+                    category,
+                )
             )
     return out
 
@@ -74,8 +85,9 @@ def summarize_ious(ious: list[float], thresholds=(0.3, 0.5, 0.7)) -> MetricsSumm
         for t in thresholds
     }
     metrics["mIoU"] = MetricValue(value=float(arr.mean() * 100))
-    return MetricsSummary(n=len(ious), metrics=metrics, parse_failures=0, reversed=0,
-                          out_of_range=0, errors=0)
+    return MetricsSummary(
+        n=len(ious), metrics=metrics, parse_failures=0, reversed=0, out_of_range=0, errors=0
+    )
 
 
 def write_run(
@@ -95,15 +107,24 @@ def write_run(
     stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
     samples_name = f"{stem}.samples.jsonl"
     lines, ious = [], []
-    for i, (s, pred) in enumerate(zip(samples, predictions)):
+    for i, (s, pred) in enumerate(zip(samples, predictions, strict=True)):
         gt = s.original if variant == "original" else s.refined
         iou = temporal_iou(pred, gt)
         ious.append(iou)
         rec = SampleRecord(
-            sample_id=s.sample_id, video_id=s.video_id, query=s.query, duration=s.duration,
-            gt=[gt], sample_hash=hashlib.sha256(s.sample_id.encode()).hexdigest()[:16],
-            answer=answers[i] if answers else f"The event happens in {pred[0]:.1f} - {pred[1]:.1f} seconds.",
-            spans=[pred], status="ok", iou=iou, meta={"error_category": s.category},
+            sample_id=s.sample_id,
+            video_id=s.video_id,
+            query=s.query,
+            duration=s.duration,
+            gt=[gt],
+            sample_hash=hashlib.sha256(s.sample_id.encode()).hexdigest()[:16],
+            answer=answers[i]
+            if answers
+            else f"The event happens in {pred[0]:.1f} - {pred[1]:.1f} seconds.",
+            spans=[pred],
+            status="ok",
+            iou=iou,
+            meta={"error_category": s.category},
         )
         lines.append(rec.model_dump_json())
     body = "\n".join(lines) + "\n"
@@ -111,9 +132,14 @@ def write_run(
     result = RunResult(
         kind="reproduced",
         spec=RunSpec(
-            model=model, model_type=model_type, adapter="mock", benchmark=benchmark,
-            variant=variant, benchmark_hash=benchmark_hash,
-            versions={"timelens-eval": "0.1.0"}, git_commit="abc123",
+            model=model,
+            model_type=model_type,
+            adapter="mock",
+            benchmark=benchmark,
+            variant=variant,
+            benchmark_hash=benchmark_hash,
+            versions={"timelens-eval": "0.1.0"},
+            git_commit="abc123",
             created=datetime(2026, 11, 1, tzinfo=timezone.utc),
         ),
         summary=summarize_ious(ious),
@@ -140,18 +166,26 @@ def model_predictions(samples: list[SynthSample], seed: int = 0) -> dict[str, tu
         "Accurate-Pro": ("proprietary", [jitter(s.refined, 2.5, s.duration) for s in samples]),
         "Noisy-Open": ("open", [jitter(s.refined, 6.0, s.duration) for s in samples]),
         "Whole-Video": ("baseline", [(0.0, s.duration) for s in samples]),
-        "Middle-Half": ("baseline", [(round(s.duration / 4, 2), round(3 * s.duration / 4, 2)) for s in samples]),
+        "Middle-Half": (
+            "baseline",
+            [(round(s.duration / 4, 2), round(3 * s.duration / 4, 2)) for s in samples],
+        ),
     }
 
 
-def write_synthetic_pair(folder: Path, n_videos: int = 30, extra: dict | None = None) -> dict[str, tuple[str, list]]:
+def write_synthetic_pair(
+    folder: Path, n_videos: int = 30, extra: dict | None = None
+) -> dict[str, tuple[str, list]]:
     """Write every model's results on synthetic-original and synthetic-refined."""
     samples = synth_samples(n_videos)
     models = model_predictions(samples)
     if extra:
         models.update(extra)
     for model, (kind, preds) in models.items():
-        for bench, variant in (("synthetic-original", "original"), ("synthetic-refined", "refined")):
+        for bench, variant in (
+            ("synthetic-original", "original"),
+            ("synthetic-refined", "refined"),
+        ):
             write_run(folder, model, kind, bench, variant, samples, preds)
     return models
 

@@ -8,16 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_compare_support import model_predictions, synth_samples, write_run, write_synthetic_pair
 
 from timelens_eval.cli import main
-
-from test_compare_support import model_predictions, synth_samples, write_run, write_synthetic_pair
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "results" / "reported"
 XSS_NAME = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">Evil'
-XSS_ANSWER = '</script><script>window.__xss=3</script><img src=y onerror=window.__xss=4> 1 - 5'
+XSS_ANSWER = "</script><script>window.__xss=3</script><img src=y onerror=window.__xss=4> 1 - 5"
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,10 +34,25 @@ def site(tmp_path_factory) -> Path:
     _, preds = model_predictions(samples)["Noisy-Open"]
     answers = [XSS_ANSWER] * len(samples)
     for bench, variant in (("synthetic-original", "original"), ("synthetic-refined", "refined")):
-        write_run(results / "xss", XSS_NAME, "open", bench, variant, samples, preds, answers=answers)
+        write_run(
+            results / "xss", XSS_NAME, "open", bench, variant, samples, preds, answers=answers
+        )
     out = base / "site"
-    assert main(["leaderboard", "build", "--results", str(results), "--out", str(out),
-                 "--bootstrap", "50"]) == 0
+    assert (
+        main(
+            [
+                "leaderboard",
+                "build",
+                "--results",
+                str(results),
+                "--out",
+                str(out),
+                "--bootstrap",
+                "50",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -48,8 +62,15 @@ def browser():
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
@@ -62,7 +83,9 @@ def page(browser):
     page.errors = []  # type: ignore[attr-defined]
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("request", lambda r: r.url.startswith("file://") or page.errors.append("network: " + r.url))
+    page.on(
+        "request", lambda r: r.url.startswith("file://") or page.errors.append("network: " + r.url)
+    )
     yield page
     context.close()
 
@@ -85,9 +108,13 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
     page.goto((site / "index.html").as_uri())
     # every model with a refined charades result is in its table
     refined = sorted(p.stem.rsplit(".", 1)[0] for p in REPORTED.glob("*.charades-timelens.json"))
-    names = page.eval_on_selector_all("#table-charades-all tbody tr", "rs => rs.map(r => r.dataset.model)")
+    names = page.eval_on_selector_all(
+        "#table-charades-all tbody tr", "rs => rs.map(r => r.dataset.model)"
+    )
     assert len(names) == len(refined) == 18
-    overview = page.eval_on_selector_all("#overview-all tbody tr", "rs => rs.map(r => r.dataset.model)")
+    overview = page.eval_on_selector_all(
+        "#overview-all tbody tr", "rs => rs.map(r => r.dataset.model)"
+    )
     assert {"Follows-Original", "Accurate-Pro", "GPT-4o", "TimeLens-8B", XSS_NAME} <= set(overview)
     # default: sorted by mIoU, descending; clicking the header flips it
     values = [float(v.split("[")[0].rstrip("*")) for v in _column(page, "table-charades-all", 6)]
@@ -98,14 +125,18 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
     page.click("#table-charades-all th[data-key='R1@0.3']")
     r03 = [float(v.split("[")[0].rstrip("*")) for v in _column(page, "table-charades-all", 3)]
     assert r03 == sorted(r03, reverse=True)
-    assert page.get_attribute("#table-charades-all th[data-key='R1@0.3']", "aria-sort") == "descending"
+    assert (
+        page.get_attribute("#table-charades-all th[data-key='R1@0.3']", "aria-sort") == "descending"
+    )
     page.click("#table-charades-all th[data-key='name']")
     models = _column(page, "table-charades-all", 1)
     assert models == sorted(models)
     _screenshot(page, tmp_path, "leaderboard-index.png")
     # views: open vs proprietary, then the original benchmarks
     page.click("#view-separated")
-    assert page.is_visible("#table-charades-open") and page.is_visible("#table-charades-proprietary")
+    assert page.is_visible("#table-charades-open") and page.is_visible(
+        "#table-charades-proprietary"
+    )
     assert not page.query_selector("#table-charades-all")
     open_types = set(_column(page, "table-charades-open", 2))
     assert open_types == {"open"}
@@ -137,7 +168,8 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
     page.fill("#drill-search", "")
     page.select_option("#drill-sort", "iou-asc")
     ious = page.eval_on_selector_all(
-        "#drill-rows .sample > div:first-child", "rs => rs.map(r => parseFloat(r.textContent.split('IoU ')[1]))"
+        "#drill-rows .sample > div:first-child",
+        "rs => rs.map(r => parseFloat(r.textContent.split('IoU ')[1]))",
     )
     assert ious == sorted(ious)
     _screenshot(page, tmp_path, "leaderboard-model.png")

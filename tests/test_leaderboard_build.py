@@ -7,10 +7,10 @@ import re
 import shutil
 from pathlib import Path
 
+from test_compare_support import write_synthetic_pair
+
 from timelens_eval.cli import main
 from timelens_eval.leaderboard.build import model_slug
-
-from test_compare_support import write_synthetic_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "results" / "reported"
@@ -61,8 +61,16 @@ def test_embedded_json_cannot_close_its_script_element(tmp_path):
     _, preds = model_predictions(samples)["Noisy-Open"]
     name = "</script><script>alert(1)</script>"
     for bench, variant in (("synthetic-original", "original"), ("synthetic-refined", "refined")):
-        write_run(tmp_path / "r", name, "open", bench, variant, samples, preds,
-                  answers=["</SCRIPT><!-- " + "\u2028"] * len(samples))
+        write_run(
+            tmp_path / "r",
+            name,
+            "open",
+            bench,
+            variant,
+            samples,
+            preds,
+            answers=["</SCRIPT><!-- " + "\u2028"] * len(samples),
+        )
     out = tmp_path / "site"
     assert main(["leaderboard", "build", "--results", str(tmp_path / "r"), "--out", str(out)]) == 0
     for page in (out / "index.html", model_page(out, name)):

@@ -15,15 +15,29 @@ from timelens_eval.cli import main
 from timelens_eval.leaderboard.known_hashes import KNOWN_HASHES
 from timelens_eval.leaderboard.validate import ValidateOptions, validate_file
 from timelens_eval.spans import Span, best_window_iou
-from timelens_eval.store import MetricsSummary, MetricValue, RunResult, RunSpec, SampleRecord, write_result
+from timelens_eval.store import (
+    MetricsSummary,
+    MetricValue,
+    RunResult,
+    RunSpec,
+    SampleRecord,
+    write_result,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARADES = ROOT.parent / "shared" / "data" / "charades_sta" / "charades_sta_test.txt"
 REPORTED = ROOT / "results" / "reported"
 
 
-def _write(folder: Path, benchmark: str, variant: str | None, samples: list[Sample], bench_hash: str,
-           drop: int = 0, seed: int = 0) -> Path:
+def _write(
+    folder: Path,
+    benchmark: str,
+    variant: str | None,
+    samples: list[Sample],
+    bench_hash: str,
+    drop: int = 0,
+    seed: int = 0,
+) -> Path:
     """A run whose header aggregates are computed here from its own per-sample IoUs."""
     rng = np.random.default_rng(seed)
     lines, ious = [], []
@@ -33,23 +47,41 @@ def _write(folder: Path, benchmark: str, variant: str | None, samples: list[Samp
         pred = (round(pred[0], 2), round(max(pred[1], pred[0] + 0.5), 2))
         iou = best_window_iou(pred, [tuple(w) for w in s.gt])
         ious.append(iou)
-        lines.append(SampleRecord(
-            sample_id=s.sample_id, video_id=s.video_id, query=s.query, duration=s.duration,
-            gt=[tuple(w) for w in s.gt], sample_hash=s.content_hash(), answer=f"{pred[0]} - {pred[1]}",
-            spans=[pred], status="ok", iou=iou,
-        ).model_dump_json())
+        lines.append(
+            SampleRecord(
+                sample_id=s.sample_id,
+                video_id=s.video_id,
+                query=s.query,
+                duration=s.duration,
+                gt=[tuple(w) for w in s.gt],
+                sample_hash=s.content_hash(),
+                answer=f"{pred[0]} - {pred[1]}",
+                spans=[pred],
+                status="ok",
+                iou=iou,
+            ).model_dump_json()
+        )
     body = "\n".join(lines) + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "run.samples.jsonl").write_text(body)
     arr = np.array(ious)
-    metrics = {f"R1@{t}": MetricValue(value=float(np.mean(arr >= t) * 100), params={"threshold": t})
-               for t in (0.3, 0.5, 0.7)}
+    metrics = {
+        f"R1@{t}": MetricValue(value=float(np.mean(arr >= t) * 100), params={"threshold": t})
+        for t in (0.3, 0.5, 0.7)
+    }
     metrics["mIoU"] = MetricValue(value=float(arr.mean() * 100))
     result = RunResult(
-        spec=RunSpec(model="Submitted-7B", model_type="open", adapter="mock", benchmark=benchmark,
-                     variant=variant, benchmark_hash=bench_hash),
-        summary=MetricsSummary(n=len(ious), metrics=metrics, parse_failures=0, reversed=0,
-                               out_of_range=0, errors=0),
+        spec=RunSpec(
+            model="Submitted-7B",
+            model_type="open",
+            adapter="mock",
+            benchmark=benchmark,
+            variant=variant,
+            benchmark_hash=bench_hash,
+        ),
+        summary=MetricsSummary(
+            n=len(ious), metrics=metrics, parse_failures=0, reversed=0, out_of_range=0, errors=0
+        ),
         samples_file="run.samples.jsonl",
         samples_sha256=hashlib.sha256(body.encode()).hexdigest(),
     )
@@ -82,19 +114,32 @@ def test_valid_run_passes_and_each_defect_has_its_reason(tmp_path, small_bench):
     good = _write(tmp_path / "good", "synthetic-refined", "refined", small_bench.samples, "ab" * 32)
     assert _check(good, small_bench) == []
 
-    wrong = _write(tmp_path / "hash", "synthetic-refined", "refined", small_bench.samples, "cd" * 32)
+    wrong = _write(
+        tmp_path / "hash", "synthetic-refined", "refined", small_bench.samples, "cd" * 32
+    )
     assert any("does not match the registered benchmark" in r for r in _check(wrong, small_bench))
 
-    missing = _write(tmp_path / "missing", "synthetic-refined", "refined", small_bench.samples, "ab" * 32, drop=3)
+    missing = _write(
+        tmp_path / "missing", "synthetic-refined", "refined", small_bench.samples, "ab" * 32, drop=3
+    )
     reasons = _check(missing, small_bench)
     assert any(r.startswith("missing samples: 3 of 20") for r in reasons)
 
-    tampered = _write(tmp_path / "tampered", "synthetic-refined", "refined", small_bench.samples, "ab" * 32)
-    _tamper(tampered, lambda d: d["summary"]["metrics"]["mIoU"].update(value=d["summary"]["metrics"]["mIoU"]["value"] + 1.5))
+    tampered = _write(
+        tmp_path / "tampered", "synthetic-refined", "refined", small_bench.samples, "ab" * 32
+    )
+    _tamper(
+        tampered,
+        lambda d: d["summary"]["metrics"]["mIoU"].update(
+            value=d["summary"]["metrics"]["mIoU"]["value"] + 1.5
+        ),
+    )
     reasons = _check(tampered, small_bench)
     assert len(reasons) == 1 and reasons[0].startswith("tampered aggregate: mIoU")
 
-    version = _write(tmp_path / "version", "synthetic-refined", "refined", small_bench.samples, "ab" * 32)
+    version = _write(
+        tmp_path / "version", "synthetic-refined", "refined", small_bench.samples, "ab" * 32
+    )
     _tamper(version, lambda d: d.update(schema_version=99))
     assert _check(version, small_bench) == ["unknown schema_version 99 (this version reads 1)"]
 
@@ -104,7 +149,9 @@ def test_other_defects(tmp_path, small_bench):
     lines = (tmp_path / "a" / "run.samples.jsonl").read_text().splitlines()
     rec = json.loads(lines[0])
     rec["iou"] = 1.0  # an IoU that its spans do not give
-    (tmp_path / "a" / "run.samples.jsonl").write_text("\n".join([json.dumps(rec)] + lines[1:]) + "\n")
+    (tmp_path / "a" / "run.samples.jsonl").write_text(
+        "\n".join([json.dumps(rec)] + lines[1:]) + "\n"
+    )
     reasons = _check(path, small_bench)
     assert any("samples_sha256 does not match" in r for r in reasons)
     assert any("IoUs do not match their spans" in r for r in reasons)
@@ -128,7 +175,9 @@ def test_reported_results_validate_and_need_a_source(tmp_path, capsys):
     capsys.readouterr()
     assert main(["leaderboard", "validate", "--no-load", "--json", str(bad)]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["ok"] is False and out["files"][0]["reasons"] == ["a reported result must name its source"]
+    assert out["ok"] is False and out["files"][0]["reasons"] == [
+        "a reported result must name its source"
+    ]
 
 
 def test_cli_exit_codes_with_the_real_charades_file(tmp_path, capsys):
@@ -139,7 +188,9 @@ def test_cli_exit_codes_with_the_real_charades_file(tmp_path, capsys):
     bench = load_benchmark("charades-sta", CHARADES)
     assert bench.content_hash in KNOWN_HASHES["charades-sta"]
     good = _write(tmp_path / "good", "charades-sta", "original", bench.samples, bench.content_hash)
-    missing = _write(tmp_path / "missing", "charades-sta", "original", bench.samples, bench.content_hash, drop=10)
+    missing = _write(
+        tmp_path / "missing", "charades-sta", "original", bench.samples, bench.content_hash, drop=10
+    )
     wrong = _write(tmp_path / "wrong", "charades-sta", "original", bench.samples, "0" * 64)
     ann = ["--annotations", f"charades-sta={CHARADES}"]
     assert main(["leaderboard", "validate", *ann, str(good)]) == 0

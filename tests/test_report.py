@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-from timelens_eval.cli import main
 
 from test_compare_support import model_predictions, synth_samples, write_synthetic_pair
+
+from timelens_eval.cli import main
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 

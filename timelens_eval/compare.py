@@ -39,7 +39,13 @@ from timelens_eval.compare_stats import (
     spearman_rho_rows,
 )
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.store import MetricValue, RunResult, SampleRecord, read_result, read_sample_records
+from timelens_eval.store import (
+    MetricValue,
+    RunResult,
+    SampleRecord,
+    read_result,
+    read_sample_records,
+)
 
 __all__ = [
     "LoadedResult",
@@ -285,7 +291,7 @@ def _compare_pair(
     rank_x, rank_y = competition_rank(x), competition_rank(y)
     shifts = [
         _model_shift(m, orig[m].result, ref[m].result, int(rx), int(ry))
-        for m, rx, ry in zip(both, rank_x, rank_y)
+        for m, rx, ry in zip(both, rank_x, rank_y, strict=True)
     ]
     shifts.sort(key=lambda s: (s.rank_refined, s.model))
     notes: list[str] = []
@@ -303,7 +309,8 @@ def _compare_pair(
     else:
         missing = [m for m in both if not (orig[m].has_samples and ref[m].has_samples)]
         notes.append(
-            "point values: no per-sample results for " + ", ".join(missing[:5])
+            "point values: no per-sample results for "
+            + ", ".join(missing[:5])
             + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         )
     return PairComparison(
@@ -391,7 +398,7 @@ def _bootstrap(
 
     def estimate(point: float, draws: np.ndarray) -> Estimate:
         draws = draws[~np.isnan(draws)]
-        lo, hi = (np.quantile(draws, [alpha, 1 - alpha]) if len(draws) else (None, None))
+        lo, hi = np.quantile(draws, [alpha, 1 - alpha]) if len(draws) else (None, None)
         return Estimate(
             value=_finite(point),
             ci_low=None if lo is None else float(lo),
@@ -404,7 +411,7 @@ def _bootstrap(
     swaps = []
     for variant, point, draws in (("original", x, bo), ("refined", y, br)):
         order = np.argsort(-point, kind="mergesort")
-        for a, b in zip(order[:-1], order[1:]):
+        for a, b in zip(order[:-1], order[1:], strict=True):
             diff = draws[:, a] - draws[:, b]
             freq = float(np.mean(diff < 0) + 0.5 * np.mean(diff == 0))
             swaps.append(
@@ -433,7 +440,11 @@ def _group_shift(shifts: list[ModelShift], metric: str) -> list[GroupShift]:
 def _gt_differs(a: SampleRecord, b: SampleRecord) -> bool:
     if len(a.gt) != len(b.gt):
         return True
-    return any(abs(p - q) > 1e-6 for sa, sb in zip(a.gt, b.gt) for p, q in zip(sa, sb))
+    return any(
+        abs(p - q) > 1e-6
+        for sa, sb in zip(a.gt, b.gt, strict=True)
+        for p, q in zip(sa, sb, strict=True)
+    )
 
 
 def _per_sample_analysis(
@@ -444,9 +455,7 @@ def _per_sample_analysis(
 ) -> PerSampleAnalysis | None:
     o_maps = {m: {r.sample_id: r for r in orig[m].records()} for m in models}
     r_maps = {m: {r.sample_id: r for r in ref[m].records()} for m in models}
-    matched = sorted(
-        set.intersection(*(set(o_maps[m]) & set(r_maps[m]) for m in models))
-    )
+    matched = sorted(set.intersection(*(set(o_maps[m]) & set(r_maps[m]) for m in models)))
     if not matched:
         return None
     first = models[0]
@@ -498,7 +507,11 @@ def _category_rows(
             ir = float(np.mean([r_maps[m][s].iou for s in ids]) * 100)
             rows.append(
                 CategoryRow(
-                    category=cat, model=m, n=len(ids), miou_original=io, miou_refined=ir,
+                    category=cat,
+                    model=m,
+                    n=len(ids),
+                    miou_original=io,
+                    miou_refined=ir,
                     delta=ir - io,
                 )
             )

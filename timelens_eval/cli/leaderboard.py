@@ -10,8 +10,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the ``leaderboard`` command group to ``app``."""
-    group = typer.Typer(help="Build the static leaderboard site and validate submissions.",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="Build the static leaderboard site and validate submissions.", no_args_is_help=True
+    )
     group.command("build")(build)
     group.command("validate")(validate)
     app.add_typer(group, name="leaderboard")

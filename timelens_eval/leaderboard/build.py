@@ -25,8 +25,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from timelens_eval.compare import CompareOptions, LoadedResult, compare_results, load_results
-from timelens_eval.compare import select_results
+from timelens_eval.compare import (
+    CompareOptions,
+    LoadedResult,
+    compare_results,
+    load_results,
+    select_results,
+)
 from timelens_eval.report.html import script_json
 
 __all__ = ["BuildOptions", "BuildSummary", "build_site", "model_slug"]
@@ -103,9 +108,7 @@ def site_data(loaded: list[LoadedResult], options: BuildOptions) -> dict[str, An
     types = {}
     for (model, _), item in chosen.items():
         types.setdefault(model, item.result.spec.model_type)
-    models = [
-        {"name": n, "type": types[n], "page": f"models/{model_slug(n)}.html"} for n in names
-    ]
+    models = [{"name": n, "type": types[n], "page": f"models/{model_slug(n)}.html"} for n in names]
     index = {n: i for i, n in enumerate(names)}
     sources: list[str] = []
     source_index: dict[str, int] = {}
@@ -128,7 +131,8 @@ def site_data(loaded: list[LoadedResult], options: BuildOptions) -> dict[str, An
             }
         )
     comparison = compare_results(
-        loaded, CompareOptions(metric=options.metric, bootstrap=options.bootstrap, seed=options.seed)
+        loaded,
+        CompareOptions(metric=options.metric, bootstrap=options.bootstrap, seed=options.seed),
     )
     pairs = [
         {
@@ -198,8 +202,13 @@ def model_data(
             "used": id(item) in used,
             "metrics": {k: _triple(v) for k, v in r.summary.metrics.items()},
             "self": list(r.self_reported_metrics),
-            "spec": {"kind": r.kind, "source": r.source, **spec, "summary": summary,
-                     "samples_file": r.samples_file},
+            "spec": {
+                "kind": r.kind,
+                "source": r.source,
+                **spec,
+                "summary": summary,
+                "samples_file": r.samples_file,
+            },
         }
         if item.has_samples:
             samples.append({"run": len(out_runs), "records": [_record(x) for x in item.records()]})
@@ -209,8 +218,10 @@ def model_data(
 
 
 def _template() -> Template:
-    text = resources.files("timelens_eval_leaderboard").joinpath("templates/page.html").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("timelens_eval_leaderboard")
+        .joinpath("templates/page.html")
+        .read_text(encoding="utf-8")
     )
     return Template(text)
 
@@ -239,8 +250,9 @@ def build_site(options: BuildOptions) -> BuildSummary:
         stale.unlink()
     static = resources.files("timelens_eval_leaderboard").joinpath("static")
     for name in ("leaderboard.js", "leaderboard.css"):
-        (out / "assets" / name).write_text(static.joinpath(name).read_text(encoding="utf-8"),
-                                           encoding="utf-8")
+        (out / "assets" / name).write_text(
+            static.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8"
+        )
     template = _template()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     data = site_data(loaded, options)
@@ -256,8 +268,14 @@ def build_site(options: BuildOptions) -> BuildSummary:
     for item in loaded:
         by_model[item.result.spec.model].append(item)
     for name, runs in by_model.items():
-        page = _page(template, "model", f"{name} · timelens-eval", "../",
-                     model_data(name, runs, used, data["benchmarks"]), stamp)
+        page = _page(
+            template,
+            "model",
+            f"{name} · timelens-eval",
+            "../",
+            model_data(name, runs, used, data["benchmarks"]),
+            stamp,
+        )
         (out / "models" / f"{model_slug(name)}.html").write_text(page, encoding="utf-8")
     files = [p for p in out.rglob("*") if p.is_file()]
     return BuildSummary(

@@ -18,17 +18,13 @@ __all__ = ["KNOWN_HASHES", "known_hashes"]
 
 KNOWN_HASHES: Mapping[str, frozenset[str]] = {
     # charades_sta_test.txt + Charades_v1_test.csv (microsoft/VideoX 2D-TAN release)
-    "charades-sta": frozenset(
-        {"db6d4f24ecd066df047c5a6472bd205977be45ac2e1909528c8ccbbd129b0ba7"}
-    ),
+    "charades-sta": frozenset({"db6d4f24ecd066df047c5a6472bd205977be45ac2e1909528c8ccbbd129b0ba7"}),
     # ActivityNet Captions val_2.json (the split VTG papers call "test")
     "activitynet-captions": frozenset(
         {"08fe56568bc92dd02a6150fe1094457a5f2ac72975b8778a922bc9a65aa7f0e9"}
     ),
     # QVHighlights highlight_val_release.jsonl (jayleicn/moment_detr)
-    "qvhighlights": frozenset(
-        {"f668a1eaea156ec5315e14718999cea043a8cf948d3cafbd8e8d655318c3cd02"}
-    ),
+    "qvhighlights": frozenset({"f668a1eaea156ec5315e14718999cea043a8cf948d3cafbd8e8d655318c3cd02"}),
     # TACoS test.json (microsoft/VideoX 2D-TAN release, times in frames)
     "tacos": frozenset({"1c64c8a5ada2b812ee7e230d1577139c5ee8e1e5d9ae2141479c980a0c3fb847"}),
 }

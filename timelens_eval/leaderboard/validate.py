@@ -61,7 +61,9 @@ class FileReport(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def validate_files(paths: Sequence[str | Path], options: ValidateOptions | None = None) -> list[FileReport]:
+def validate_files(
+    paths: Sequence[str | Path], options: ValidateOptions | None = None
+) -> list[FileReport]:
     """Validate every file; benchmarks are loaded once and shared."""
     options = options or ValidateOptions()
     cache: dict[str, Benchmark | str] = {}
@@ -159,8 +161,10 @@ def _check_metrics(result: RunResult, report: FileReport) -> None:
             report.warnings.append(f"metric {name!r} is not shown on the leaderboard")
         if not 0 <= m.value <= 100:
             report.reasons.append(f"{name} = {m.value} is not a percentage in [0, 100]")
-        if m.ci_low is not None and m.ci_high is not None and not (
-            m.ci_low - 1e-9 <= m.value <= m.ci_high + 1e-9
+        if (
+            m.ci_low is not None
+            and m.ci_high is not None
+            and not (m.ci_low - 1e-9 <= m.value <= m.ci_high + 1e-9)
         ):
             report.reasons.append(f"{name}: CI [{m.ci_low}, {m.ci_high}] excludes {m.value}")
     for name in result.self_reported_metrics:
@@ -199,9 +203,10 @@ def _check_hash(result: RunResult, bench: Benchmark | None, report: FileReport) 
     if got is None:
         report.reasons.append("spec.benchmark_hash is missing")
     elif expected and got not in expected:
+        wanted = " or ".join(h[:12] + "..." for h in sorted(expected))
         report.reasons.append(
             f"benchmark_hash {got[:12]}... does not match the registered benchmark "
-            f"{result.spec.benchmark} (expected {' or '.join(h[:12] + '...' for h in sorted(expected))})"
+            f"{result.spec.benchmark} (expected {wanted})"
         )
     elif not expected:
         report.warnings.append(
@@ -300,7 +305,9 @@ def _check_aggregates(
         return
     header = result.summary
     if header.n != recomputed.n:
-        report.reasons.append(f"summary.n = {header.n} but the per-sample file gives {recomputed.n}")
+        report.reasons.append(
+            f"summary.n = {header.n} but the per-sample file gives {recomputed.n}"
+        )
     for name, value in header.metrics.items():
         if name not in recomputed.metrics:
             continue

@@ -88,7 +88,10 @@ def slopegraph(pair: PairComparison) -> Any:
         if any(m.model_type == kind for m in pair.models):
             fig.add_trace(
                 go.Scatter(
-                    x=[None], y=[None], mode="markers+lines", name=kind,
+                    x=[None],
+                    y=[None],
+                    mode="markers+lines",
+                    name=kind,
                     marker={"color": colour, "symbol": TYPE_SYMBOLS[kind]},
                     line={"color": colour},
                 )
@@ -96,7 +99,12 @@ def slopegraph(pair: PairComparison) -> Any:
     n = max(len(pair.models), 1)
     fig.update_layout(
         title=f"Rank by {pair.metric}: {left} → {right} (1 = best; dotted = moved down)",
-        yaxis={"title": "rank (1 = best)", "autorange": "reversed", "dtick": 1, "range": [n + 0.5, 0.5]},
+        yaxis={
+            "title": "rank (1 = best)",
+            "autorange": "reversed",
+            "dtick": 1,
+            "range": [n + 0.5, 0.5],
+        },
         xaxis={"title": "benchmark variant", "range": [-0.9, 1.9]},
         height=max(360, 28 * n + 140),
         font=_FONT,
@@ -131,19 +139,28 @@ def scatter(pair: PairComparison) -> Any:
         yp, ym = _err(ys)
         fig.add_trace(
             go.Scatter(
-                x=[v.value for v in xs], y=[v.value for v in ys],
+                x=[v.value for v in xs],
+                y=[v.value for v in ys],
                 error_x={"type": "data", "array": xp, "arrayminus": xm, "visible": True},
                 error_y={"type": "data", "array": yp, "arrayminus": ym, "visible": True},
-                mode="markers+text", text=[_t(m.model) for m in models],
-                textposition="top center", name=kind,
-                marker={"color": TYPE_COLOURS.get(kind, OKABE_ITO["purple"]), "size": 10,
-                        "symbol": TYPE_SYMBOLS.get(kind, "circle")},
+                mode="markers+text",
+                text=[_t(m.model) for m in models],
+                textposition="top center",
+                name=kind,
+                marker={
+                    "color": TYPE_COLOURS.get(kind, OKABE_ITO["purple"]),
+                    "size": 10,
+                    "symbol": TYPE_SYMBOLS.get(kind, "circle"),
+                },
             )
         )
     pad = 5
     fig.add_trace(
         go.Scatter(
-            x=[lo - pad, hi + pad], y=[lo - pad, hi + pad], mode="lines", name="y = x",
+            x=[lo - pad, hi + pad],
+            y=[lo - pad, hi + pad],
+            mode="lines",
+            name="y = x",
             line={"color": "#777777", "dash": "dash", "width": 1},
         )
     )
@@ -151,7 +168,10 @@ def scatter(pair: PairComparison) -> Any:
         title=f"{metric}: original vs refined (error bars: 95% CI where known)",
         xaxis={"title": f"{_unit(metric)} on {_t(benchmark_title(pair.original))}"},
         yaxis={"title": f"{_unit(metric)} on {_t(benchmark_title(pair.refined))}"},
-        height=520, font=_FONT, plot_bgcolor="white", legend={"title": "model type"},
+        height=520,
+        font=_FONT,
+        plot_bgcolor="white",
+        legend={"title": "model type"},
     )
     return fig
 
@@ -170,16 +190,21 @@ def bars(pair: PairComparison) -> Any:
         plus, minus = _err(values)
         fig.add_trace(
             go.Bar(
-                x=[_t(m.model) for m in models], y=[v.value for v in values],
+                x=[_t(m.model) for m in models],
+                y=[v.value for v in values],
                 error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True},
-                name=_t(benchmark_title(bench)), marker={"color": colour},
+                name=_t(benchmark_title(bench)),
+                marker={"color": colour},
                 marker_pattern_shape="" if variant == "refined" else "/",
             )
         )
     fig.update_layout(
         barmode="group",
         title=f"{metric} per model (sorted by refined rank; error bars: 95% CI where known)",
-        xaxis={"title": "model"}, yaxis={"title": _unit(metric)},
-        height=460, font=_FONT, plot_bgcolor="white",
+        xaxis={"title": "model"},
+        yaxis={"title": _unit(metric)},
+        height=460,
+        font=_FONT,
+        plot_bgcolor="white",
     )
     return fig

@@ -37,8 +37,11 @@ def script_json(data: Any) -> str:
     """JSON safe inside a <script> element: no '</script>', '<!--' or line separators."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
     return (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -111,19 +114,35 @@ def html_report(comparison: Comparison, results: Sequence[LoadedResult]) -> str:
         if pair.group_shift:
             parts.append(
                 _table(
-                    ["model type", "n", "mean rank orig.", "mean rank ref.", "mean shift",
-                     "mean Δ (points)"],
-                    [[g.model_type, str(g.n), fmt(g.mean_rank_original),
-                      fmt(g.mean_rank_refined), f"{g.mean_rank_shift:+.1f}",
-                      f"{g.mean_delta:+.1f}"] for g in pair.group_shift],
+                    [
+                        "model type",
+                        "n",
+                        "mean rank orig.",
+                        "mean rank ref.",
+                        "mean shift",
+                        "mean Δ (points)",
+                    ],
+                    [
+                        [
+                            g.model_type,
+                            str(g.n),
+                            fmt(g.mean_rank_original),
+                            fmt(g.mean_rank_refined),
+                            f"{g.mean_rank_shift:+.1f}",
+                            f"{g.mean_delta:+.1f}",
+                        ]
+                        for g in pair.group_shift
+                    ],
                 )
             )
         swaps = [s for s in pair.adjacent_swaps if s.variant == "refined"]
         if swaps:
             parts += [
                 "<h3>How often neighbours swap (bootstrap, refined ranking)</h3>",
-                _table(["upper", "lower", "swap frequency"],
-                       [[s.upper, s.lower, f"{s.frequency:.2f}"] for s in swaps]),
+                _table(
+                    ["upper", "lower", "swap frequency"],
+                    [[s.upper, s.lower, f"{s.frequency:.2f}"] for s in swaps],
+                ),
             ]
         if pair.per_sample is not None:
             ps = pair.per_sample
@@ -131,10 +150,18 @@ def html_report(comparison: Comparison, results: Sequence[LoadedResult]) -> str:
                 f"<h3>Matched samples: {ps.n_matched}; refined annotation differs on "
                 f"{ps.n_changed}</h3>",
                 _table(
-                    ["model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ", "hits gained",
-                     "hits lost"],
-                    [[r.model, fmt(r.miou_original), fmt(r.miou_refined), f"{r.delta:+.1f}",
-                      str(r.gained), str(r.lost)] for r in ps.models],
+                    ["model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ", "hits gained", "hits lost"],
+                    [
+                        [
+                            r.model,
+                            fmt(r.miou_original),
+                            fmt(r.miou_refined),
+                            f"{r.delta:+.1f}",
+                            str(r.gained),
+                            str(r.lost),
+                        ]
+                        for r in ps.models
+                    ],
                 ),
             ]
             cats = category_rows(comparison, i)

@@ -19,9 +19,13 @@ __all__ = ["markdown_report", "estimate_text"]
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(
-        ">", "&gt;"
-    ).replace("\n", " ")
+    return (
+        text.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\n", " ")
+    )
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -62,8 +66,17 @@ def markdown_report(comparison: Comparison, results: Sequence[LoadedResult]) -> 
         if pair.group_shift:
             out += _table(
                 ["model type", "n", "mean rank orig.", "mean rank ref.", "mean shift", "mean Δ"],
-                [[g.model_type, str(g.n), fmt(g.mean_rank_original), fmt(g.mean_rank_refined),
-                  f"{g.mean_rank_shift:+.1f}", f"{g.mean_delta:+.1f}"] for g in pair.group_shift],
+                [
+                    [
+                        g.model_type,
+                        str(g.n),
+                        fmt(g.mean_rank_original),
+                        fmt(g.mean_rank_refined),
+                        f"{g.mean_rank_shift:+.1f}",
+                        f"{g.mean_delta:+.1f}",
+                    ]
+                    for g in pair.group_shift
+                ],
             )
         swaps = [s for s in pair.adjacent_swaps if s.variant == "refined"]
         if swaps:
@@ -81,8 +94,17 @@ def markdown_report(comparison: Comparison, results: Sequence[LoadedResult]) -> 
             ]
             out += _table(
                 ["model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ", "hits gained", "hits lost"],
-                [[r.model, fmt(r.miou_original), fmt(r.miou_refined), f"{r.delta:+.1f}",
-                  str(r.gained), str(r.lost)] for r in ps.models],
+                [
+                    [
+                        r.model,
+                        fmt(r.miou_original),
+                        fmt(r.miou_refined),
+                        f"{r.delta:+.1f}",
+                        str(r.gained),
+                        str(r.lost),
+                    ]
+                    for r in ps.models
+                ],
             )
             cats = category_rows(comparison, i)
             if cats:

@@ -23,16 +23,30 @@ def parse_failure_rows(results: Sequence[LoadedResult]) -> list[list[str]]:
             continue
         rate = 100 * (s.parse_failures or 0) / s.n if s.n else None
         rows.append(
-            [model, bench, item.result.kind, str(s.n), *(
-                "–" if v is None else str(v)
-                for v in (s.parse_failures, s.reversed, s.out_of_range, s.errors)
-            ), fmt(rate)]
+            [
+                model,
+                bench,
+                item.result.kind,
+                str(s.n),
+                *(
+                    "–" if v is None else str(v)
+                    for v in (s.parse_failures, s.reversed, s.out_of_range, s.errors)
+                ),
+                fmt(rate),
+            ]
         )
     return rows
 
 
 PARSE_HEADER = [
-    "model", "benchmark", "kind", "n", "no span", "reversed", "out of range", "errors",
+    "model",
+    "benchmark",
+    "kind",
+    "n",
+    "no span",
+    "reversed",
+    "out of range",
+    "errors",
     "no span (%)",
 ]
 RANK_HEADER = ["model", "type", "original", "refined", "Δ", "rank orig.", "rank ref.", "shift"]
@@ -47,9 +61,16 @@ def ranking_rows(comparison: Comparison, index: int) -> list[list[str]]:
         o, r = m.original[pair.metric], m.refined[pair.metric]
         star = "*" if pair.metric in m.self_reported_original else ""
         rows.append(
-            [m.model, m.model_type, fmt(o.value) + star, fmt(r.value),
-             f"{m.delta.get(pair.metric, 0):+.1f}", str(m.rank_original), str(m.rank_refined),
-             f"{m.rank_shift:+d}"]
+            [
+                m.model,
+                m.model_type,
+                fmt(o.value) + star,
+                fmt(r.value),
+                f"{m.delta.get(pair.metric, 0):+.1f}",
+                str(m.rank_original),
+                str(m.rank_refined),
+                f"{m.rank_shift:+d}",
+            ]
         )
     return rows
 
@@ -59,7 +80,13 @@ def category_rows(comparison: Comparison, index: int) -> list[list[str]]:
     if pair.per_sample is None:
         return []
     return [
-        [c.category, str(c.n), c.model, fmt(c.miou_original), fmt(c.miou_refined),
-         f"{c.delta:+.1f}"]
+        [
+            c.category,
+            str(c.n),
+            c.model,
+            fmt(c.miou_original),
+            fmt(c.miou_refined),
+            f"{c.delta:+.1f}",
+        ]
         for c in pair.per_sample.categories
     ]
