@@ -165,6 +165,8 @@ class OpenAIAdapter(Adapter):
     name = "openai"
     model_type = "proprietary"
     secret_args = frozenset({"api_key"})
+    requires = ("openai",)
+    """Packages whose versions the result file records."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -96,6 +96,7 @@ def test_scores_equal_those_of_the_backing_adapter_run_directly(tmp_path, benchm
     assert served.result.summary.metrics == direct.result.summary.metrics
     assert served.result.spec.adapter == "openai"
     assert served.result.spec.adapter_args["base_url"] == server.base_url
+    assert "openai" in served.result.spec.versions
 
     everything = "".join(p.read_text() for p in tmp_path.iterdir() if p.is_file())
     assert SECRET not in everything
