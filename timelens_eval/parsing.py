@@ -114,6 +114,7 @@ def extract_spans(text: str, options: ParseOptions = _DEFAULT_OPTIONS) -> list[S
             return [Span(_value(start_text) * start_scale, _value(end_text) * end_scale)]
 
     clocks = _CLOCK.findall(text)
+    clocks = clocks[: len(clocks) // 2 * 2]  # a lone clock time falls through to rule 2
     if clocks:
         return _pairs([_clock_to_seconds(c) for c in clocks])
 
