@@ -31,9 +31,22 @@ def site(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     target = work / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert (target / "timelens_eval_example_adapter" / "__init__.py").is_file()
     return target
@@ -47,7 +60,10 @@ def env_with(site: Path) -> dict[str, str]:
 def cli(site: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "timelens_eval", *args],
-        env=env_with(site), capture_output=True, text=True, timeout=150,
+        env=env_with(site),
+        capture_output=True,
+        text=True,
+        timeout=150,
     )
 
 
@@ -74,7 +90,11 @@ def write_burst_video(path: Path, duration: float, burst: tuple[float, float]) -
 def test_the_example_packages_own_tests_pass(site):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
-        env=env_with(site), capture_output=True, text=True, timeout=150, cwd=site.parent,
+        env=env_with(site),
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=site.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
@@ -96,17 +116,35 @@ def test_timelens_eval_run_evaluates_the_third_party_model(site, tmp_path):
     annotations = {}
     for vid, duration, burst in VIDEOS:
         write_burst_video(videos / f"{vid}.mp4", duration, burst)
-        annotations[vid] = {"duration": duration, "spans": [list(burst)],
-                            "queries": ["the white square moves"]}
+        annotations[vid] = {
+            "duration": duration,
+            "spans": [list(burst)],
+            "queries": ["the white square moves"],
+        }
     ann = tmp_path / "bursts.json"
     ann.write_text(json.dumps(annotations))
     output = tmp_path / "runs" / "motion-peak.json"
 
     result = cli(
-        site, "run", "--adapter", "motion-peak", "--adapter-args", "window=0.25",
-        "--benchmark", "charades-timelens", "--annotations", str(ann),
-        "--video-root", str(videos), "--output", str(output),
-        "--bootstrap", "0", "--workers", "1", "--no-progress",
+        site,
+        "run",
+        "--adapter",
+        "motion-peak",
+        "--adapter-args",
+        "window=0.25",
+        "--benchmark",
+        "charades-timelens",
+        "--annotations",
+        str(ann),
+        "--video-root",
+        str(videos),
+        "--output",
+        str(output),
+        "--bootstrap",
+        "0",
+        "--workers",
+        "1",
+        "--no-progress",
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -107,9 +107,7 @@ def test_content_parts_follow_the_message_order():
     message = frames_message(3)
     content = message_content(message, image_format="png", detail="low")
     kinds = ["image" if p["type"] == "image_url" else p["text"] for p in content]
-    expected = [
-        "image" if isinstance(p, ImagePart) else p.text for p in message.parts
-    ]
+    expected = ["image" if isinstance(p, ImagePart) else p.text for p in message.parts]
     assert kinds == expected
     images = [p for p in content if p["type"] == "image_url"]
     for part, frame in zip(images, message.images, strict=True):
@@ -129,12 +127,18 @@ def test_request_body_carries_prompt_and_generation(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-body-test")
     message = frames_message(2)
     request = GroundingRequest(
-        "vid_3", "a dog jumps", 7.5, None, message,
+        "vid_3",
+        "a dog jumps",
+        7.5,
+        None,
+        message,
         generation=GenerationConfig(temperature=0.0, top_p=0.9, max_new_tokens=64, seed=7),
     )
     with FaultServer([Reply()]) as server:
         adapter = OpenAIAdapter(
-            model="my-model", base_url=server.base_url, send_metadata=True,
+            model="my-model",
+            base_url=server.base_url,
+            send_metadata=True,
             max_tokens_param="max_completion_tokens",
         )
         asyncio.run(adapter.ground(request))
@@ -147,11 +151,19 @@ def test_request_body_carries_prompt_and_generation(monkeypatch):
     (turn,) = body["messages"]
     assert turn["role"] == "user"
     assert [p["type"] for p in turn["content"]] == [
-        "text", "text", "image_url", "text", "image_url", "text"
+        "text",
+        "text",
+        "image_url",
+        "text",
+        "image_url",
+        "text",
     ]
     assert body["timelens"] == {
-        "sample_id": "vid_3", "query": "a dog jumps", "duration": 7.5,
-        "timestamps": [0.0, 0.5], "clip": None,
+        "sample_id": "vid_3",
+        "query": "a dog jumps",
+        "duration": 7.5,
+        "timestamps": [0.0, 0.5],
+        "clip": None,
     }
 
 
@@ -215,3 +227,18 @@ def test_errors_are_timelens_errors_for_the_cli(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(TimelensError):
         OpenAIAdapter(model="gpt-4o")
+
+
+def test_retry_after_header_forms():
+    import email.utils
+    import time
+
+    import httpx
+    from timelens_eval_adapters.openai_chat import retry_after_seconds
+
+    assert retry_after_seconds(httpx.Headers({"retry-after": "2.5"})) == 2.5
+    assert retry_after_seconds(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    date = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= retry_after_seconds(httpx.Headers({"retry-after": date})) <= 31
+    assert retry_after_seconds(httpx.Headers({"retry-after": "soon"})) is None
+    assert retry_after_seconds(httpx.Headers({})) is None

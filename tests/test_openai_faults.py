@@ -35,8 +35,9 @@ def ground(server: FaultServer, monkeypatch: pytest.MonkeyPatch, **args: object)
 
 
 def test_429_waits_exactly_the_retry_after(monkeypatch):
-    with FaultServer([Reply(429, {"error": {"message": "slow down"}}, {"retry-after": "0.6"}),
-                      Reply()]) as server:
+    with FaultServer(
+        [Reply(429, {"error": {"message": "slow down"}}, {"retry-after": "0.6"}), Reply()]
+    ) as server:
         out = ground(server, monkeypatch)
     assert out.text == ANSWER
     assert len(server.attempts) == 2
@@ -53,8 +54,12 @@ def test_retry_after_ms_header_is_honoured(monkeypatch):
 
 
 def test_5xx_are_retried_with_doubling_backoff(monkeypatch):
-    script = [Reply(500, {"error": {}}), Reply(502, {"error": {}}), Reply(503, {"error": {}}),
-              Reply()]
+    script = [
+        Reply(500, {"error": {}}),
+        Reply(502, {"error": {}}),
+        Reply(503, {"error": {}}),
+        Reply(),
+    ]
     with FaultServer(script) as server:
         out = ground(server, monkeypatch, backoff=0.1)
     assert out.text == ANSWER

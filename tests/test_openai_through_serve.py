@@ -64,8 +64,12 @@ def benchmark(tmp_path_factory) -> Benchmark:
 
 def options(tmp_path, name: str, **extra) -> RunOptions:
     return RunOptions(
-        output=tmp_path / f"{name}.json", concurrency=3, bootstrap=0, decode_workers=1,
-        encoding="interleaved", **extra,
+        output=tmp_path / f"{name}.json",
+        concurrency=3,
+        bootstrap=0,
+        decode_workers=1,
+        encoding="interleaved",
+        **extra,
     )
 
 
@@ -78,8 +82,9 @@ def test_scores_equal_those_of_the_backing_adapter_run_directly(tmp_path, benchm
         client = OpenAIAdapter(
             model="frame-mock", base_url=server.base_url, send_metadata=True, jpeg_quality=95
         )
-        served = run_benchmark(client, benchmark, options(tmp_path, "served"),
-                               adapter_name="openai")
+        served = run_benchmark(
+            client, benchmark, options(tmp_path, "served"), adapter_name="openai"
+        )
     assert served.result is not None and served.errors == 0
 
     by_id = {r.sample_id: r for r in read_sample_records(direct.paths.samples)}
@@ -104,15 +109,25 @@ def test_scores_equal_those_of_the_backing_adapter_run_directly(tmp_path, benchm
 
 def test_persistent_failures_are_recorded_and_the_run_completes(tmp_path, benchmark, monkeypatch):
     flaky = MockAdapter(
-        answers=frame_answer, frames=True, model="frame-mock", retry_after=0.05,
-        fail_times={"v0#1": 2}, fail_always=["v1#2"],
+        answers=frame_answer,
+        frames=True,
+        model="frame-mock",
+        retry_after=0.05,
+        fail_times={"v0#1": 2},
+        fail_always=["v1#2"],
     )
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with ServerThread(create_app(flaky)) as server:
-        client = OpenAIAdapter(model="frame-mock", base_url=server.base_url, send_metadata=True,
-                               max_retries=3, backoff=0.01)
-        outcome = run_benchmark(client, benchmark, options(tmp_path, "flaky", max_attempts=2,
-                                                           backoff_base=0.01))
+        client = OpenAIAdapter(
+            model="frame-mock",
+            base_url=server.base_url,
+            send_metadata=True,
+            max_retries=3,
+            backoff=0.01,
+        )
+        outcome = run_benchmark(
+            client, benchmark, options(tmp_path, "flaky", max_attempts=2, backoff_base=0.01)
+        )
     assert outcome.result is not None  # the run completed and wrote its header
     records = {r.sample_id: r for r in read_sample_records(outcome.paths.samples)}
     assert sorted(records) == sorted(s.sample_id for s in benchmark.samples)  # nothing lost

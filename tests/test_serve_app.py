@@ -82,10 +82,16 @@ def test_without_labels_timestamps_follow_the_frame_index():
 
 def test_metadata_wins_over_text():
     content = [text_part("<0s>"), image_part(frames(1)[0])]
-    body = chat(content, timelens={
-        "sample_id": "v1_q3", "query": "a cat sits", "duration": 30.0,
-        "timestamps": [12.5], "clip": [10.0, 20.0],
-    })
+    body = chat(
+        content,
+        timelens={
+            "sample_id": "v1_q3",
+            "query": "a cat sits",
+            "duration": 30.0,
+            "timestamps": [12.5],
+            "clip": [10.0, 20.0],
+        },
+    )
     request = request_from_chat(body)
     assert (request.sample_id, request.query, request.duration) == ("v1_q3", "a cat sits", 30.0)
     assert request.message.timestamps.tolist() == [12.5]
@@ -97,8 +103,12 @@ def test_generation_settings_are_mapped():
         chat([text_part("q")], temperature=0.2, top_p=0.5, max_tokens=33, seed=3)
     )
     generation = request.generation
-    assert (generation.temperature, generation.top_p, generation.max_new_tokens, generation.seed) \
-        == (0.2, 0.5, 33, 3)
+    assert (
+        generation.temperature,
+        generation.top_p,
+        generation.max_new_tokens,
+        generation.seed,
+    ) == (0.2, 0.5, 33, 3)
     assert request_from_chat(chat([text_part("q")])).generation.temperature == 0.0
 
 
@@ -108,8 +118,10 @@ def test_generation_settings_are_mapped():
         (chat([text_part("q")], stream=True), "stream"),
         (chat([text_part("q")], n=2), "n=1"),
         (chat([{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]), "data URL"),
-        (chat([{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]),
-         "decodable"),
+        (
+            chat([{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]),
+            "decodable",
+        ),
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "assistant"),
         (chat([{"type": "input_audio"}]), "input_audio"),
         (chat([text_part("q")], max_tokens=0), "max_tokens"),
@@ -128,10 +140,15 @@ def test_openai_client_talks_to_the_server():
     with ServerThread(create_app(mock)) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
         assert [m.id for m in client.models.list()] == ["mock-center"]
-        content = [text_part("<0s>"), image_part(frames(1)[0]), text_part("<2s>"),
-                   image_part(frames(1)[0])]
+        content = [
+            text_part("<0s>"),
+            image_part(frames(1)[0]),
+            text_part("<2s>"),
+            image_part(frames(1)[0]),
+        ]
         response = client.chat.completions.create(
-            model="mock-center", messages=[{"role": "user", "content": content}],
+            model="mock-center",
+            messages=[{"role": "user", "content": content}],
             extra_body={"timelens": {"sample_id": "a", "query": "q", "duration": 8.0}},
         )
         client.close()
@@ -143,10 +160,9 @@ def test_openai_client_talks_to_the_server():
 
 
 def test_adapter_failures_map_to_retryable_http_status():
-    mock = build_adapter(
-        "mock", {"fail_times": {"t": 1}, "fail_always": ["p"], "retry_after": 0.3}
-    )
+    mock = build_adapter("mock", {"fail_times": {"t": 1}, "fail_always": ["p"], "retry_after": 0.3})
     with ServerThread(create_app(mock)) as server, httpx.Client(base_url=server.base_url) as http:
+
         def post(sample_id: str) -> httpx.Response:
             body = chat([text_part("q")], timelens={"sample_id": sample_id, "duration": 5.0})
             return http.post("/chat/completions", json=body)
@@ -200,9 +216,18 @@ def test_the_serve_command_runs_a_real_server(tmp_path):
     port = free_port()
     env = {**os.environ, "SERVE_TEST_KEY": "sk-cli-secret"}
     command = [
-        sys.executable, "-m", "timelens_eval", "serve", "--adapter", "mock",
-        "--adapter-args", "rule=whole,model=whole-video", "--port", str(port),
-        "--api-key-env", "SERVE_TEST_KEY",
+        sys.executable,
+        "-m",
+        "timelens_eval",
+        "serve",
+        "--adapter",
+        "mock",
+        "--adapter-args",
+        "rule=whole,model=whole-video",
+        "--port",
+        str(port),
+        "--api-key-env",
+        "SERVE_TEST_KEY",
     ]
     log = tmp_path / "serve.log"
     with open(log, "w") as sink:
@@ -256,3 +281,15 @@ def test_the_projects_timestamp_encodings_are_read_back(encoding):
     assert request.message.timestamps.tolist() == expected
     for got, image in zip(request.message.images, video.images, strict=True):
         np.testing.assert_array_equal(got.image, image)
+
+
+def test_serve_command_errors_are_one_line(monkeypatch, capsys):
+    from timelens_eval.cli import main
+
+    monkeypatch.delenv("NO_SUCH_SERVE_KEY", raising=False)
+    code = main(["serve", "--adapter", "mock", "--api-key-env", "NO_SUCH_SERVE_KEY"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "NO_SUCH_SERVE_KEY" in err
+    code = main(["serve", "--adapter", "mokc"])
+    err = capsys.readouterr().err
+    assert code == 2 and "did you mean 'mock'" in err
