@@ -96,8 +96,13 @@ class LoadedResult:
         return self._records
 
 
+# Sidecars the runner writes next to a header (``NAME.spec.json``): not results.
+_SIDECAR_SUFFIXES = (".spec.json",)
+
+
 def find_result_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Result headers among ``paths``: files as given, folders searched for ``*.json``."""
+    """Result headers among ``paths``: files as given, folders searched for ``*.json``
+    (hidden folders and the runner's ``*.spec.json`` sidecars skipped)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -106,6 +111,7 @@ def find_result_files(paths: Iterable[str | Path]) -> list[Path]:
                 p
                 for p in sorted(path.rglob("*.json"))
                 if not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and not p.name.endswith(_SIDECAR_SUFFIXES)
             )
         elif path.exists():
             found.append(path)
@@ -143,6 +149,11 @@ class CompareOptions(BaseModel):
     ci_level: float = Field(0.95, gt=0, lt=1)
     hit_threshold: float = Field(
         0.5, description="IoU threshold of a 'hit' in the per-sample gain/loss counts."
+    )
+    annotations: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Annotation file per benchmark; read for sample metadata (error "
+        "categories) that the per-sample records do not carry.",
     )
 
 
@@ -303,7 +314,8 @@ def _compare_pair(
     if with_samples:
         scores_o = per_sample_scores([orig[m] for m in both], metric)
         scores_r = per_sample_scores([ref[m] for m in both], metric)
-        per_sample = _per_sample_analysis(both, orig, ref, options.hit_threshold)
+        categories = _annotated_categories((original, refined), options)
+        per_sample = _per_sample_analysis(both, orig, ref, options.hit_threshold, categories)
         if options.bootstrap > 0 and len(both) > 1:
             tau, rho, swaps = _bootstrap(both, x, y, scores_o, scores_r, options)
     else:
@@ -447,11 +459,28 @@ def _gt_differs(a: SampleRecord, b: SampleRecord) -> bool:
     )
 
 
+def _annotated_categories(names: Sequence[str], options: CompareOptions) -> dict[str, str]:
+    """``sample_id -> error_category`` from the first of ``names`` whose annotation file
+    was given (records of runs usually do not repeat the benchmark's metadata)."""
+    from timelens_eval.benchmarks import load_benchmark
+
+    for name in names:
+        if name in options.annotations:
+            bench = load_benchmark(name, options.annotations[name])
+            return {
+                s.sample_id: str(s.meta["error_category"])
+                for s in bench.samples
+                if s.meta.get("error_category") is not None
+            }
+    return {}
+
+
 def _per_sample_analysis(
     models: list[str],
     orig: dict[str, LoadedResult],
     ref: dict[str, LoadedResult],
     hit: float,
+    categories: dict[str, str] | None = None,
 ) -> PerSampleAnalysis | None:
     o_maps = {m: {r.sample_id: r for r in orig[m].records()} for m in models}
     r_maps = {m: {r.sample_id: r for r in ref[m].records()} for m in models}
@@ -476,13 +505,12 @@ def _per_sample_analysis(
             )
         )
     rows.sort(key=lambda r: -r.delta)
-    categories = _category_rows(models, matched, o_maps, r_maps)
     return PerSampleAnalysis(
         n_matched=len(matched),
         n_changed=len(changed),
         hit_threshold=hit,
         models=rows,
-        categories=categories,
+        categories=_category_rows(models, matched, o_maps, r_maps, categories or {}),
     )
 
 
@@ -491,12 +519,16 @@ def _category_rows(
     matched: list[str],
     o_maps: dict[str, dict[str, SampleRecord]],
     r_maps: dict[str, dict[str, SampleRecord]],
+    annotated: dict[str, str],
 ) -> list[CategoryRow]:
     first = models[0]
     by_cat: dict[str, list[str]] = defaultdict(list)
     for s in matched:
-        meta = o_maps[first][s].meta or r_maps[first][s].meta
-        cat = meta.get("error_category")
+        cat = (
+            o_maps[first][s].meta.get("error_category")
+            or r_maps[first][s].meta.get("error_category")
+            or annotated.get(s)
+        )
         if cat is not None:
             by_cat[str(cat)].append(s)
     rows = []

@@ -10,6 +10,12 @@ _RESULTS = typer.Argument(..., help="Result files or folders (searched for *.jso
 _METRIC = typer.Option("mIoU", "--metric", help="Metric that ranks the models.")
 _BOOT = typer.Option(1000, "--bootstrap", help="Bootstrap draws over videos (0: none).")
 _SEED = typer.Option(0, "--seed", help="Bootstrap seed.")
+_ANN = typer.Option(
+    [],
+    "--annotations",
+    help="NAME=FILE: annotation file of benchmark NAME, read for per-sample metadata "
+    "such as the synthetic benchmark's error categories.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,11 +24,17 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-def _run(results: list[Path], metric: str, bootstrap: int, seed: int):  # type: ignore[no-untyped-def]
+def _run(results: list[Path], metric: str, bootstrap: int, seed: int, annotations: list[str]):  # type: ignore[no-untyped-def]
     from timelens_eval.compare import CompareOptions, compare_results, load_results
+    from timelens_eval.leaderboard.validate import parse_annotation_args
 
     loaded = load_results(results)
-    options = CompareOptions(metric=metric, bootstrap=bootstrap, seed=seed)
+    options = CompareOptions(
+        metric=metric,
+        bootstrap=bootstrap,
+        seed=seed,
+        annotations=parse_annotation_args(annotations),
+    )
     return loaded, compare_results(loaded, options)
 
 
@@ -31,12 +43,13 @@ def compare(
     metric: str = _METRIC,
     bootstrap: int = _BOOT,
     seed: int = _SEED,
+    annotations: list[str] = _ANN,
     as_json: bool = typer.Option(False, "--json", help="Print the full comparison as JSON."),
 ) -> None:
     """Compare model rankings on every original/refined benchmark pair."""
     from timelens_eval.report.markdown import estimate_text
 
-    _, comparison = _run(results, metric, bootstrap, seed)
+    _, comparison = _run(results, metric, bootstrap, seed, annotations)
     if as_json:
         typer.echo(comparison.model_dump_json(indent=2))
         return
@@ -65,11 +78,12 @@ def report(
     metric: str = _METRIC,
     bootstrap: int = _BOOT,
     seed: int = _SEED,
+    annotations: list[str] = _ANN,
 ) -> None:
     """Write the HTML report (offline, plotly inlined) and a Markdown summary."""
     from timelens_eval.report import write_report
 
-    loaded, comparison = _run(results, metric, bootstrap, seed)
+    loaded, comparison = _run(results, metric, bootstrap, seed, annotations)
     paths = write_report(comparison, loaded, out)
     for kind, path in paths.items():
         typer.echo(f"{kind}: {path}")
