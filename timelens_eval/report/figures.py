@@ -98,7 +98,7 @@ def slopegraph(pair: PairComparison) -> Any:
             )
     n = max(len(pair.models), 1)
     fig.update_layout(
-        title=f"Rank by {pair.metric}: {left} → {right} (1 = best; dotted = moved down)",
+        title=f"Rank by {pair.metric}, original → refined (1 = best; dotted = moved down)",
         yaxis={
             "title": "rank (1 = best)",
             "autorange": "reversed",
@@ -113,6 +113,10 @@ def slopegraph(pair: PairComparison) -> Any:
         margin={"l": 60, "r": 30, "t": 60, "b": 50},
     )
     return fig
+
+
+def _has_ci(values: list[Any]) -> bool:
+    return any(v.ci_low is not None and v.ci_high is not None for v in values)
 
 
 def _err(values: list[Any]) -> tuple[list[float], list[float]]:
@@ -141,8 +145,8 @@ def scatter(pair: PairComparison) -> Any:
             go.Scatter(
                 x=[v.value for v in xs],
                 y=[v.value for v in ys],
-                error_x={"type": "data", "array": xp, "arrayminus": xm, "visible": True},
-                error_y={"type": "data", "array": yp, "arrayminus": ym, "visible": True},
+                error_x={"type": "data", "array": xp, "arrayminus": xm, "visible": _has_ci(xs)},
+                error_y={"type": "data", "array": yp, "arrayminus": ym, "visible": _has_ci(ys)},
                 mode="markers+text",
                 text=[_t(m.model) for m in models],
                 textposition="top center",
@@ -192,7 +196,12 @@ def bars(pair: PairComparison) -> Any:
             go.Bar(
                 x=[_t(m.model) for m in models],
                 y=[v.value for v in values],
-                error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True},
+                error_y={
+                    "type": "data",
+                    "array": plus,
+                    "arrayminus": minus,
+                    "visible": _has_ci(values),
+                },
                 name=_t(benchmark_title(bench)),
                 marker={"color": colour},
                 marker_pattern_shape="" if variant == "refined" else "/",

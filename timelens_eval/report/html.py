@@ -104,7 +104,12 @@ def html_report(comparison: Comparison, results: Sequence[LoadedResult]) -> str:
             f"<h2>{left} → {right}</h2>",
             f"<p class='stat'>Kendall's τ = {html.escape(estimate_text(pair.kendall_tau))}; "
             f"Spearman's ρ = {html.escape(estimate_text(pair.spearman_rho))} "
-            f"<span class='note'>({html.escape(pair.kendall_tau.method)})</span></p>",
+            + (
+                f"<span class='note'>({html.escape(pair.kendall_tau.method)})</span>"
+                if pair.kendall_tau.ci_low is not None
+                else ""
+            )
+            + "</p>",
             _figure(figures.slopegraph(pair), f"slope-{i}"),
             _figure(figures.scatter(pair), f"scatter-{i}"),
             _figure(figures.bars(pair), f"bars-{i}"),
