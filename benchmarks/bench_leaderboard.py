@@ -74,10 +74,43 @@ def write_results(folder: Path, n_models: int, seed: int = 0) -> int:
     return count
 
 
+def render_seconds(index: Path) -> float:
+    """Seconds until headless Chromium has rendered every table of ``index``."""
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        start = time.perf_counter()
+        page.goto(index.as_uri())
+        page.wait_for_selector("#group-synthetic table")
+        seconds = time.perf_counter() - start
+        browser.close()
+    if errors:
+        raise RuntimeError(f"page errors: {errors}")
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="Also time rendering index.html in /usr/bin/chromium.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results"
@@ -98,6 +131,8 @@ def main() -> int:
         for a in assets:
             print(f"assets/{a.name}: {a.stat().st_size / 1024:.1f} KiB")
         print(f"site total: {summary.total_bytes / 1024 / 1024:.2f} MiB")
+        if args.browser:
+            print(f"index render in chromium: {render_seconds(summary.out / 'index.html'):.2f} s")
     return 0
 
 
