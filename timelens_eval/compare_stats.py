@@ -56,12 +56,18 @@ def kendall_tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall's tau-b between ``x[k]`` and ``y[k]`` for every row ``k`` (2-D inputs)."""
     x = np.atleast_2d(np.asarray(x, dtype=float))
     y = np.atleast_2d(np.asarray(y, dtype=float))
-    sx, sy = _pair_signs(x), _pair_signs(y)
-    concordance = np.sum(sx * sy, axis=-1)
-    nx = np.sum(sx != 0, axis=-1)
-    ny = np.sum(sy != 0, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return concordance / np.sqrt(nx.astype(float) * ny)
+    n_pairs = max(x.shape[-1] * (x.shape[-1] - 1) // 2, 1)
+    chunk = max(1, 4_000_000 // n_pairs)  # bound memory: rows x pairs sign matrices
+    out = np.empty(x.shape[0], dtype=float)
+    for start in range(0, x.shape[0], chunk):
+        sx = _pair_signs(x[start : start + chunk])
+        sy = _pair_signs(y[start : start + chunk])
+        concordance = np.sum(sx * sy, axis=-1)
+        nx = np.sum(sx != 0, axis=-1).astype(float)
+        ny = np.sum(sy != 0, axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + chunk] = concordance / np.sqrt(nx * ny)
+    return out
 
 
 def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
