@@ -22,7 +22,8 @@ Usage counts the prompt's tokens (text and visual) and the generated tokens.
 The Hugging Face video processors need ``torchvision``. Where it is missing (CPU-only
 installs without a matching wheel) ``vision=images`` passes every frame as an image
 through the same processor and model; the presets' ``video``/``chunks`` inputs then
-raise :class:`~timelens_eval.errors.MissingDependencyError`.
+raise :class:`~timelens_eval.errors.MissingDependencyError` naming the
+``transformers-video`` extra (``torchvision`` must match the installed ``torch`` build).
 
 Arguments: ``model`` (required), ``preset`` (``qwen2.5-vl``, ``qwen3-vl``,
 ``timelens-7b``, ``timelens-8b``; default: from the model name), ``vision`` (``video``,
@@ -130,7 +131,7 @@ class TransformersAdapter(Adapter):
         if self.vision != "images" and importlib.util.find_spec("torchvision") is None:
             raise MissingDependencyError(
                 f"video input (vision={self.vision}) of the transformers adapter",
-                "transformers",
+                "transformers-video",
                 "torchvision",
             )
         # Presets of this model family; the runner uses them unless overridden.

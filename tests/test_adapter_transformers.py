@@ -199,7 +199,7 @@ def test_video_input_without_torchvision_names_the_extra(tiny: dict[str, Path]) 
         TransformersAdapter(model=str(tiny["qwen3-vl"]), preset="qwen3-vl")
     message = str(info.value)
     assert "\n" not in message
-    assert "torchvision" in message and "pip install 'timelens-eval[transformers]'" in message
+    assert "torchvision" in message and "pip install 'timelens-eval[transformers-video]'" in message
 
 
 def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
