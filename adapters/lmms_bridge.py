@@ -198,8 +198,20 @@ class LmmsAdapter(Adapter):
             # lmms-eval's utils module silences all warnings process-wide on import;
             # keep that to the import.
             with warnings.catch_warnings():
-                from lmms_eval.models import get_model
+                from lmms_eval.models import MODEL_REGISTRY_V2, get_model
 
+                known = MODEL_REGISTRY_V2.list_model_names()
+                if self.config.model not in known:
+                    hint = did_you_mean(self.config.model, known)
+                    raise ConfigError(
+                        f"lmms adapter: unknown lmms-eval model {self.config.model!r}"
+                        + (
+                            f"; did you mean {hint}?"
+                            if hint
+                            else f" ({len(known)} known; "
+                            "see lmms_eval.models.list_available_models())"
+                        )
+                    )
                 cls = get_model(self.config.model, force_simple=self.config.force_simple)
         except ImportError as exc:
             raise ConfigError(

@@ -200,8 +200,10 @@ def test_chat_model_gets_frames_and_timestamps_in_order() -> None:
 
 
 def test_unknown_models_and_arguments_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="timelens_video_lenght"):
+    with pytest.raises(ConfigError, match="did you mean 'timelens_video_length'"):
         LmmsAdapter(model="timelens_video_lenght")
+    with pytest.raises(ConfigError, match="unknown lmms-eval model 'zzzz' .* known"):
+        LmmsAdapter(model="zzzz")
     with pytest.raises(ConfigError, match="did you mean 'model_args'"):
         LmmsAdapter(model="video_length", model_arg="x=1")
 
