@@ -161,9 +161,9 @@ class MockAdapter(Adapter):
         self._in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            delay = self.args["latency"] * (
-                1.0 + self.args["jitter"] * hash_fraction("latency", request.sample_id)
-            )
+            delay = self.args["latency"]
+            if self.args["jitter"]:
+                delay *= 1.0 + self.args["jitter"] * hash_fraction("latency", request.sample_id)
             if delay > 0:
                 await asyncio.sleep(delay)
             if request.sample_id in self.args["fail_always"]:

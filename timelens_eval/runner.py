@@ -38,6 +38,7 @@ from timelens_eval.runner_frames import PrepareFailure, PrepareJob, Prepared
 from timelens_eval.runner_progress import RunProgress
 from timelens_eval.runner_spec import Redactor
 from timelens_eval.runner_store import (
+    RunLock,
     RunPaths,
     SampleWriter,
     read_spec,
@@ -437,57 +438,58 @@ async def arun_benchmark(
     spec = spec or build_spec(adapter, name, benchmark, options)
     output = options.output or default_output(options.runs_dir, adapter.model, benchmark.name, shard)
     paths = RunPaths.for_output(output)
-    if options.fresh:
-        paths.remove()
-    spec = _check_resume(paths, spec)
-    write_spec(spec, paths.spec)
-    paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
+    with RunLock(paths.lock):  # one writer per output
+        if options.fresh:
+            paths.remove()
+        spec = _check_resume(paths, spec)
+        write_spec(spec, paths.spec)
+        paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
-    selected = select_samples(benchmark.samples, options.limit, shard)
-    wanted = {s.sample_id for _, s in selected}
-    if len(wanted) != len(selected):
-        raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
-    records = recover_samples(paths.samples)
-    if options.retry_errors:
-        records = _drop_errors(paths, records)
-    have = {r.sample_id for r in records}
-    pending = [(i, s) for i, s in selected if s.sample_id not in have]
-    resumed = len(selected) - len(pending)
+        selected = select_samples(benchmark.samples, options.limit, shard)
+        wanted = {s.sample_id for _, s in selected}
+        if len(wanted) != len(selected):
+            raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
+        records = recover_samples(paths.samples)
+        if options.retry_errors:
+            records = _drop_errors(paths, records)
+        have = {r.sample_id for r in records}
+        pending = [(i, s) for i, s in selected if s.sample_id not in have]
+        resumed = len(selected) - len(pending)
 
-    redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
-    progress = RunProgress(
-        f"{adapter.model} · {benchmark.name}", len(selected), resumed, enabled=options.progress
-    )
-    writer = SampleWriter(paths.samples)
-    run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
-    pool = make_pool(options.decode_workers) if adapter.needs_frames and pending else None
-    try:
-        await run.run(pending, pool)
-    finally:
-        progress.close()
-        writer.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    records = [r for r in recover_samples(paths.samples) if r.sample_id in wanted]
-    seen: set[str] = set()
-    unique = []
-    for record in records:
-        if record.sample_id not in seen:
-            seen.add(record.sample_id)
-            unique.append(record)
-    result = None
-    if len(unique) == len(selected):
-        summary = summarize_records(
-            unique, options.protocol, bootstrap=options.bootstrap, seed=options.seed
+        redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
+        progress = RunProgress(
+            f"{adapter.model} · {benchmark.name}", len(selected), resumed, enabled=options.progress
         )
-        result = RunResult(
-            spec=spec,
-            summary=summary,
-            samples_file=paths.samples.name,
-            samples_sha256=file_sha256(paths.samples),
-        )
-        write_result(result, paths.header)
+        writer = SampleWriter(paths.samples)
+        run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
+        pool = make_pool(options.decode_workers) if adapter.needs_frames and pending else None
+        try:
+            await run.run(pending, pool)
+        finally:
+            progress.close()
+            writer.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+        records = [r for r in recover_samples(paths.samples) if r.sample_id in wanted]
+        seen: set[str] = set()
+        unique = []
+        for record in records:
+            if record.sample_id not in seen:
+                seen.add(record.sample_id)
+                unique.append(record)
+        result = None
+        if len(unique) == len(selected):
+            summary = summarize_records(
+                unique, options.protocol, bootstrap=options.bootstrap, seed=options.seed
+            )
+            result = RunResult(
+                spec=spec,
+                summary=summary,
+                samples_file=paths.samples.name,
+                samples_sha256=file_sha256(paths.samples),
+            )
+            write_result(result, paths.header)
     return RunOutcome(
         paths=paths,
         result=result,

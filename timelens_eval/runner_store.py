@@ -29,6 +29,7 @@ from timelens_eval.store import RunSpec, SampleRecord, read_sample_records
 __all__ = [
     "RunPaths",
     "SampleWriter",
+    "RunLock",
     "SPEC_VOLATILE_FIELDS",
     "spec_differences",
     "read_spec",
@@ -63,8 +64,12 @@ class RunPaths:
     def spec(self) -> Path:
         return self.header.with_name(self.header.stem + ".spec.json")
 
+    @property
+    def lock(self) -> Path:
+        return self.header.with_name(self.header.stem + ".lock")
+
     def remove(self) -> None:
-        """Delete all three files (a fresh start)."""
+        """Delete the header, the stream and the spec (a fresh start)."""
         for path in (self.header, self.samples, self.spec):
             path.unlink(missing_ok=True)
 
@@ -123,6 +128,35 @@ class SampleWriter:
         self._fh.close()
         if self._error is not None:
             raise ConfigError(f"cannot write {self.path}: {self._error}")
+
+
+class RunLock:
+    """An exclusive lock on one run's output, so two processes never append to the
+    same per-sample stream (e.g. two shards given the same ``--output``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: Any = None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise ConfigError(
+                f"another run is writing {self.path.with_suffix('')}.*; "
+                "wait for it or choose another --output"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # The (empty) lock file stays: unlinking it would let a process that opened
+        # it meanwhile lock an orphaned file.
+        self._fh.close()
 
 
 def recover_samples(path: Path) -> list[SampleRecord]:

@@ -1,0 +1,131 @@
+"""Measure the runner itself (not a model).
+
+1. **Concurrency**: the ``mock`` adapter at a fixed latency L and concurrency C. The
+   ideal throughput is C/L samples per second; the goal is at least 90% of it.
+2. **Pipelining**: frame decoding (worker processes) and a model stage of similar
+   cost. Each stage is timed alone, then together; the goal is a wall time within
+   1.2x of the slower stage, rather than the sum of both.
+
+Usage::
+
+    python benchmarks/bench_runner.py            # full figures (about a minute)
+    python benchmarks/bench_runner.py --quick    # a smoke run
+
+Every run goes through the real runner: durable per-sample writes (fsync), parsing,
+scoring and the result header (bootstrap off, so only the runner is measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from timelens_eval.adapters import build_adapter
+from timelens_eval.benchmarks.base import Benchmark, Sample
+from timelens_eval.runner import RunOptions, run_benchmark
+from timelens_eval.spans import Span
+
+
+def text_benchmark(n: int) -> Benchmark:
+    """``n`` samples without videos."""
+    samples = [
+        Sample(f"b#{i}", f"v{i % 50}", f"query {i}", 60.0, (Span(10.0, 25.0),)) for i in range(n)
+    ]
+    return Benchmark("bench-text", samples, f"bench-text-{n}")
+
+
+def video_benchmark(folder: Path, n: int, videos: int, seconds: float) -> Benchmark:
+    """``n`` samples over ``videos`` rendered test videos of ``seconds`` each."""
+    from timelens_eval.video.testing import write_indexed_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for v in range(videos):
+        path = folder / f"v{v}.mp4"
+        if not path.exists():
+            write_indexed_video(path, np.arange(0, seconds, 1 / 24), height=360, width=640)
+    samples = [
+        Sample(f"f#{i}", f"v{i % videos}", f"query {i}", seconds, (Span(2.0, 9.0),),
+               video=f"v{i % videos}.mp4")
+        for i in range(n)
+    ]
+    return Benchmark("bench-video", samples, f"bench-video-{n}", video_root=str(folder))
+
+
+def timed_run(adapter_args: str, bench: Benchmark, out: Path, **options: object) -> float:
+    """Wall seconds of one fresh run."""
+    adapter = build_adapter("mock", adapter_args)
+    opts = RunOptions(output=out, fresh=True, bootstrap=0, **options)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    outcome = run_benchmark(adapter, bench, opts, adapter_name="mock")
+    seconds = time.perf_counter() - started
+    assert outcome.result is not None and outcome.errors == 0, "benchmark run failed"
+    return seconds
+
+
+def concurrency_figures(tmp: Path, latency: float, levels: list[int], seconds: float) -> list[dict]:
+    rows = []
+    for c in levels:
+        ideal = c / latency
+        n = max(c * 2, int(ideal * seconds))
+        wall = timed_run(f"latency={latency}", text_benchmark(n), tmp / f"c{c}.json", concurrency=c)
+        rows.append({
+            "latency_s": latency, "concurrency": c, "samples": n, "wall_s": round(wall, 3),
+            "throughput": round(n / wall, 1), "ideal": round(ideal, 1),
+            "efficiency": round(n / wall / ideal, 3),
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def pipeline_figures(tmp: Path, n: int, workers: int) -> dict:
+    bench = video_benchmark(tmp / "videos", n, videos=4, seconds=20.0)
+    opts = {"concurrency": 1, "decode_workers": workers}
+    timed_run("frames=true", bench, tmp / "warm.json", **opts)  # page cache, imports
+    decode = timed_run("frames=true", bench, tmp / "decode.json", **opts)
+    latency = decode / n  # a serial model stage costing what decoding costs
+    model = timed_run(f"latency={latency}", bench, tmp / "model.json", concurrency=1)
+    both = timed_run(f"frames=true,latency={latency}", bench, tmp / "both.json", **opts)
+    slower = max(decode, model)
+    row = {
+        "samples": n, "decode_workers": workers, "decode_only_s": round(decode, 3),
+        "model_only_s": round(model, 3), "model_latency_s": round(latency, 4),
+        "together_s": round(both, 3), "sum_s": round(decode + model, 3),
+        "ratio_to_slower": round(both / slower, 3),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    levels = [1, 8, 32] if args.quick else [1, 8, 32, 128, 512]
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        conc = concurrency_figures(tmp, 0.05, levels, 0.5 if args.quick else 3.0)
+        pipe = pipeline_figures(tmp, 12 if args.quick else 48, workers=os.cpu_count() or 1)
+    figures = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "concurrency": conc,
+        "pipeline": pipe,
+        "goals_met": {
+            "throughput>=0.9*C/L": all(r["efficiency"] >= 0.9 for r in conc),
+            "pipeline<=1.2*slower": pipe["ratio_to_slower"] <= 1.2,
+        },
+    }
+    print(json.dumps(figures["goals_met"]))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""`timelens-eval run` as users call it: the main job, progress, locking, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+from test_runner_support import toy_benchmark
+
+from timelens_eval.adapters import build_adapter
+from timelens_eval.cli import main
+from timelens_eval.errors import ConfigError
+from timelens_eval.runner import RunOptions, arun_benchmark, run_benchmark
+from timelens_eval.store import read_result
+
+
+@pytest.mark.slow
+def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_path, capsys):
+    from timelens_eval.runner_main import DEFAULT_BENCHMARKS, DEFAULT_MODELS
+
+    assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
+    out = capsys.readouterr().out
+    headers = sorted(tmp_path.glob("default/*/*.json"))
+    headers = [h for h in headers if not h.name.endswith(".spec.json")]
+    assert len(headers) == len(DEFAULT_MODELS) * len(DEFAULT_BENCHMARKS) == 6
+    seen = set()
+    for header in headers:
+        result = read_result(header)
+        seen.add((result.spec.adapter, result.spec.benchmark))
+        assert result.spec.model_type == "baseline" and result.summary.n > 100
+        assert result.spec.variant in ("original", "refined") and result.spec.benchmark_hash
+        mean = result.summary.metrics["mIoU"]
+        assert mean.ci_low <= mean.value <= mean.ci_high
+        assert f"{mean.value:.1f}" in out  # the table shows it
+    assert {a for a, _ in seen} == {"uniform", "prior", "random"}
+    assert "synthetic-original" in out and "synthetic-refined" in out and "R1@0.7" in out
+    # A second call resumes everything and prints the same table.
+    assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
+    assert capsys.readouterr().out == out
+
+
+def test_adapter_with_default_benchmarks_and_limit(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--adapter", "random", "--benchmark", "synthetic-refined",
+            "--no-progress", "--bootstrap", "0"]
+    assert main([*argv, "--limit", "20"]) == 0
+    result = read_result(tmp_path / "runs" / "random" / "synthetic-refined.json")
+    assert result.summary.n == 20 and result.spec.limit == 20
+    assert main([*argv, "--limit", "30"]) == 2
+    assert "limit: 20 != 30" in capsys.readouterr().err
+
+
+def test_progress_bar_runs_and_reports(tmp_path):
+    bench = toy_benchmark(30)
+    adapter = build_adapter("mock", {"latency": 0.01, "cost_per_call": 0.002,
+                                     "fail_always": [bench.samples[0].sample_id]})
+    outcome = run_benchmark(adapter, bench, RunOptions(output=tmp_path / "p.json", progress=True,
+                                                       bootstrap=0, max_attempts=1))
+    assert outcome.result is not None and outcome.errors == 1
+
+
+def test_two_runs_cannot_write_the_same_output(tmp_path):
+    bench = toy_benchmark(20)
+    options = RunOptions(output=tmp_path / "same.json", bootstrap=0)
+
+    async def both():
+        first = asyncio.create_task(arun_benchmark(build_adapter("mock", "latency=0.05"), bench, options))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ConfigError, match="another run is writing"):
+            await arun_benchmark(build_adapter("mock"), bench, options)
+        return await first
+
+    outcome = asyncio.run(both())
+    assert outcome.result is not None and outcome.ran == 20
+
+
+def test_cli_never_prints_or_writes_an_environment_key(tmp_path):
+    from test_runner_kill import _annotations
+
+    key = "sk-live-abcdefghijklmnop"
+    ann = _annotations(tmp_path / "ann.jsonl")
+    first_id = json.loads(ann.read_text().splitlines()[0])["qid"]
+    done = subprocess.run(
+        [sys.executable, "-m", "timelens_eval", "run", "--adapter", "mock", "--adapter-args",
+         f'key_env=TEST_PROVIDER_API_KEY,echo_key=true,fail_always=["{first_id}"]',
+         "--benchmark", "qvhighlights", "--annotations", str(ann), "--output",
+         str(tmp_path / "out" / "r.json"), "--max-attempts", "1", "--no-progress",
+         "--bootstrap", "0"],
+        capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "TEST_PROVIDER_API_KEY": key, "PYTHONPATH": ":".join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert key not in done.stdout and key not in done.stderr
+    for path in (tmp_path / "out").iterdir():
+        assert key not in path.read_text(), path
+    assert "(key ***)" in (tmp_path / "out" / "r.samples.jsonl").read_text()
+    missing = subprocess.run(
+        [sys.executable, "-m", "timelens_eval", "run", "--adapter", "mock", "--adapter-args",
+         "key_env=TEST_PROVIDER_API_KEY", "--benchmark", "qvhighlights", "--annotations", str(ann)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "error: mock: environment variable TEST_PROVIDER_API_KEY is not set"
+    assert not (tmp_path / "runs").exists()
