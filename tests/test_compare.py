@@ -83,6 +83,11 @@ def test_synthetic_pair_bootstraps_tau_from_per_sample_results(tmp_path):
     assert "bootstrap over videos" in tau.method
     assert tau.ci_low is not None and tau.ci_low <= tau.value <= tau.ci_high
     assert tau.ci_high - tau.ci_low > 0  # genuinely resampled
+    for m in pair.models:  # the rank's bootstrap interval holds the point rank
+        assert m.rank_ci_refined[0] <= m.rank_refined <= m.rank_ci_refined[1]
+        assert m.rank_ci_original[0] <= m.rank_original <= m.rank_ci_original[1]
+    follower = next(m for m in pair.models if m.model == "Follows-Original")
+    assert follower.rank_ci_original == (1.0, 1.0)  # far ahead on the original annotations
     assert {s.variant for s in pair.adjacent_swaps} == {"original", "refined"}
     assert all(0 <= s.frequency <= 1 for s in pair.adjacent_swaps)
     ps = pair.per_sample

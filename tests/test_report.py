@@ -21,7 +21,9 @@ def test_report_shows_rank_shift_with_bootstrap_tau(tmp_path):
     assert "percentile bootstrap over videos" in md
     row = next(line for line in md.splitlines() if line.startswith("| Follows-Original | open"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[5] == "1" and int(cells[6]) > 1 and int(cells[7]) < 0  # fell from rank 1
+    rank_o, rank_r = (int(c.split(" [")[0]) for c in cells[5:7])
+    assert rank_o == 1 and rank_r > 1 and int(cells[7]) < 0  # fell from rank 1
+    assert re.fullmatch(r"\d+ \[\d+–\d+\]", cells[6])  # bootstrap interval of the rank
     assert "By annotation error category" in md and "| wrong_segment |" in md
     assert "## Parse failures" in md
 

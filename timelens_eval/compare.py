@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -183,6 +184,10 @@ class ModelShift(BaseModel):
     rank_original: int
     rank_refined: int
     rank_shift: int = Field(description="rank_original - rank_refined; positive = moved up.")
+    rank_ci_original: tuple[float, float] | None = Field(
+        None, description="Bootstrap percentile interval of the rank on the original."
+    )
+    rank_ci_refined: tuple[float, float] | None = None
 
 
 class AdjacentSwap(BaseModel):
@@ -317,7 +322,9 @@ def _compare_pair(
         categories = _annotated_categories((original, refined), options)
         per_sample = _per_sample_analysis(both, orig, ref, options.hit_threshold, categories)
         if options.bootstrap > 0 and len(both) > 1:
-            tau, rho, swaps = _bootstrap(both, x, y, scores_o, scores_r, options)
+            tau, rho, swaps, rank_cis = _bootstrap(both, x, y, scores_o, scores_r, options)
+            for shift in shifts:
+                shift.rank_ci_original, shift.rank_ci_refined = rank_cis[shift.model]
     else:
         missing = [m for m in both if not (orig[m].has_samples and ref[m].has_samples)]
         notes.append(
@@ -399,7 +406,7 @@ def _bootstrap(
     so: SampleScores,
     sr: SampleScores,
     options: CompareOptions,
-) -> tuple[Estimate, Estimate, list[AdjacentSwap]]:
+) -> tuple[Estimate, Estimate, list[AdjacentSwap], dict[str, tuple[Any, Any]]]:
     boot = VideoBootstrap.make(so.video_ids + sr.video_ids, options.bootstrap, options.seed)
     bo = boot.scores(so.scores, so.video_ids)  # (draws, models)
     br = boot.scores(sr.scores, sr.video_ids)
@@ -429,7 +436,17 @@ def _bootstrap(
             swaps.append(
                 AdjacentSwap(variant=variant, upper=models[a], lower=models[b], frequency=freq)
             )
-    return tau, rho, swaps
+    intervals = [_rank_intervals(d, alpha) for d in (bo, br)]
+    rank_cis = {m: (intervals[0][i], intervals[1][i]) for i, m in enumerate(models)}
+    return tau, rho, swaps, rank_cis
+
+
+def _rank_intervals(draws: np.ndarray, alpha: float) -> list[tuple[float, float]]:
+    """Percentile interval of each model's competition rank over bootstrap draws."""
+    ranks = 1 + (draws[:, None, :] > draws[:, :, None]).sum(axis=-1)  # (draws, models)
+    lo = np.quantile(ranks, alpha, axis=0)
+    hi = np.quantile(ranks, 1 - alpha, axis=0)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
 
 def _group_shift(shifts: list[ModelShift], metric: str) -> list[GroupShift]:

@@ -55,7 +55,8 @@ def markdown_report(comparison: Comparison, results: Sequence[LoadedResult]) -> 
             f"## {_cell(benchmark_title(pair.original))} → {_cell(benchmark_title(pair.refined))}",
             "",
             f"Ranked by {pair.metric} (%), 1 = best; shift > 0 = moved up on the refined "
-            "benchmark. `*` = number the source copied from the model's own paper.",
+            "benchmark. Ranks in brackets: 95% bootstrap interval. `*` = number the source "
+            "copied from the model's own paper.",
             "",
             f"- Kendall's tau: {estimate_text(pair.kendall_tau)}",
             f"- Spearman's rho: {estimate_text(pair.spearman_rho)}",

@@ -67,12 +67,19 @@ def ranking_rows(comparison: Comparison, index: int) -> list[list[str]]:
                 fmt(o.value) + star,
                 fmt(r.value),
                 f"{m.delta.get(pair.metric, 0):+.1f}",
-                str(m.rank_original),
-                str(m.rank_refined),
+                _rank(m.rank_original, m.rank_ci_original),
+                _rank(m.rank_refined, m.rank_ci_refined),
                 f"{m.rank_shift:+d}",
             ]
         )
     return rows
+
+
+def _rank(rank: int, ci: tuple[float, float] | None) -> str:
+    """'3' or '3 [2–5]' with the bootstrap interval of the rank."""
+    if ci is None:
+        return str(rank)
+    return f"{rank} [{ci[0]:.0f}–{ci[1]:.0f}]"
 
 
 def category_rows(comparison: Comparison, index: int) -> list[list[str]]:
