@@ -16,8 +16,9 @@ Failures: ``fail_times={"id": k}`` fails the first ``k`` calls for that sample (
 transient error), ``fail_always=["id", ...]`` fails every call; ``retry_after`` is
 attached to those errors. ``key_env`` names an environment variable that must hold an
 API key (construction fails without it); ``echo_key`` puts the key into failure
-messages, as a careless client would (the runner must redact it). ``latency`` (seconds) is awaited before each answer, plus a
-deterministic per-sample ``jitter`` fraction of it.
+messages, as a careless client would (the runner must redact it). ``latency``
+(seconds) is awaited before each answer, plus a deterministic per-sample ``jitter``
+fraction of it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from timelens_eval.errors import ConfigError
 __all__ = ["MockAdapter", "hash_fraction"]
 
 Rule = Literal["hash", "center", "whole", "none"]
-AnswerSource = Union[Mapping[str, str], str, Callable[[GroundingRequest], str], None]
+AnswerSource = Union[Mapping[str, str], str, Callable[[GroundingRequest], str], None]  # noqa: UP007
 
 
 def hash_fraction(*parts: object) -> float:
@@ -139,7 +140,7 @@ class MockAdapter(Adapter):
             if key in self._answers:
                 return self._answers[key]
         rule = self.args["rule"]
-        low, high = (request.clip if request.clip is not None else (0.0, request.duration))
+        low, high = request.clip if request.clip is not None else (0.0, request.duration)
         length = high - low
         if rule == "whole":
             return _answer_text(low, high)

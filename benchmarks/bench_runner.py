@@ -51,8 +51,14 @@ def video_benchmark(folder: Path, n: int, videos: int, seconds: float) -> Benchm
         if not path.exists():
             write_indexed_video(path, np.arange(0, seconds, 1 / 24), height=360, width=640)
     samples = [
-        Sample(f"f#{i}", f"v{i % videos}", f"query {i}", seconds, (Span(2.0, 9.0),),
-               video=f"v{i % videos}.mp4")
+        Sample(
+            f"f#{i}",
+            f"v{i % videos}",
+            f"query {i}",
+            seconds,
+            (Span(2.0, 9.0),),
+            video=f"v{i % videos}.mp4",
+        )
         for i in range(n)
     ]
     return Benchmark("bench-video", samples, f"bench-video-{n}", video_root=str(folder))
@@ -75,11 +81,17 @@ def concurrency_figures(tmp: Path, latency: float, levels: list[int], seconds: f
         ideal = c / latency
         n = max(c * 2, int(ideal * seconds))
         wall = timed_run(f"latency={latency}", text_benchmark(n), tmp / f"c{c}.json", concurrency=c)
-        rows.append({
-            "latency_s": latency, "concurrency": c, "samples": n, "wall_s": round(wall, 3),
-            "throughput": round(n / wall, 1), "ideal": round(ideal, 1),
-            "efficiency": round(n / wall / ideal, 3),
-        })
+        rows.append(
+            {
+                "latency_s": latency,
+                "concurrency": c,
+                "samples": n,
+                "wall_s": round(wall, 3),
+                "throughput": round(n / wall, 1),
+                "ideal": round(ideal, 1),
+                "efficiency": round(n / wall / ideal, 3),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -94,9 +106,13 @@ def pipeline_figures(tmp: Path, n: int, workers: int) -> dict:
     both = timed_run(f"frames=true,latency={latency}", bench, tmp / "both.json", **opts)
     slower = max(decode, model)
     row = {
-        "samples": n, "decode_workers": workers, "decode_only_s": round(decode, 3),
-        "model_only_s": round(model, 3), "model_latency_s": round(latency, 4),
-        "together_s": round(both, 3), "sum_s": round(decode + model, 3),
+        "samples": n,
+        "decode_workers": workers,
+        "decode_only_s": round(decode, 3),
+        "model_only_s": round(model, 3),
+        "model_latency_s": round(latency, 4),
+        "together_s": round(both, 3),
+        "sum_s": round(decode + model, 3),
         "ratio_to_slower": round(both / slower, 3),
     }
     print(json.dumps(row), flush=True)
@@ -114,7 +130,8 @@ def main() -> None:
         conc = concurrency_figures(tmp, 0.05, levels, 0.5 if args.quick else 3.0)
         pipe = pipeline_figures(tmp, 12 if args.quick else 48, workers=os.cpu_count() or 1)
     figures = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
         "concurrency": conc,
         "pipeline": pipe,
         "goals_met": {

@@ -32,11 +32,15 @@ def test_uniform_answers_the_whole_video_and_scores_its_coverage(tmp_path):
     assert _ask(build_adapter("uniform"), duration=37.5) == Span(0.0, 37.5)
     assert _ask(build_adapter("uniform"), clip=Span(5, 12)) == Span(5.0, 12.0)
     bench = toy_benchmark(15)
-    out = run_benchmark(build_adapter("uniform"), bench, RunOptions(output=tmp_path / "u.json", bootstrap=0))
+    out = run_benchmark(
+        build_adapter("uniform"), bench, RunOptions(output=tmp_path / "u.json", bootstrap=0)
+    )
     records = {r.sample_id: r for r in read_sample_records(out.paths.samples)}
     for sample in bench.samples:
-        (start, end), = sample.gt
-        assert records[sample.sample_id].iou == pytest.approx((end - start) / sample.duration, abs=1e-3)
+        ((start, end),) = sample.gt
+        assert records[sample.sample_id].iou == pytest.approx(
+            (end - start) / sample.duration, abs=1e-3
+        )
 
 
 def test_random_is_seeded_per_sample_and_stays_inside_the_video():
@@ -55,8 +59,18 @@ def test_random_is_seeded_per_sample_and_stays_inside_the_video():
 def _train_file(path, windows):
     with open(path, "w") as fh:
         for i, (duration, start, end) in enumerate(windows):
-            fh.write(json.dumps({"qid": i, "query": f"q{i}", "duration": duration, "vid": f"v{i}",
-                                 "relevant_windows": [[start, end]]}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "qid": i,
+                        "query": f"q{i}",
+                        "duration": duration,
+                        "vid": f"v{i}",
+                        "relevant_windows": [[start, end]],
+                    }
+                )
+                + "\n"
+            )
     return path
 
 

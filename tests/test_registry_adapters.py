@@ -10,8 +10,8 @@ import pytest
 
 from timelens_eval.adapters import (
     ADAPTERS,
-    Adapter,
     BUILTIN_ADAPTERS,
+    Adapter,
     adapter_source,
     build_adapter,
     discover_adapters,
@@ -20,7 +20,7 @@ from timelens_eval.adapters import (
 )
 from timelens_eval.errors import ConfigError, UnknownNameError
 
-PLUGIN = '''
+PLUGIN = """
 from typing import ClassVar
 from timelens_eval.adapters import Adapter, GroundingOutput
 
@@ -34,7 +34,7 @@ class EchoAdapter(Adapter):
     async def ground(self, request):
         s = self.args["start"]
         return GroundingOutput(text=f"{s} - {s + self.args['length']}")
-'''
+"""
 
 
 @pytest.fixture
@@ -75,18 +75,36 @@ def test_entry_point_adapter_runs_through_the_cli(plugin_dist, tmp_path):
     ann = _annotations(tmp_path / "ann.jsonl")
     env_path = f"{plugin_dist}:{':'.join(sys.path)}"
     done = subprocess.run(
-        [sys.executable, "-m", "timelens_eval", "run", "--adapter", "echo-test",
-         "--adapter-args", "start=0,length=10", "--benchmark", "qvhighlights",
-         "--annotations", str(ann), "--output", str(tmp_path / "o.json"),
-         "--no-progress", "--bootstrap", "0"],
-        capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-m",
+            "timelens_eval",
+            "run",
+            "--adapter",
+            "echo-test",
+            "--adapter-args",
+            "start=0,length=10",
+            "--benchmark",
+            "qvhighlights",
+            "--annotations",
+            str(ann),
+            "--output",
+            str(tmp_path / "o.json"),
+            "--no-progress",
+            "--bootstrap",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
     listing = subprocess.run(
         [sys.executable, "-m", "timelens_eval", "adapters", "list"],
-        capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin",
-                                             "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
         timeout=120,
     )
     assert listing.returncode == 0, listing.stderr
@@ -110,7 +128,14 @@ def test_unknown_adapter_suggests_close_names():
 
 def test_args_are_split_with_json_values():
     args = split_adapter_args('a=1, b={"x": "1, ]2"},c=[1,2] ,d=it\'s,e="q,r",f=\'g\'')
-    assert args == {"a": "1", "b": '{"x": "1, ]2"}', "c": "[1,2]", "d": "it's", "e": "q,r", "f": "g"}
+    assert args == {
+        "a": "1",
+        "b": '{"x": "1, ]2"}',
+        "c": "[1,2]",
+        "d": "it's",
+        "e": "q,r",
+        "f": "g",
+    }
     assert split_adapter_args("") == {} and split_adapter_args(None) == {}
     for bad in ("novalue", "=3", "a=1,a=2", "1x=3"):
         with pytest.raises(ConfigError):
@@ -179,7 +204,10 @@ def test_cli_reports_bad_adapters_in_one_line(tmp_path):
     ):
         done = subprocess.run(
             [sys.executable, "-m", "timelens_eval", *argv],
-            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
         )
         assert done.returncode == 2
         lines = done.stderr.strip().splitlines()

@@ -44,8 +44,16 @@ def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_pa
 
 def test_adapter_with_default_benchmarks_and_limit(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = ["run", "--adapter", "random", "--benchmark", "synthetic-refined",
-            "--no-progress", "--bootstrap", "0"]
+    argv = [
+        "run",
+        "--adapter",
+        "random",
+        "--benchmark",
+        "synthetic-refined",
+        "--no-progress",
+        "--bootstrap",
+        "0",
+    ]
     assert main([*argv, "--limit", "20"]) == 0
     result = read_result(tmp_path / "runs" / "random" / "synthetic-refined.json")
     assert result.summary.n == 20 and result.spec.limit == 20
@@ -55,10 +63,15 @@ def test_adapter_with_default_benchmarks_and_limit(tmp_path, capsys, monkeypatch
 
 def test_progress_bar_runs_and_reports(tmp_path):
     bench = toy_benchmark(30)
-    adapter = build_adapter("mock", {"latency": 0.01, "cost_per_call": 0.002,
-                                     "fail_always": [bench.samples[0].sample_id]})
-    outcome = run_benchmark(adapter, bench, RunOptions(output=tmp_path / "p.json", progress=True,
-                                                       bootstrap=0, max_attempts=1))
+    adapter = build_adapter(
+        "mock",
+        {"latency": 0.01, "cost_per_call": 0.002, "fail_always": [bench.samples[0].sample_id]},
+    )
+    outcome = run_benchmark(
+        adapter,
+        bench,
+        RunOptions(output=tmp_path / "p.json", progress=True, bootstrap=0, max_attempts=1),
+    )
     assert outcome.result is not None and outcome.errors == 1
 
 
@@ -67,7 +80,9 @@ def test_two_runs_cannot_write_the_same_output(tmp_path):
     options = RunOptions(output=tmp_path / "same.json", bootstrap=0)
 
     async def both():
-        first = asyncio.create_task(arun_benchmark(build_adapter("mock", "latency=0.05"), bench, options))
+        first = asyncio.create_task(
+            arun_benchmark(build_adapter("mock", "latency=0.05"), bench, options)
+        )
         await asyncio.sleep(0.05)
         with pytest.raises(ConfigError, match="another run is writing"):
             await arun_benchmark(build_adapter("mock"), bench, options)
@@ -84,13 +99,35 @@ def test_cli_never_prints_or_writes_an_environment_key(tmp_path):
     ann = _annotations(tmp_path / "ann.jsonl")
     first_id = json.loads(ann.read_text().splitlines()[0])["qid"]
     done = subprocess.run(
-        [sys.executable, "-m", "timelens_eval", "run", "--adapter", "mock", "--adapter-args",
-         f'key_env=TEST_PROVIDER_API_KEY,echo_key=true,fail_always=["{first_id}"]',
-         "--benchmark", "qvhighlights", "--annotations", str(ann), "--output",
-         str(tmp_path / "out" / "r.json"), "--max-attempts", "1", "--no-progress",
-         "--bootstrap", "0"],
-        capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "TEST_PROVIDER_API_KEY": key, "PYTHONPATH": ":".join(sys.path)},
+        [
+            sys.executable,
+            "-m",
+            "timelens_eval",
+            "run",
+            "--adapter",
+            "mock",
+            "--adapter-args",
+            f'key_env=TEST_PROVIDER_API_KEY,echo_key=true,fail_always=["{first_id}"]',
+            "--benchmark",
+            "qvhighlights",
+            "--annotations",
+            str(ann),
+            "--output",
+            str(tmp_path / "out" / "r.json"),
+            "--max-attempts",
+            "1",
+            "--no-progress",
+            "--bootstrap",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TEST_PROVIDER_API_KEY": key,
+            "PYTHONPATH": ":".join(sys.path),
+        },
     )
     assert done.returncode == 0, done.stderr
     assert key not in done.stdout and key not in done.stderr
@@ -98,11 +135,29 @@ def test_cli_never_prints_or_writes_an_environment_key(tmp_path):
         assert key not in path.read_text(), path
     assert "(key ***)" in (tmp_path / "out" / "r.samples.jsonl").read_text()
     missing = subprocess.run(
-        [sys.executable, "-m", "timelens_eval", "run", "--adapter", "mock", "--adapter-args",
-         "key_env=TEST_PROVIDER_API_KEY", "--benchmark", "qvhighlights", "--annotations", str(ann)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "timelens_eval",
+            "run",
+            "--adapter",
+            "mock",
+            "--adapter-args",
+            "key_env=TEST_PROVIDER_API_KEY",
+            "--benchmark",
+            "qvhighlights",
+            "--annotations",
+            str(ann),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
     )
     assert missing.returncode == 2
-    assert missing.stderr.strip() == "error: mock: environment variable TEST_PROVIDER_API_KEY is not set"
+    assert (
+        missing.stderr.strip()
+        == "error: mock: environment variable TEST_PROVIDER_API_KEY is not set"
+    )
     assert not (tmp_path / "runs").exists()

@@ -47,7 +47,12 @@ def test_records_scores_and_header_match_an_independent_computation(tmp_path):
     assert header.schema_version == SCHEMA_VERSION
     assert header.summary == expected
     spec = header.spec
-    assert (spec.adapter, spec.model, spec.benchmark, spec.variant) == ("mock", "mock", "toy", "refined")
+    assert (spec.adapter, spec.model, spec.benchmark, spec.variant) == (
+        "mock",
+        "mock",
+        "toy",
+        "refined",
+    )
     assert spec.benchmark_hash == "hash-toy-30"
     assert spec.adapter_args["rule"] == "hash" and "api_key" not in spec.adapter_args
     assert "timelens-eval" in spec.versions and "python" in spec.versions
@@ -165,7 +170,9 @@ def test_resume_refuses_a_changed_spec_and_fresh_overrides(tmp_path):
         run_benchmark(build_adapter("mock"), changed, _opts(tmp_path))
     adapter = build_adapter("mock", "rule=center")
     outcome = run_benchmark(adapter, bench, _opts(tmp_path, fresh=True))
-    assert outcome.ran == 6 and read_result(outcome.paths.header).spec.adapter_args["rule"] == "center"
+    assert (
+        outcome.ran == 6 and read_result(outcome.paths.header).spec.adapter_args["rule"] == "center"
+    )
 
 
 def test_retry_errors_reruns_only_failed_samples(tmp_path):
@@ -239,7 +246,8 @@ def test_secrets_never_reach_records_or_headers(tmp_path, monkeypatch):
     monkeypatch.setenv("MOCK_API_KEY", key)
     bench = toy_benchmark(4)
     adapter = build_adapter(
-        "mock", {"key_env": "MOCK_API_KEY", "echo_key": True, "fail_always": [bench.samples[0].sample_id]}
+        "mock",
+        {"key_env": "MOCK_API_KEY", "echo_key": True, "fail_always": [bench.samples[0].sample_id]},
     )
     assert adapter.args["api_key"] == key  # the adapter got it from the environment
     outcome = run_benchmark(adapter, bench, _opts(tmp_path, max_attempts=1))

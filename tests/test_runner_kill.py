@@ -43,13 +43,20 @@ def _annotations(path: Path) -> Path:
 def _argv(annotations: Path, output: Path) -> list[str]:
     return [
         "run",
-        "--adapter", "mock",
-        "--adapter-args", "latency=0.04,jitter=1.0",
-        "--benchmark", "qvhighlights",
-        "--annotations", str(annotations),
-        "--concurrency", "4",
-        "--output", str(output),
-        "--bootstrap", "200",
+        "--adapter",
+        "mock",
+        "--adapter-args",
+        "latency=0.04,jitter=1.0",
+        "--benchmark",
+        "qvhighlights",
+        "--annotations",
+        str(annotations),
+        "--concurrency",
+        "4",
+        "--output",
+        str(output),
+        "--bootstrap",
+        "200",
         "--no-progress",
     ]
 

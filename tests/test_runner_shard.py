@@ -23,7 +23,10 @@ def _run(bench, output, shard=None, args="rule=hash", limit=None):
 
 
 def _shards(bench, tmp_path, count, **kw):
-    return [_run(bench, tmp_path / f"r.shard-{i}-of-{count}.json", f"{i}/{count}", **kw) for i in range(count)]
+    return [
+        _run(bench, tmp_path / f"r.shard-{i}-of-{count}.json", f"{i}/{count}", **kw)
+        for i in range(count)
+    ]
 
 
 @pytest.mark.parametrize("count", [1, 3, 4])
@@ -85,14 +88,27 @@ def test_cli_shards_and_merge(tmp_path, capsys):
     from test_runner_kill import _annotations
 
     ann = _annotations(tmp_path / "ann.jsonl")
-    common = ["--adapter", "mock", "--benchmark", "qvhighlights", "--annotations", str(ann),
-              "--no-progress", "--bootstrap", str(BOOT)]
+    common = [
+        "--adapter",
+        "mock",
+        "--benchmark",
+        "qvhighlights",
+        "--annotations",
+        str(ann),
+        "--no-progress",
+        "--bootstrap",
+        str(BOOT),
+    ]
     assert main(["run", *common, "--output", str(tmp_path / "whole.json")]) == 0
     for i in range(2):
         out = tmp_path / f"x.shard-{i}-of-2.json"
         assert main(["run", *common, "--shard", f"{i}/2", "--output", str(out)]) == 0
-    assert main(["merge", str(tmp_path / "x.shard-0-of-2.json"),
-                 str(tmp_path / "x.shard-1-of-2.json")]) == 0
+    assert (
+        main(
+            ["merge", str(tmp_path / "x.shard-0-of-2.json"), str(tmp_path / "x.shard-1-of-2.json")]
+        )
+        == 0
+    )
     assert metrics_of(tmp_path / "x.json") == metrics_of(tmp_path / "whole.json")
     assert main(["run", *common, "--shard", "2/2"]) == 2
     assert "--shard" in capsys.readouterr().err

@@ -34,7 +34,7 @@ from timelens_eval.adapters import (
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
-from timelens_eval.runner_frames import PrepareFailure, PrepareJob, Prepared
+from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
 from timelens_eval.runner_progress import RunProgress
 from timelens_eval.runner_spec import Redactor
 from timelens_eval.runner_store import (
@@ -436,7 +436,9 @@ async def arun_benchmark(
     shard = parse_shard(options.shard)
     name = adapter_name or adapter.name
     spec = spec or build_spec(adapter, name, benchmark, options)
-    output = options.output or default_output(options.runs_dir, adapter.model, benchmark.name, shard)
+    output = options.output or default_output(
+        options.runs_dir, adapter.model, benchmark.name, shard
+    )
     paths = RunPaths.for_output(output)
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:

@@ -15,7 +15,13 @@ from pathlib import Path
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.runner import parse_shard, summarize_records
 from timelens_eval.runner_store import RunPaths, file_sha256, spec_differences
-from timelens_eval.store import RunResult, SampleRecord, read_result, read_sample_records, write_result
+from timelens_eval.store import (
+    RunResult,
+    SampleRecord,
+    read_result,
+    read_sample_records,
+    write_result,
+)
 
 __all__ = ["merge_shards"]
 
@@ -60,18 +66,16 @@ def merge_shards(
             raise InputError(f"shard {shard} given twice (also {counts[shard.index]})", path=path)
         counts[shard.index] = path
         diff = spec_differences(
-            first.spec, result.spec, ignore=frozenset({"created", "versions", "git_commit", "shard"})
+            first.spec,
+            result.spec,
+            ignore=frozenset({"created", "versions", "git_commit", "shard"}),
         )
         if diff:
-            raise InputError(
-                f"spec differs from {first_path}: {'; '.join(diff[:3])}", path=path
-            )
+            raise InputError(f"spec differs from {first_path}: {'; '.join(diff[:3])}", path=path)
     assert total is not None
     missing = sorted(set(range(total)) - set(counts))
     if missing:
-        raise ConfigError(
-            f"merge: missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}"
-        )
+        raise ConfigError(f"merge: missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}")
 
     records: list[SampleRecord] = []
     owner: dict[str, Path] = {}

@@ -4,7 +4,7 @@
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,14 +18,14 @@ def _console():  # noqa: ANN202
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _print_table(results: list, title: Optional[str] = None) -> None:
+def _print_table(results: list, title: str | None = None) -> None:
     from timelens_eval.runner_main import results_table
 
     if results:
         _console().print(results_table(results, title=title))
 
 
-def _frames_override(fps: Optional[float], max_frames: Optional[int], adapter):  # noqa: ANN001
+def _frames_override(fps: float | None, max_frames: int | None, adapter):  # noqa: ANN001
     if fps is None and max_frames is None:
         return None
     base = adapter.default_frames
@@ -38,41 +38,50 @@ def _frames_override(fps: Optional[float], max_frames: Optional[int], adapter): 
 
 
 def run(
-    adapter: Optional[str] = typer.Option(
-        None, "--adapter", "-a", help="Adapter name (see `timelens-eval adapters list`)."
-    ),
-    adapter_args: Optional[str] = typer.Option(
-        None, "--adapter-args", help="Adapter arguments: key=value,key2=value2 (JSON values ok)."
-    ),
-    benchmark: Optional[List[str]] = typer.Option(
-        None, "--benchmark", "-b", help="Benchmark name; repeat for several."
-    ),
-    annotations: Optional[Path] = typer.Option(
-        None, "--annotations", help="Annotation file (one benchmark only)."
-    ),
-    video_root: Optional[Path] = typer.Option(None, "--video-root", help="Folder of the videos."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N samples."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: run shard i (0-based) of N."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Requests in flight."),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Result header path (a folder with several benchmarks)."
-    ),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Default output folder."),
-    fresh: bool = typer.Option(False, "--fresh", help="Discard earlier output; do not resume."),
-    retry_errors: bool = typer.Option(
-        False, "--retry-errors", help="When resuming, run failed samples again."
-    ),
-    max_attempts: int = typer.Option(4, "--max-attempts", min=1, help="Tries per sample."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per request try."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Override the frame rate."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Override the frame cap."),
-    template: Optional[str] = typer.Option(None, "--template", help="Prompt template name."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Timestamp encoding name."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Decoding processes."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap replicates."),
-    progress: Optional[bool] = typer.Option(
-        None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."
-    ),
+    adapter: Annotated[
+        str | None,
+        typer.Option("--adapter", "-a", help="Adapter name (see `timelens-eval adapters list`)."),
+    ] = None,
+    adapter_args: Annotated[
+        str | None,
+        typer.Option(help="Adapter arguments: key=value,key2=value2 (JSON values ok)."),
+    ] = None,
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Option("--benchmark", "-b", help="Benchmark name; repeat for several."),
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="Annotation file (one benchmark only).")
+    ] = None,
+    video_root: Annotated[Path | None, typer.Option(help="Folder of the videos.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
+    shard: Annotated[str | None, typer.Option(help="i/N: run shard i (0-based) of N.")] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Requests in flight.")
+    ] = 8,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Result header path (a folder with several benchmarks)."
+        ),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Default output folder.")] = Path("runs"),
+    fresh: Annotated[bool, typer.Option(help="Discard earlier output; do not resume.")] = False,
+    retry_errors: Annotated[
+        bool, typer.Option(help="When resuming, run failed samples again.")
+    ] = False,
+    max_attempts: Annotated[int, typer.Option(min=1, help="Tries per sample.")] = 4,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per request try.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Override the frame rate.")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Override the frame cap.")] = None,
+    template: Annotated[str | None, typer.Option(help="Prompt template name.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Timestamp encoding name.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Decoding processes.")] = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates.")] = 1000,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    ] = None,
 ) -> None:
     """Evaluate an adapter on benchmarks; with no arguments, the default models on the
     synthetic original and refined benchmarks. Reruns resume where a run stopped."""
@@ -146,7 +155,7 @@ def _report(outcome):  # noqa: ANN001, ANN202
     return outcome.result
 
 
-def _run_default(base, names: List[str], output: Optional[Path]) -> None:  # noqa: ANN001
+def _run_default(base, names: list[str], output: Path | None) -> None:  # noqa: ANN001
     from timelens_eval.runner_main import DEFAULT_BENCHMARKS, run_default
 
     if output is not None:
@@ -163,10 +172,13 @@ def _run_default(base, names: List[str], output: Optional[Path]) -> None:  # noq
 
 
 def merge(
-    headers: List[Path] = typer.Argument(..., help="Header files (*.json) of all shards."),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Merged header path (default: the shard name without it)."
-    ),
+    headers: Annotated[list[Path], typer.Argument(help="Header files (*.json) of all shards.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Merged header path (default: the shard name without it)."
+        ),
+    ] = None,
 ) -> None:
     """Join the shards of one run (checks specs, duplicates and completeness)."""
     import re
