@@ -444,8 +444,8 @@ def _bootstrap(
 def _rank_intervals(draws: np.ndarray, alpha: float) -> list[tuple[float, float]]:
     """Percentile interval of each model's competition rank over bootstrap draws."""
     ranks = 1 + (draws[:, None, :] > draws[:, :, None]).sum(axis=-1)  # (draws, models)
-    lo = np.quantile(ranks, alpha, axis=0)
-    hi = np.quantile(ranks, 1 - alpha, axis=0)
+    lo = np.quantile(ranks, alpha, axis=0, method="lower")
+    hi = np.quantile(ranks, 1 - alpha, axis=0, method="higher")
     return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
 

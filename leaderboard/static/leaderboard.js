@@ -245,8 +245,10 @@
     var height = top + rowH * Math.max(n, 1) + 20;
     var root = svg('svg', {width: width, height: height, viewBox: '0 0 ' + width + ' ' + height, role: 'img',
       'aria-label': 'Rank on ' + pair.original + ' (left) and ' + pair.refined + ' (right)', 'class': 'slope'});
-    root.appendChild(svg('text', {x: xl, y: 20, 'text-anchor': 'end', 'font-weight': '600'}, 'rank on ' + DATA.benchmarks[pair.original].short));
-    root.appendChild(svg('text', {x: xr, y: 20, 'font-weight': '600'}, 'rank on ' + DATA.benchmarks[pair.refined].short));
+    var left = DATA.benchmarks[pair.original].short, right = DATA.benchmarks[pair.refined].short;
+    if (left === right) { left += ' (original)'; right += ' (refined)'; }
+    root.appendChild(svg('text', {x: xl, y: 20, 'text-anchor': 'end', 'font-weight': '600'}, 'rank on ' + left));
+    root.appendChild(svg('text', {x: xr, y: 20, 'font-weight': '600'}, 'rank on ' + right));
     function y(slot) { return top + (slot - 0.5) * rowH; }
     pair.models.forEach(function (pm, k) {
       var yl = y(sl[k]), yr = y(sr[k]);
@@ -270,6 +272,11 @@
     return (e.ci_low !== null && e.ci_high !== null) ? s + ' [' + fmt(e.ci_low, 2) + ', ' + fmt(e.ci_high, 2) + '] (' + e.method + ')' : s + ' (point value)';
   }
 
+  function rankCell(td, rank, ci) {
+    td.textContent = rank;
+    if (ci) { td.appendChild(el('span', {'class': 'ci', title: '95% bootstrap interval of the rank'}, '[' + Math.round(ci[0]) + '\u2013' + Math.round(ci[1]) + ']')); }
+  }
+
   function renderShift() {
     app.appendChild(el('h1', null, 'Original vs refined: how rankings shift'));
     app.appendChild(el('p', {'class': 'muted'}, 'Ranks by ' + DATA.metric + ' (1 = best) for the models with results on both variants. ' +
@@ -289,8 +296,8 @@
         {key: 'type', label: 'Type', cell: function (r, td) { td.textContent = r.model.type; }},
         {key: 'vo', label: DATA.metric + ' original', num: true, cell: function (r, td) { td.textContent = fmt(r.pm.vo); }},
         {key: 'vr', label: DATA.metric + ' refined', num: true, cell: function (r, td) { td.textContent = fmt(r.pm.vr); }},
-        {key: 'ro', label: 'Rank original', num: true, cell: function (r, td) { td.textContent = r.pm.ro; }},
-        {key: 'rr', label: 'Rank refined', num: true, cell: function (r, td) { td.textContent = r.pm.rr; }},
+        {key: 'ro', label: 'Rank original', num: true, asc: true, cell: function (r, td) { rankCell(td, r.pm.ro, r.pm.cio); }},
+        {key: 'rr', label: 'Rank refined', num: true, asc: true, cell: function (r, td) { rankCell(td, r.pm.rr, r.pm.cir); }},
         {key: 'shift', label: 'Shift', num: true, cell: function (r, td) { var s = r.pm.ro - r.pm.rr; td.textContent = (s > 0 ? '+' : '') + s; }}
       ];
       section.appendChild(sortableTable(cols, rows, {sortKey: 'shift', id: 'shift-' + pair.original}));

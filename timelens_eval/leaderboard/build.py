@@ -147,6 +147,8 @@ def site_data(loaded: list[LoadedResult], options: BuildOptions) -> dict[str, An
                     "rr": m.rank_refined,
                     "vo": m.original[p.metric].value,
                     "vr": m.refined[p.metric].value,
+                    "cio": m.rank_ci_original,
+                    "cir": m.rank_ci_refined,
                 }
                 for m in p.models
             ],
