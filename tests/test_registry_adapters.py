@@ -133,8 +133,8 @@ def test_args_are_split_with_json_values():
         "b": '{"x": "1, ]2"}',
         "c": "[1,2]",
         "d": "it's",
-        "e": "q,r",
-        "f": "g",
+        "e": '"q,r"',
+        "f": "'g'",
     }
     assert split_adapter_args("") == {} and split_adapter_args(None) == {}
     for bad in ("novalue", "=3", "a=1,a=2", "1x=3"):
@@ -150,6 +150,24 @@ def test_values_are_coerced_to_the_constructor_types():
     assert adapter.args["fail_times"] == {"s": 2} and adapter.args["fail_always"] == ["a", "b"]
     assert build_adapter("random", "seed=7").args["seed"] == 7
     assert build_adapter("mock", "retry_after=none").args["retry_after"] is None
+    assert build_adapter("mock", 'model="a, b"').args["model"] == "a, b"
+    assert build_adapter("mock", "model=2024").args["model"] == "2024"
+
+
+def test_open_keyword_adapters_get_literal_values_and_quoted_strings():
+    ADAPTERS.register("open-test", _Open)
+    try:
+        args = build_adapter("open-test", 'n=3,f=0.5,b=true,l=[1,2],s=hello,q="7",z=none').args
+        assert args == {"n": 3, "f": 0.5, "b": True, "l": [1, 2], "s": "hello", "q": "7", "z": None}
+    finally:
+        ADAPTERS._entries.pop("open-test", None)
+
+
+class _Open(Adapter):
+    name = "open"
+
+    async def ground(self, request):  # pragma: no cover
+        raise NotImplementedError
 
 
 @pytest.mark.parametrize(

@@ -226,7 +226,8 @@ def split_adapter_args(text: str | None) -> dict[str, str]:
     """Split ``"k=v,k2=v2"`` into raw strings.
 
     Commas inside brackets, braces or a quoted value do not split, so values may be
-    JSON: ``answers={"a": "x, y"},latency=0.1``; ``model="a, b"`` gives ``a, b``.
+    JSON: ``answers={"a": "x, y"},latency=0.1``. Values are returned as written;
+    a quoted value (``model="a, b"``, ``version='2024'``) is taken as a string.
     """
     if text is None or not text.strip():
         return {}
@@ -262,11 +263,15 @@ def split_adapter_args(text: str | None) -> dict[str, str]:
             raise ConfigError(f"adapter argument {item.strip()!r} must look like key=value")
         if key in out:
             raise ConfigError(f"adapter argument {key!r} given twice")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]  # key="a, b": the quotes only protect the commas
-        out[key] = value
+        out[key] = value.strip()
     return out
+
+
+def _quoted(raw: str) -> str | None:
+    """The text inside matching quotes (``"a, b"`` -> ``a, b``), or None."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        return raw[1:-1]
+    return None
 
 
 def _literal(raw: str) -> Any:
@@ -347,9 +352,15 @@ def coerce_adapter_args(cls: type[Adapter], args: Mapping[str, Any]) -> dict[str
                 + (f"; did you mean {hint}?" if hint else f" (arguments: {known})")
             )
         annotation = hints.get(key)
+        text = _quoted(raw) if isinstance(raw, str) else None
         if annotation is None or annotation is Any:
-            out[key] = _literal(raw) if isinstance(raw, str) else raw
+            if text is not None:
+                out[key] = text
+            else:
+                out[key] = _literal(raw) if isinstance(raw, str) else raw
             continue
+        if text is not None:
+            raw = text
         try:
             out[key] = _coerce(annotation, raw)
         except ValidationError as exc:

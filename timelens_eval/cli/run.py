@@ -66,9 +66,9 @@ def run(
         ),
     ] = None,
     runs_dir: Annotated[Path, typer.Option(help="Default output folder.")] = Path("runs"),
-    fresh: Annotated[bool, typer.Option(help="Discard earlier output; do not resume.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard earlier output; do not resume.")] = False,
     retry_errors: Annotated[
-        bool, typer.Option(help="When resuming, run failed samples again.")
+        bool, typer.Option("--retry-errors", help="When resuming, run failed samples again.")
     ] = False,
     max_attempts: Annotated[int, typer.Option(min=1, help="Tries per sample.")] = 4,
     timeout: Annotated[float | None, typer.Option(help="Seconds per request try.")] = None,
