@@ -64,6 +64,7 @@ def test_noise_patience_and_min_steps() -> None:
 
 
 def test_callback_stops_the_trainer_and_logs_its_decisions(tmp_path) -> None:
+    pytest.importorskip("transformers")
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
     config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01)

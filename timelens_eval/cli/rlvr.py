@@ -1,9 +1,179 @@
-"""CLI commands: rlvr (not yet implemented)."""
+"""CLI commands: ``rlvr estimate-difficulty``, ``rlvr sample``, ``rlvr train``."""
 
-from __future__ import annotations
+# Typer reads the annotations at runtime: no ``from __future__ import annotations`` here.
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from timelens_eval.errors import ConfigError
+
+
+def _parse_options(text: str | None) -> dict[str, Any]:
+    """``k=v,k2=v2`` with JSON values where they parse (``videos=2`` is an int)."""
+    options: dict[str, Any] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected key=value, got {item!r}")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
+def estimate_difficulty(
+    adapter: Annotated[
+        str, typer.Option("--adapter", "-a", help="Adapter of the model before RL.")
+    ],
+    adapter_args: Annotated[
+        str | None, typer.Option("--adapter-args", help="key=value,...")
+    ] = None,
+    benchmark: Annotated[
+        str, typer.Option("--benchmark", "-b", help="Benchmark with the training split.")
+    ] = "synthetic-refined",
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="Loader split (synthetic benchmarks); '' to not pass one."),
+    ] = "train",
+    loader_args: Annotated[
+        str | None,
+        typer.Option("--loader-args", help="More loader options: key=value,... (e.g. videos=200)."),
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option("--annotations", help="Annotation file.")
+    ] = None,
+    video_root: Annotated[
+        Path | None, typer.Option("--video-root", help="Folder of the videos.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run header path.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N samples.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 1,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Run the model to be trained over the training split; each sample's IoU is its
+    difficulty estimate (the run's samples file)."""
+    from timelens_eval.rlvr.pipeline import estimate_difficulty as run
+
+    options = _parse_options(loader_args)
+    if split:
+        options.setdefault("split", split)
+    show = sys.stderr.isatty() if progress is None else progress
+    outcome = run(
+        adapter,
+        adapter_args,
+        benchmark,
+        annotations=annotations,
+        video_root=video_root,
+        loader_options=options,
+        output=output,
+        limit=limit,
+        concurrency=concurrency,
+        progress=show,
+    )
+    mean = "n/a" if outcome.mean_iou is None else f"{outcome.mean_iou:.3f}"
+    typer.echo(f"difficulty: {outcome.samples} samples, mean IoU {mean}")
+    typer.echo(f"difficulty file: {outcome.difficulty_file}")
+
+
+def sample(
+    difficulty: Annotated[
+        Path, typer.Option("--difficulty", "-d", help="Difficulty (samples) file.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Selection file to write (JSON).")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="RLVR config whose `sampling` section is used.")
+    ] = None,
+    target_size: Annotated[
+        int | None,
+        typer.Option(
+            "--target-size", min=1, help="Total target, split evenly over the 9 TimeLens buckets."
+        ),
+    ] = None,
+    mean: Annotated[float | None, typer.Option("--mean", help="Gaussian centre (IoU).")] = None,
+    std: Annotated[float | None, typer.Option("--std", help="Gaussian width.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+) -> None:
+    """Draw the training subset with the Gaussian difficulty sampler (writes a plot too)."""
+    from timelens_eval.rlvr.pipeline import sample_training_set
+    from timelens_eval.rlvr.sampling import SamplingConfig, default_buckets
+
+    base = SamplingConfig()
+    if config is not None:
+        from timelens_eval.rlvr.config import load_config
+
+        base = load_config(config).sampling
+    update: dict[str, Any] = {}
+    if target_size is not None:
+        update["buckets"] = tuple(default_buckets(target_size))
+    for key, value in (("mean", mean), ("std", std), ("seed", seed)):
+        if value is not None:
+            update[key] = value
+    settings = SamplingConfig.model_validate({**base.model_dump(), **update})
+    selection = sample_training_set(difficulty, settings, output)
+    typer.echo(f"selected {len(selection.sample_ids)} samples ({selection.unbucketed} unbucketed)")
+    for bucket, pool, chosen in selection.bucket_counts:
+        if pool:
+            typer.echo(
+                f"  duration [{bucket.min_duration:g}, {bucket.max_duration:g}): "
+                f"{chosen}/{pool} (target {bucket.target_size})"
+            )
+    typer.echo(f"selection: {output}  plot: {output.with_suffix('.png')}")
+
+
+def train(
+    config: Annotated[Path, typer.Option("--config", help="RLVR config (YAML or JSON).")],
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", help="Override grpo.max_steps.")
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Override output_dir.")
+    ] = None,
+    selection: Annotated[
+        Path | None,
+        typer.Option("--selection", help="Override data.selection (file from `rlvr sample`)."),
+    ] = None,
+) -> None:
+    """Train with GRPO (TimeLens settings, video inputs, early stopping); writes metrics,
+    curves.png and the final checkpoint."""
+    from timelens_eval.rlvr.config import load_config
+    from timelens_eval.rlvr.pipeline import train as run
+
+    overrides: dict[str, Any] = {}
+    if max_steps is not None:
+        overrides["grpo.max_steps"] = max_steps
+    if output_dir is not None:
+        overrides["output_dir"] = str(output_dir)
+    if selection is not None:
+        overrides["data.selection"] = str(selection)
+    outcome = run(load_config(config, overrides))
+    stop = (
+        f", stopped early at step {outcome.stopped_early_at}"
+        if outcome.stopped_early_at is not None
+        else ""
+    )
+    typer.echo(f"trained {outcome.steps} steps{stop}")
+    typer.echo(f"checkpoint: {outcome.final_checkpoint}")
+    typer.echo(f"metrics: {outcome.metrics_file}  curves: {outcome.curves_plot}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``rlvr`` command group to ``app``."""
+    group = typer.Typer(
+        name="rlvr",
+        help="RL with verifiable rewards (GRPO, reward = temporal IoU): difficulty "
+        "estimation, Gaussian sampling, training.",
+        no_args_is_help=True,
+    )
+    group.command("estimate-difficulty")(estimate_difficulty)
+    group.command("sample")(sample)
+    group.command("train")(train)
+    app.add_typer(group, name="rlvr")

@@ -1,0 +1,196 @@
+"""A shortened run of every RLVR stage through the CLI: difficulty, sampling, GRPO training.
+
+Data: the synthetic benchmark's train split (2 rendered videos). Model: a tiny Qwen2.5-VL
+built offline. Everything runs on the CPU in seconds; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from timelens_eval.cli import main
+from timelens_eval.errors import InputError
+from timelens_eval.rlvr.config import load_config
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"
+)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("rlvr")
+
+
+def _loader_args(workdir) -> str:  # type: ignore[no-untyped-def]
+    return f"videos=2,cache_dir={workdir / 'synth'}"
+
+
+@pytest.fixture(scope="module")
+def difficulty(workdir):  # type: ignore[no-untyped-def]
+    header = workdir / "difficulty" / "uniform.json"
+    code = main(
+        [
+            "rlvr",
+            "estimate-difficulty",
+            "-a",
+            "uniform",
+            "-b",
+            "synthetic-refined",
+            "--loader-args",
+            _loader_args(workdir),
+            "-o",
+            str(header),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    files = list(header.parent.glob("*.samples.jsonl"))
+    assert len(files) == 1
+    return files[0]
+
+
+def test_estimate_difficulty_writes_each_samples_iou(difficulty) -> None:
+    rows = [json.loads(line) for line in difficulty.read_text().splitlines() if line.strip()]
+    assert len(rows) >= 4
+    for row in rows:
+        # The uniform baseline answers the whole video: IoU = GT length / duration.
+        (start, end), duration = row["gt"][0], row["duration"]
+        assert row["iou"] == pytest.approx((end - start) / duration, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def selection(workdir, difficulty):  # type: ignore[no-untyped-def]
+    out = workdir / "selection.json"
+    code = main(
+        [
+            "rlvr",
+            "sample",
+            "-d",
+            str(difficulty),
+            "-o",
+            str(out),
+            "--target-size",
+            "36",
+            "--seed",
+            "3",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_sample_writes_a_seeded_selection_and_a_plot(selection, difficulty, workdir) -> None:
+    document = json.loads(selection.read_text())
+    pool = {json.loads(x)["sample_id"] for x in difficulty.read_text().splitlines() if x}
+    assert document["selected"] == len(document["sample_ids"]) == 4  # 36 / 9 buckets
+    assert set(document["sample_ids"]) <= pool
+    assert sum(document["iou_histogram"]["selected"]) == 4
+    assert selection.with_suffix(".png").stat().st_size > 1000
+    again = workdir / "again.json"
+    assert (
+        main(
+            [
+                "rlvr",
+                "sample",
+                "-d",
+                str(difficulty),
+                "-o",
+                str(again),
+                "--target-size",
+                "36",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(again.read_text())["sample_ids"] == document["sample_ids"]
+
+
+def _train_config(workdir, selection, model_dir) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "name": "tiny-smoke",
+        "model": str(model_dir),
+        "output_dir": str(workdir / "train"),
+        "video_backend": "patches",
+        "dtype": "float32",
+        "frames": {"fps": 1.0, "max_frames": 4, "max_pixels": 56 * 56, "patch": 28},
+        "data": {
+            "benchmark": "synthetic-refined",
+            "loader_options": {"split": "train", "videos": 2, "cache_dir": str(workdir / "synth")},
+            "selection": str(selection),
+        },
+        "grpo": {
+            "num_generations": 2,
+            "per_device_train_batch_size": 4,
+            "max_completion_length": 6,
+            "learning_rate": 1e-3,
+            "max_steps": 1,
+            "save_strategy": "no",
+            "use_cpu": True,
+        },
+        "early_stopping": {"window": 1, "reward_tolerance": 0.0, "std_tolerance": 0.0},
+    }
+
+
+@pytest.mark.slow
+def test_train_runs_grpo_on_the_selection_and_writes_checkpoint_and_curves(
+    workdir, selection
+) -> None:
+    pytest.importorskip("trl")
+    from timelens_eval.tiny_models import build_tiny_model
+
+    model_dir = build_tiny_model(workdir / "tiny", "qwen2_5_vl", seed=0)
+    config_path = workdir / "tiny.json"
+    config_path.write_text(json.dumps(_train_config(workdir, selection, model_dir)))
+    assert main(["rlvr", "train", "--config", str(config_path)]) == 0
+
+    out = workdir / "train"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["samples"] == 4 and summary["steps"] == 1
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in rows if "reward_std_within_group" in r]
+    assert logged and all(0.0 <= r["rewards/tiou/mean"] <= 1.0 for r in logged)
+    decisions = (out / "early_stopping.jsonl").read_text().splitlines()
+    assert len(decisions) == len(logged)
+    assert (out / "curves.png").stat().st_size > 1000
+    final = out / "final"
+    assert (final / "config.json").exists() and list(final.glob("*.safetensors"))
+    # The checkpoint loads back like any transformers checkpoint.
+    from transformers import AutoModelForImageTextToText
+
+    AutoModelForImageTextToText.from_pretrained(final)
+    from timelens_eval.tiny_models import load_processor
+
+    assert load_processor(final).tokenizer.convert_tokens_to_ids("<|video_pad|>") > 0
+
+
+def test_config_files_validate_and_errors_name_the_file(tmp_path) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "rlvr"
+    for name in ("timelens-7b.yaml", "timelens-8b.yaml"):
+        config = load_config(root / name)
+        assert config.grpo.num_generations == 8 and config.grpo.beta == 0.0
+        assert config.grpo.scale_rewards == "none" and config.grpo.temperature == 1.0
+        assert config.sampling.mean == 0.05 and config.sampling.std == 0.2
+        assert sum(b.target_size for b in config.sampling.buckets) == 2493
+        assert config.sampling.buckets[-1].max_duration == float("inf")
+    overridden = load_config(root / "timelens-8b.yaml", {"grpo.max_steps": 3})
+    assert overridden.grpo.max_steps == 3
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: m\noutput_dir: o\ngrpo:\n  num_generations: 1\n")
+    with pytest.raises(InputError, match=r"bad.yaml.*grpo.num_generations"):
+        load_config(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": "x",\n "model": }')
+    with pytest.raises(InputError, match=r"broken.json:2"):
+        load_config(broken)
+    assert main(["rlvr", "train", "--config", str(bad)]) == 2
