@@ -82,14 +82,31 @@ class Attempt:
 class FaultServer:
     """Context manager: a threaded HTTP server following ``script``."""
 
-    def __init__(self, script: list[Reply | Drop]) -> None:
-        self.script = list(script) or [Reply()]
+    def __init__(
+        self,
+        script: list[Reply | Drop] | None = None,
+        per_sample: dict[str, list[Reply | Drop]] | None = None,
+    ) -> None:
+        """``script`` serves requests in arrival order; ``per_sample`` keys scripts by the
+        ``timelens.sample_id`` of the body (the adapter's ``send_metadata=true``)."""
+        self.script = list(script or []) or [Reply()]
+        self.per_sample = {k: list(v) for k, v in (per_sample or {}).items()}
         self.attempts: list[Attempt] = []
         self._lock = threading.Lock()
 
-    def _next(self) -> Reply | Drop:
+    def _next(self, body: Any) -> Reply | Drop:
+        sample = ((body or {}).get("timelens") or {}).get("sample_id")
         with self._lock:
-            return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+            script = self.per_sample.get(sample, self.script) if self.per_sample else self.script
+            return script.pop(0) if len(script) > 1 else script[0]
+
+    def attempts_of(self, sample_id: str) -> list[Attempt]:
+        """The attempts whose body named ``sample_id``."""
+        return [
+            a
+            for a in self.attempts
+            if ((a.body or {}).get("timelens") or {}).get("sample_id") == sample_id
+        ]
 
     def __enter__(self) -> FaultServer:
         owner = self
@@ -107,7 +124,7 @@ class FaultServer:
                     body = json.loads(raw)
                 except ValueError:
                     body = None
-                action = owner._next()
+                action = owner._next(body)
                 with owner._lock:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     owner.attempts.append(Attempt(time.monotonic(), headers, body))
