@@ -140,6 +140,9 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
     assert not page.query_selector("#table-charades-all")
     open_types = set(_column(page, "table-charades-open", 2))
     assert open_types == {"open"}
+    for kind in ("open", "proprietary"):  # ranks count within each table
+        ranks = [int(r) for r in _column(page, f"table-charades-{kind}", 0)]
+        assert ranks == list(range(1, len(ranks) + 1)), kind
     page.click("#variant-original")
     assert page.get_attribute("#tables", "data-variant") == "original"
     assert "charades-sta" in page.text_content("#table-charades-open caption")

@@ -98,6 +98,11 @@
     });
   }
 
+  function rankWithin(rows, key) {  /* ranks inside one table (a view may split models) */
+    var ranks = ranksBy(rows.map(function (r) { return r.sort[key]; }));
+    rows.forEach(function (r, k) { r.sort.rank = ranks[k]; });
+  }
+
   function segmented(name, options, current, onChange) {
     var box = el('div', {'class': 'seg', role: 'group', 'aria-label': name});
     options.forEach(function (opt) {
@@ -162,8 +167,6 @@
         groups.forEach(function (g, k) { sort['g' + k] = vals[k]; });
         rows.push({model: model, sort: sort, entries: maps.map(function (m) { return m[i]; })});
       });
-      var ranks = ranksBy(rows.map(function (r) { return r.sort.avg; }));
-      rows.forEach(function (r, k) { r.sort.rank = ranks[k]; });
       var section = el('section', {id: 'overview'});
       section.appendChild(el('h2', null, 'Overview: mIoU per benchmark (' + state.variant + ')'));
       var cols = [
@@ -180,6 +183,7 @@
       cols.push({key: 'avg', label: 'Average', num: true, title: 'Mean mIoU over ' + avgNames.join(', ') + ' (only when the model has all of them)',
         cell: function (r, td) { td.textContent = fmt(r.sort.avg); }});
       split(rows).forEach(function (part) {
+        rankWithin(part[1], 'avg');
         section.appendChild(sortableTable(cols, part[1], {sortKey: 'avg', id: 'overview-' + (part[0] || 'all'),
           caption: part[0] ? TYPE_TITLES[part[0]] : 'All models'}));
       });
@@ -220,9 +224,8 @@
         td.appendChild(badge(r.entry.k, src));
         if (src) { td.appendChild(el('div', {'class': 'source'}, src)); }
       }});
-      var ranks = ranksBy(rows.map(function (r) { return r.sort.mIoU; }));
-      rows.forEach(function (r, k) { r.sort.rank = ranks[k]; });
       split(rows).forEach(function (part) {
+        rankWithin(part[1], 'mIoU');
         section.appendChild(sortableTable(cols, part[1], {sortKey: 'mIoU', id: 'table-' + group.name + '-' + (part[0] || 'all'),
           caption: (part[0] ? TYPE_TITLES[part[0]] + ' \u2014 ' : '') + bench}));
       });
