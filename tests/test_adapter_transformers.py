@@ -223,3 +223,27 @@ def test_video_input_through_the_video_processor(
     adapter = TransformersAdapter(model=str(path), preset=preset, device="cpu")
     out = asyncio.run(adapter.ground(_request(_frames(video, p.patch), preset, max_new_tokens=4)))
     assert isinstance(out.text, str)
+
+
+def test_qwen3_processor_reads_true_frame_times_from_the_metadata(tiny: dict[str, Path]) -> None:
+    """Qwen3-VL's own timestamp text, written by its processor code from our metadata."""
+    import re
+    from types import SimpleNamespace
+
+    import torch
+    from timelens_eval_adapters.presets import video_metadata
+    from transformers.video_utils import VideoMetadata
+
+    from timelens_eval.tiny_models import load_processor
+
+    processor = load_processor(tiny["qwen3-vl"])
+    # The replacement text needs only these two sizes of the (torchvision-backed) video
+    # processor; everything else is the library's Qwen3-VL code.
+    processor.video_processor = SimpleNamespace(merge_size=2, temporal_patch_size=2)
+    times = np.array([3.0, 3.5, 4.0, 4.5, 5.0, 5.5])  # a clip that starts at 3 s
+    meta = VideoMetadata(**video_metadata(times, 2.0))
+    grid = torch.tensor([[3, 2, 2]])  # 3 temporal patches of 2 frames, 2x2 patches each
+    text = processor.replace_video_token({"video_grid_thw": grid, "video_metadata": [meta]}, 0)
+    shown = [float(t) for t in re.findall(r"<([\d.]+) seconds>", text)]
+    assert shown == pytest.approx([3.25, 4.25, 5.25], abs=0.051)  # pair midpoints, 1 decimal
+    assert text.count("<|video_pad|>") == 3  # one merged token per frame pair
