@@ -141,8 +141,11 @@ def vllm_prompt(inputs: QwenInputs, preset: ModelPreset, text: str) -> dict[str,
     data: dict[str, Any] = {}
     if inputs.videos:
         if preset.family == "qwen3-vl":
+            # vLLM reads ``do_sample_frames`` from the metadata and drops it before
+            # building the processor's VideoMetadata.
             videos: list[Any] = [
-                (v, dict(m)) for v, m in zip(inputs.videos, inputs.video_metadata, strict=True)
+                (v, {**m, "do_sample_frames": False})
+                for v, m in zip(inputs.videos, inputs.video_metadata, strict=True)
             ]
         else:
             videos = list(inputs.videos)

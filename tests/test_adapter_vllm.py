@@ -114,6 +114,7 @@ def test_qwen3_video_carries_true_frame_times_and_no_resampling() -> None:
     video, meta = prompt["multi_modal_data"]["video"]
     np.testing.assert_array_equal(video, frames.images)
     assert meta["fps"] == 1000.0 and meta["frames_indices"] == [3000, 3500, 4000, 4500]
+    assert meta["do_sample_frames"] is False
     kwargs = prompt["mm_processor_kwargs"]
     assert kwargs["do_sample_frames"] is False and kwargs["fps"] == 2.0
     assert kwargs["size"] == {"shortest_edge": 64 * 32 * 32, "longest_edge": 768 * 32 * 32}
