@@ -124,14 +124,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    levels = [1, 8, 32] if args.quick else [1, 8, 32, 128, 512]
+    grid = [(0.05, [1, 8, 32])] if args.quick else [(0.05, [1, 8, 32, 128]), (0.5, [64, 256])]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        conc = concurrency_figures(tmp, 0.05, levels, 0.5 if args.quick else 3.0)
+        n = 2000 if not args.quick else 200
+        wall = timed_run("latency=0", text_benchmark(n), tmp / "ceiling.json", concurrency=64)
+        ceiling = n / wall
+        print(json.dumps({"ceiling_samples_per_s": round(ceiling)}), flush=True)
+        conc = []
+        for latency, levels in grid:
+            conc += concurrency_figures(tmp, latency, levels, 0.5 if args.quick else 3.0)
         pipe = pipeline_figures(tmp, 12 if args.quick else 48, workers=os.cpu_count() or 1)
     figures = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
+        "ceiling_samples_per_s": round(ceiling),
+        "load_average": os.getloadavg(),
         "concurrency": conc,
         "pipeline": pipe,
         "goals_met": {

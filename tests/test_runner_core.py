@@ -263,3 +263,11 @@ def test_missing_credentials_fail_before_the_run(monkeypatch):
     monkeypatch.delenv("MOCK_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="MOCK_API_KEY is not set"):
         build_adapter("mock", "key_env=MOCK_API_KEY")
+
+
+def test_unknown_prompt_template_or_encoding_fails_before_any_sample(tmp_path):
+    bench = toy_benchmark(3)
+    for option in ({"template": "no-such-template"}, {"encoding": "no-such-encoding"}):
+        with pytest.raises(ConfigError, match="unknown"):
+            run_benchmark(build_adapter("mock", "frames=true"), bench, _opts(tmp_path, **option))
+        assert not (tmp_path / "run.samples.jsonl").exists()

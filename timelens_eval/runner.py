@@ -132,8 +132,11 @@ def default_output(runs_dir: Path, model: str, benchmark: str, shard: Shard | No
 
 
 def _prompt_spec(template: str, encoding: str) -> PromptSpec:
+    """The prompt part of the spec; unknown template or encoding names fail here."""
     from timelens_eval.prompts import template_hash
+    from timelens_eval.video.encodings import ENCODINGS
 
+    ENCODINGS.get(encoding)
     return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
 
 
