@@ -75,6 +75,25 @@ def timed_run(adapter_args: str, bench: Benchmark, out: Path, **options: object)
     return seconds
 
 
+def asyncio_floor(latency: float, concurrency: int, n: int) -> float:
+    """Efficiency of bare asyncio sleeps at this latency and concurrency: what the
+    machine allows before any runner work (timer and scheduling delays)."""
+    import asyncio
+
+    async def main() -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with gate:
+                await asyncio.sleep(latency)
+
+        started = time.perf_counter()
+        await asyncio.gather(*[one() for _ in range(n)])
+        return n / (time.perf_counter() - started) / (concurrency / latency)
+
+    return asyncio.run(main())
+
+
 def concurrency_figures(tmp: Path, latency: float, levels: list[int], seconds: float) -> list[dict]:
     rows = []
     for c in levels:
@@ -90,6 +109,7 @@ def concurrency_figures(tmp: Path, latency: float, levels: list[int], seconds: f
                 "throughput": round(n / wall, 1),
                 "ideal": round(ideal, 1),
                 "efficiency": round(n / wall / ideal, 3),
+                "asyncio_floor": round(asyncio_floor(latency, c, n), 3),
             }
         )
         print(json.dumps(rows[-1]), flush=True)
