@@ -38,8 +38,14 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
 
 
-def generate(path: Path, n: int, seed: int = 0, answers_share: float = 0.1) -> None:
-    """Write ``n`` predictions: most with ``timestamps``, a share with raw ``answers`` only."""
+def generate(path: Path, n: int, seed: int = 0, answers_only: float = 0.0) -> None:
+    """Write ``n`` predictions shaped as TimeLens' inference script writes them.
+
+    Each value holds ``timestamps`` (the spans parsed from the answer), the raw
+    ``answers`` text and the ``duration``; about 2% of the answers hold no span.
+    ``answers_only`` is the share of values without ``timestamps`` (parsed by both
+    scorers), 0 by default as in TimeLens' own output.
+    """
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("{")
@@ -49,17 +55,21 @@ def generate(path: Path, n: int, seed: int = 0, answers_share: float = 0.1) -> N
             g0 = round(rng.uniform(0, duration * 0.8), 1)
             g1 = round(min(duration, g0 + rng.uniform(1, 30)), 1)
             p0 = round(max(0.0, g0 + rng.gauss(0, 5)), 1)
-            p1 = round(p0 + abs(rng.gauss(g1 - g0, 5)), 1)
+            p1 = round(p0 + rng.gauss(g1 - g0, 5), 1)
             key = f"{vid}>>>query number {i} about an event>>>[{g0}, {g1}]"
-            if rng.random() < answers_share:
-                template = _ANSWERS[rng.randrange(len(_ANSWERS))]
-                text = template.format(a=p0, b=p1, ca=_clock(p0), cb=_clock(p1))
-                value = {"answers": text, "duration": duration}
+            k = rng.randrange(len(_ANSWERS)) if rng.random() < 0.1 else 0
+            if rng.random() < 0.02:
+                k = len(_ANSWERS) - 1
+            text = _ANSWERS[k].format(a=p0, b=p1, ca=_clock(p0), cb=_clock(p1))
+            stamps = [] if k == len(_ANSWERS) - 1 else [[p0, p1]]
+            if k == 3:
+                stamps = [[float(int(p0)), float(int(p1))]]
+            if rng.random() < answers_only:
+                value: dict = {"answers": text, "duration": duration}
             else:
-                stamps = [] if rng.random() < 0.01 else [[p0, p1]]
-                value = {"timestamps": stamps, "answers": "", "duration": duration}
+                value = {"timestamps": stamps, "answers": text, "duration": duration}
             sep = "," if i else ""
-            fh.write(f"{sep}{json.dumps(key)}:{json.dumps(value)}")
+            fh.write(f"{sep}{json.dumps(key)}: {json.dumps(value)}")
         fh.write("}\n")
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "detect_format",
     "read_predictions",
     "parse_gt_literal",
+    "TimelensColumns",
+    "read_timelens_columns",
 ]
 
 PredictionFormat = Literal["timelens", "moment-detr", "jsonl"]
@@ -437,3 +439,119 @@ def _read_own_jsonl(path: Path) -> PredictionSet:
     if not out.refs:
         raise InputError("no predictions in file", path=path)
     return out
+
+
+@dataclass
+class TimelensColumns:
+    """A TimeLens-format JSON file as arrays (the fast path of :func:`read_timelens_columns`).
+
+    ``pred_start``/``pred_end`` hold the first ``timestamps`` pair (NaN for an empty
+    list); rows whose value has no ``timestamps`` are listed in ``unparsed`` with their
+    answer text, to be parsed by the caller.
+    """
+
+    path: str
+    keys: list[str]
+    videos: list[str]
+    gt_start: Any
+    gt_end: Any
+    pred_start: Any
+    pred_end: Any
+    durations: Any
+    unparsed: dict[int, str]
+
+
+def _msgspec_decoders() -> Any:
+    try:
+        import msgspec
+    except ImportError:
+        return None
+
+    class _Value(msgspec.Struct):
+        timestamps: list[tuple[float, float]] | None = None
+        answers: str | None = None
+        duration: float = float("nan")
+
+    return (
+        msgspec,
+        msgspec.json.Decoder(dict[str, _Value]),
+        msgspec.json.Decoder(list[tuple[float, float]]),
+    )
+
+
+def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
+    """Read a TimeLens ``.json`` file straight into arrays, or None to use the full reader.
+
+    Needs the optional ``msgspec`` (extra ``fast``). Returns None whenever the file is
+    not the plain shape (keys ``video>>>query>>>[s, e]`` with a JSON pair, values with
+    ``timestamps`` pairs and/or ``answers``, finite numbers): :func:`read_predictions`
+    then reads it and reports any error with its file and sample.
+    """
+    import operator
+    from itertools import chain
+
+    import numpy as np
+
+    path = Path(path)
+    found = _msgspec_decoders()
+    if found is None or path.suffix != ".json":
+        return None
+    msgspec, decoder, pairs_decoder = found
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            data = decoder.decode(path.read_bytes())
+        except (msgspec.DecodeError, msgspec.ValidationError, OSError):
+            return None
+        n = len(data)
+        if n == 0:
+            return None
+        keys = list(data)
+        joined = "\n".join(keys)
+        if joined.count(">>>") != 2 * n or joined.count("\n") != n - 1:
+            return None
+        gt_text = ",".join([k.rpartition(">>>")[2] for k in keys])
+        try:
+            gt_list = pairs_decoder.decode(f"[{gt_text}]")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None  # Python literals such as (1.0, 7.5): the full reader handles them
+        if len(gt_list) != n:
+            return None
+        gt = np.fromiter(chain.from_iterable(gt_list), np.float64, 2 * n).reshape(n, 2)
+        if not np.isfinite(gt).all() or (gt[:, 0] < 0).any() or (gt[:, 0] > gt[:, 1]).any():
+            return None
+        values = list(data.values())
+        stamps = list(map(operator.attrgetter("timestamps"), values))
+        unparsed: dict[int, str] = {}
+        for i in [i for i, s in enumerate(stamps) if s is None]:
+            if values[i].answers is None:
+                return None
+            unparsed[i] = values[i].answers
+        nan = (float("nan"), float("nan"))
+        firsts = [s[0] if s else nan for s in stamps]
+        pred = np.fromiter(chain.from_iterable(firsts), np.float64, 2 * n).reshape(n, 2)
+        has = np.array(list(map(bool, stamps)), dtype=bool)
+        if not np.isfinite(pred[has]).all():
+            return None
+        for s in stamps:  # rare: several spans, each must be finite
+            if s and len(s) > 1 and not np.isfinite(s).all():
+                return None
+        durations = np.fromiter(map(operator.attrgetter("duration"), values), np.float64, n)
+        if np.isinf(durations).any():
+            return None
+        videos = [k.partition(">>>")[0] for k in keys]
+        return TimelensColumns(
+            path=str(path),
+            keys=keys,
+            videos=videos,
+            gt_start=gt[:, 0],
+            gt_end=gt[:, 1],
+            pred_start=pred[:, 0],
+            pred_end=pred[:, 1],
+            durations=durations,
+            unparsed=unparsed,
+        )
+    finally:
+        if enabled:
+            gc.enable()

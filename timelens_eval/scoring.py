@@ -27,12 +27,24 @@ from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.metrics import ERROR_STATUS, summarize
 from timelens_eval.parsing import ParseStatus, parse_spans
-from timelens_eval.predictions import PredictionSet
+from timelens_eval.predictions import (
+    PredictionSet,
+    TimelensColumns,
+    read_predictions,
+    read_timelens_columns,
+)
 from timelens_eval.protocol import TIMELENS_PROTOCOL, ParseOptions, Protocol
 from timelens_eval.spans import Span, best_window_iou, iou_arrays
 from timelens_eval.store import MetricsSummary
 
-__all__ = ["Coverage", "ScoreResult", "score_predictions", "METRIC_KEYS"]
+__all__ = [
+    "Coverage",
+    "ScoreResult",
+    "score_predictions",
+    "score_timelens_columns",
+    "score_file",
+    "METRIC_KEYS",
+]
 
 METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 _DEFAULT_PARSE = ParseOptions()
@@ -335,4 +347,75 @@ def score_predictions(
         sample_ids=rows.sample_ids,
         ious=ious,
         statuses=list(status),
+    )
+
+
+def score_timelens_columns(
+    cols: TimelensColumns,
+    protocol: Protocol = TIMELENS_PROTOCOL,
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> ScoreResult:
+    """Score a TimeLens file read by :func:`read_timelens_columns` (GT from the keys).
+
+    Vectorised: the same rules as :func:`score_predictions` with the default parse
+    options; answers without ``timestamps`` are parsed one by one.
+    """
+    if protocol.parse != _DEFAULT_PARSE:
+        raise ConfigError("the column path only serves the default parse options")
+    start = cols.pred_start.copy()
+    end = cols.pred_end.copy()
+    for i, answer in cols.unparsed.items():
+        duration = None if np.isnan(cols.durations[i]) else float(cols.durations[i])
+        top = parse_spans(answer, duration=duration).top
+        start[i], end[i] = (np.nan, np.nan) if top is None else top
+    has = ~np.isnan(start)
+    with np.errstate(invalid="ignore"):
+        reversed_ = has & ~(start < end)
+        limit = cols.durations + protocol.out_of_range_tolerance
+        known = ~np.isnan(cols.durations)
+        outside = has & ~reversed_ & known & ((start < 0) | (end > limit))
+        ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)
+    ious[~has | reversed_ | ~np.isfinite(ious)] = 0.0
+    status = np.full(len(start), ParseStatus.OK.value, dtype=object)
+    status[~has] = ParseStatus.NO_SPAN.value
+    status[reversed_] = ParseStatus.REVERSED.value
+    status[outside] = ParseStatus.OUT_OF_RANGE.value
+    summary = summarize(ious, status, cols.videos, protocol, bootstrap=bootstrap, seed=seed)
+    return ScoreResult(
+        summary=summary,
+        coverage=Coverage(expected=None, matched=len(cols.keys)),
+        protocol=protocol,
+        predictions=cols.path,
+        format="timelens",
+        sample_ids=cols.keys,
+        ious=ious,
+        statuses=list(status),
+    )
+
+
+def score_file(
+    path: str | Path,
+    benchmark: Benchmark | None = None,
+    protocol: Protocol = TIMELENS_PROTOCOL,
+    *,
+    format: str | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    strict: bool = False,
+) -> ScoreResult:
+    """Read and score a prediction file; large TimeLens files take the column path."""
+    if (
+        benchmark is None
+        and format in (None, "timelens")
+        and protocol.parse == _DEFAULT_PARSE
+        and Path(path).suffix == ".json"
+    ):
+        cols = read_timelens_columns(path)
+        if cols is not None:
+            return score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed)
+    preds = read_predictions(path, format)
+    return score_predictions(
+        preds, benchmark, protocol, bootstrap=bootstrap, seed=seed, strict=strict
     )

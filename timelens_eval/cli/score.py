@@ -102,8 +102,8 @@ def score(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:
     """Score a prediction file (R1@0.3/0.5/0.7, mIoU with video-level bootstrap CIs)."""
-    from timelens_eval.predictions import FORMATS, read_predictions
-    from timelens_eval.scoring import score_predictions
+    from timelens_eval.predictions import FORMATS
+    from timelens_eval.scoring import score_file
 
     if format is not None and format not in FORMATS:
         raise ConfigError(f"unknown --format {format!r}; use one of {', '.join(FORMATS)}")
@@ -117,9 +117,14 @@ def score(
         from timelens_eval.benchmarks.base import load_benchmark
 
         bench = load_benchmark(benchmark, annotations)
-    preds = read_predictions(predictions, format)
-    result = score_predictions(
-        preds, bench, protocol, bootstrap=bootstrap, seed=seed, strict=strict
+    result = score_file(
+        predictions,
+        bench,
+        protocol,
+        format=format,
+        bootstrap=bootstrap,
+        seed=seed,
+        strict=strict,
     )
     if as_json:
         typer.echo(json.dumps(_finite_json(result.to_dict()), allow_nan=False))
