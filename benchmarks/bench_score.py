@@ -18,7 +18,6 @@ import json
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -74,15 +73,28 @@ def generate(path: Path, n: int, seed: int = 0, answers_only: float = 0.0) -> No
 
 
 def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        peak = float("nan")  # an earlier child was bigger; getrusage keeps the max
-    return wall, peak / 1024.0, done.stdout
+    """Wall seconds, peak RSS (MiB) and stdout of a child process.
+
+    The peak comes from a small wrapper process that runs the command and reads its
+    own ``RUSAGE_CHILDREN`` (so each command's peak is measured alone).
+    """
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\n"
+        "wall = time.perf_counter() - t\n"
+        "sys.stdout.buffer.write(done.stdout)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(f'@@ {wall} {peak} {done.returncode}', file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd], cwd=cwd, capture_output=True, text=True
+    )
+    stats = [line for line in done.stderr.splitlines() if line.startswith("@@ ")]
+    wall, peak_kib, code = stats[-1].split()[1:]
+    if int(code) != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {done.stderr[-2000:]}")
+    return float(wall), float(peak_kib) / 1024.0, done.stdout
 
 
 def _timelens_numbers(stdout: str) -> dict[str, float]:
@@ -151,11 +163,17 @@ def main() -> None:
             wall, peak, stdout = _run(cmd, cwd=str(code))
             rows.append(("TimeLens compute_metrics.py", wall, peak, _timelens_numbers(stdout)))
 
-    print("| scorer | wall (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    keys = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+    reference = rows[-1] if args.timelens_repo is not None else None
+    print("| scorer | wall (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU | speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, wall, peak, nums in rows:
-        cells = " | ".join(f"{nums[k]:.6f}" for k in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"))
-        print(f"| {name} | {wall:.2f} | {peak:.0f} | {cells} |")
+        cells = " | ".join(f"{nums[k]:.6f}" for k in keys)
+        speed = f"{reference[1] / wall:.1f}x" if reference is not None else "-"
+        print(f"| {name} | {wall:.2f} | {peak:.0f} | {cells} | {speed} |")
+    if reference is not None:
+        same = all(abs(r[3][k] - reference[3][k]) <= 1e-6 for r in rows for k in keys)
+        print(f"\nidentical to TimeLens (1e-6): {same}")
 
 
 if __name__ == "__main__":
