@@ -157,7 +157,8 @@ def test_planning_is_deterministic_and_seeded():
     train = plan_split(SplitConfig(split="train", seed=3, videos=20))
     assert train.samples[0].sample_id.startswith("train0000#")
     assert len(train.scenes) == 20
-    assert plan_split(SplitConfig(split="train")).config.num_videos == 400
+    assert SplitConfig(split="train").num_videos == 400
+    assert SplitConfig(split="dev").num_videos == 72
 
 
 def test_event_boundaries_are_crisp():
@@ -195,3 +196,15 @@ def test_scene_grammar_values():
     shapes = [obj.shape for obj in scene.objects]
     assert len(shapes) == len(set(shapes))
     assert all(obj.colour in COLOURS for obj in scene.objects)
+
+
+@pytest.mark.parametrize("videos", [8, 20, 400])
+def test_rates_stay_within_three_points_on_other_sizes(videos):
+    for seed in (0, 1):
+        plan = plan_split(SplitConfig(split="train", seed=seed, videos=videos))
+        counts = plan.category_counts()
+        n = len(plan.samples)
+        for name, target in PAPER_RATES.items():
+            assert abs(100 * counts[name] / n - target) <= 3.0, (videos, seed, name)
+        if videos == 400:
+            break

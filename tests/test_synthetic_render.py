@@ -13,6 +13,7 @@ import pytest
 from timelens_eval.benchmarks import file_sha256, load_benchmark
 from timelens_eval.cli import main
 from timelens_eval.errors import InputError
+from timelens_eval.synthetic import generate as generate_module
 from timelens_eval.synthetic.generate import cache_root, ensure_split, generate_split
 from timelens_eval.synthetic.plan import SplitConfig
 from timelens_eval.synthetic.render import render_frame
@@ -140,6 +141,11 @@ def test_loader_generates_into_cache_once(tmp_path, monkeypatch):
     stamp = (video_root / "test0000.mp4").stat().st_mtime_ns
     again = ensure_split(SplitConfig(seed=1, videos=2))
     assert again.cached and again.root == video_root.parent
+
+    def no_planning(config):
+        raise AssertionError("a cached split should load without planning")
+
+    monkeypatch.setattr(generate_module, "plan_split", no_planning)
     refined = load_benchmark("synthetic-refined", videos=2, seed=1)
     assert refined.video_root == bench.video_root
     assert (video_root / "test0000.mp4").stat().st_mtime_ns == stamp

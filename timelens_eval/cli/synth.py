@@ -67,10 +67,12 @@ def register(app: typer.Typer) -> None:
 
             made = generate_split(config, out, variants=chosen, progress=progress, workers=workers)
 
-        samples = made.plan.samples
-        counts = made.plan.category_counts()
+        plan = made.plan
+        assert plan is not None  # generate_split always plans
+        samples = plan.samples
+        counts = plan.category_counts()
         typer.echo(
-            f"{len(made.plan.scenes)} videos, {len(samples)} samples in {made.seconds:.1f} s "
+            f"{len(plan.scenes)} videos, {len(samples)} samples in {made.seconds:.1f} s "
             f"-> {made.root}"
         )
         for name, path in made.annotations.items():

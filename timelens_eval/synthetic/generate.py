@@ -9,6 +9,7 @@ so concurrent or interrupted runs never leave a half-written split behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,8 +23,13 @@ from pathlib import Path
 from timelens_eval.benchmarks.base import file_sha256
 from timelens_eval.errors import ConfigError
 from timelens_eval.synthetic import render
-from timelens_eval.synthetic.annotations import VARIANTS, VIDEO_DIR, write_annotations
-from timelens_eval.synthetic.plan import SplitConfig, SplitPlan, plan_split
+from timelens_eval.synthetic.annotations import (
+    VARIANTS,
+    VIDEO_DIR,
+    annotation_filename,
+    write_annotations,
+)
+from timelens_eval.synthetic.plan import GENERATOR_VERSION, SplitConfig, SplitPlan, plan_split
 from timelens_eval.synthetic.scenes import Scene
 
 __all__ = ["GeneratedSplit", "render_settings", "generate_split", "cache_root", "ensure_split"]
@@ -39,7 +45,8 @@ class GeneratedSplit:
     """Where a generated split lives and what it holds."""
 
     root: Path
-    plan: SplitPlan
+    plan: SplitPlan | None
+    """The planned split; None when it was found in the cache without planning."""
     plan_hash: str
     annotations: dict[str, Path]
     """Annotation file per variant."""
@@ -133,6 +140,26 @@ def _complete(folder: Path) -> bool:
     return all(path.is_file() for path in files) and len(files) > len(VARIANTS) - 1
 
 
+def _config_key(config: SplitConfig) -> str:
+    payload = {
+        "generator_version": GENERATOR_VERSION,
+        "config": config.to_dict(),
+        "render": render_settings(),
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _remember(root: Path, key: str, plan_hash: str) -> None:
+    """Record which folder a config produced, so the next load skips planning."""
+    index = root / "index"
+    index.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=index, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(plan_hash + "\n")
+    os.replace(tmp, index / key)
+
+
 def ensure_split(
     config: SplitConfig,
     *,
@@ -140,13 +167,28 @@ def ensure_split(
     progress: ProgressCallback | None = None,
     workers: int = 1,
 ) -> GeneratedSplit:
-    """The split for ``config`` from the cache, generating it on first use."""
+    """The split for ``config`` from the cache, generating it on first use.
+
+    The folder is named by the plan hash. A small index (``index/<config key>``) maps
+    each config to its plan hash, so a cached split loads without planning it again;
+    then ``GeneratedSplit.plan`` is None.
+    """
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    key = _config_key(config)
+    try:
+        known = (root / "index" / key).read_text(encoding="utf-8").strip()
+    except OSError:
+        known = ""
+    if known and _complete(root / known[:16]):
+        folder = root / known[:16]
+        annotations = {v: folder / annotation_filename(v) for v in VARIANTS}
+        return GeneratedSplit(folder, None, known, annotations, 0.0, cached=True)
     plan = plan_split(config)
     plan_hash = plan.plan_hash(render_settings())
-    root = Path(cache_dir) if cache_dir is not None else cache_root()
     folder = root / plan_hash[:16]
     if _complete(folder):
-        annotations = {v: folder / f"synthetic-{v}.json" for v in VARIANTS}
+        _remember(root, key, plan_hash)
+        annotations = {v: folder / annotation_filename(v) for v in VARIANTS}
         return GeneratedSplit(folder, plan, plan_hash, annotations, 0.0, cached=True)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{plan_hash[:16]}-", dir=root))
@@ -162,5 +204,6 @@ def ensure_split(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    _remember(root, key, plan_hash)
     annotations = {v: folder / p.name for v, p in made.annotations.items()}
     return GeneratedSplit(folder, made.plan, plan_hash, annotations, made.seconds)

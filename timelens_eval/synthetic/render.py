@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from timelens_eval.synthetic.scenes import Scene, SceneObject, object_state
+from timelens_eval.synthetic.scenes import ObjectState, Scene, object_state
 
 __all__ = ["BACKGROUND", "ENCODER_OPTIONS", "render_frame", "render_frames", "write_video"]
 
@@ -53,7 +53,7 @@ def _shape_mask(
         top = (0.0, -R)
         left = (-R * math.sqrt(3) / 2, R / 2)
         right = (R * math.sqrt(3) / 2, R / 2)
-        inside = np.ones(dx.shape, dtype=bool)
+        inside = np.ones(np.broadcast_shapes(dx.shape, dy.shape), dtype=bool)
         for (x0, y0), (x1, y1) in ((top, right), (right, left), (left, top)):
             inside &= (x1 - x0) * (dy - y0) - (y1 - y0) * (dx - x0) >= 0
         return inside
@@ -63,15 +63,14 @@ def _shape_mask(
 def render_frame(scene: Scene, t: float) -> np.ndarray:
     """The scene at time ``t`` as an ``(H, W, 3)`` uint8 RGB array."""
     cfg = scene.config
-    frame = np.empty((cfg.height, cfg.width, 3), dtype=np.float32)
+    frame = np.empty((cfg.height, cfg.width, 3), dtype=np.uint8)
     frame[:] = BACKGROUND
     for obj in scene.objects:
-        _draw(frame, scene, obj, t)
-    return np.rint(frame).astype(np.uint8)  # blends of in-range colours stay in range
+        _draw(frame, obj.shape, object_state(scene, obj, t))
+    return frame
 
 
-def _draw(frame: np.ndarray, scene: Scene, obj: SceneObject, t: float) -> None:
-    state = object_state(scene, obj, t)
+def _draw(frame: np.ndarray, shape: str, state: ObjectState) -> None:
     if state.opacity <= 0.0:
         return
     height, width = frame.shape[:2]
@@ -82,12 +81,15 @@ def _draw(frame: np.ndarray, scene: Scene, obj: SceneObject, t: float) -> None:
     y0, y1 = max(0, int(cy - pad)), min(height, int(math.ceil(cy + pad)) + 1)
     if x0 >= x1 or y0 >= y1:
         return
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
-    mask = _shape_mask(obj.shape, xx, yy, cx, cy, r)
+    # pixel centres, float32 (the precision fixes which edge pixels are inside)
+    xx = (np.arange(x0, x1, dtype=np.float32) + np.float32(0.5))[None, :]
+    yy = (np.arange(y0, y1, dtype=np.float32) + np.float32(0.5))[:, None]
+    mask = _shape_mask(shape, xx, yy, cx, cy, r)
     region = frame[y0:y1, x0:x1]
     alpha = np.float32(state.opacity)
     colour = np.asarray(state.rgb, dtype=np.float32)
-    region[mask] = region[mask] * (1 - alpha) + colour * alpha
+    blended = region[mask].astype(np.float32) * (1 - alpha) + colour * alpha
+    region[mask] = np.rint(blended).astype(np.uint8)  # blends of valid colours stay in range
 
 
 def render_frames(scene: Scene) -> list[np.ndarray]:
@@ -131,15 +133,18 @@ def write_video(scene: Scene, path: str | Path) -> None:
         stream.pix_fmt = "yuv420p"
         stream.time_base = time_base
         stream.codec_context.thread_count = 1
-        previous_states: tuple[object, ...] | None = None
-        yuv = np.empty(0, dtype=np.uint8)
+        previous_states: tuple[ObjectState, ...] | None = None
+        frame = None
+        rgb = np.empty((cfg.height, cfg.width, 3), dtype=np.uint8)
         for index in range(scene.num_frames):
             t = index / cfg.fps
             states = tuple(object_state(scene, obj, t) for obj in scene.objects)
-            if states != previous_states:  # still frames are drawn once
-                yuv = rgb_to_yuv420p(render_frame(scene, t))
+            if frame is None or states != previous_states:  # still frames are drawn once
+                rgb[:] = BACKGROUND
+                for obj, state in zip(scene.objects, states, strict=True):
+                    _draw(rgb, obj.shape, state)
+                frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(rgb), format="yuv420p")
                 previous_states = states
-            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = index
             frame.time_base = time_base
             for packet in stream.encode(frame):

@@ -29,6 +29,7 @@ __all__ = [
     "Scene",
     "ObjectState",
     "plan_scene",
+    "shapes_overlap",
     "object_state",
 ]
 
@@ -59,7 +60,7 @@ ACTIONS: tuple[str, ...] = (
 """What an object can do; ``jump`` (up and back down) is the only action that ends
 where it started, so it is the one that can repeat within a scene."""
 
-SIZE_LEVELS: tuple[float, ...] = (0.06, 0.09, 0.13)
+SIZE_LEVELS: tuple[float, ...] = (0.045, 0.065, 0.09)
 """Object radius per size level, as a fraction of the frame width."""
 
 TIME_GRID = 0.5
@@ -69,6 +70,7 @@ _MIN_EVENT, _MAX_EVENT = 1.5, 5.0  # event duration range (s)
 _MIN_GAP = 0.5  # still time between two events of the same object (s)
 _MIN_MOVE = 0.2  # shortest move, as a fraction of the frame width
 _JUMP_HEIGHT = 0.25  # fraction of the frame height
+_BOUND = 1.25  # every shape fits in a circle of this many radii
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class SceneConfig:
     """Shortest video, whole seconds."""
     max_duration: int = 30
     min_objects: int = 2
-    max_objects: int = 4
+    max_objects: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -255,11 +257,28 @@ def plan_scene(
     pair occurs at most once, so each event has a unique description. Draws again
     (from the same generator) until the scene has at least ``min_events`` events.
     """
-    for _ in range(100):
+    for _ in range(1000):
         scene = _draw_scene(rng, video_id, config, repeat_jump)
-        if len(scene.events) >= min_events:
+        if len(scene.events) >= min_events and not shapes_overlap(scene):
             return scene
     raise ValueError(f"could not plan a scene with {min_events} events; lower min_events")
+
+
+def shapes_overlap(scene: Scene) -> bool:
+    """True when two visible shapes touch in some frame (one could hide the other)."""
+    cfg = scene.config
+    aspect = cfg.width / cfg.height
+    for index in range(scene.num_frames + 1):
+        states = [object_state(scene, obj, index / cfg.fps) for obj in scene.objects]
+        shown = [st for st in states if st.opacity > 0]
+        for i, a in enumerate(shown):
+            for b in shown[i + 1 :]:
+                dx = (a.x - b.x) * aspect  # in frame heights, like y
+                dy = a.y - b.y
+                reach = _BOUND * (a.radius + b.radius) * aspect
+                if dx * dx + dy * dy < reach * reach:
+                    return True
+    return False
 
 
 def _draw_scene(rng: random.Random, video_id: str, config: SceneConfig, repeat_jump: bool) -> Scene:
@@ -277,7 +296,7 @@ def _draw_scene(rng: random.Random, video_id: str, config: SceneConfig, repeat_j
                 colour=rng.choice(sorted(COLOURS)),
                 size=rng.randint(0, len(SIZE_LEVELS) - 2),
                 x=round(rng.uniform(0.15, 0.85), 3),
-                y=round(0.2 + 0.6 * lanes[object_id], 3),
+                y=round(0.25 + 0.6 * lanes[object_id], 3),
                 visible=rng.random() > 0.3,
             )
         )
@@ -376,7 +395,10 @@ def object_state(scene: Scene, obj: SceneObject, t: float) -> ObjectState:
         elif event.action in ("move_left", "move_right"):
             x += event.dx * p
         elif event.action == "jump":
-            y -= _JUMP_HEIGHT * (1.0 - abs(2.0 * p - 1.0))
+            # as high as the frame allows, so the top of the shape stays in view
+            top_room = y - radius * 1.3 * scene.config.width / scene.config.height - 0.02
+            height = max(0.08, min(_JUMP_HEIGHT, top_room))
+            y -= height * (1.0 - abs(2.0 * p - 1.0))
         elif event.action in ("grow", "shrink"):
             assert event.size_after is not None
             before = radius
