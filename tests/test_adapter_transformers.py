@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +39,13 @@ FAMILY = {"qwen2.5-vl": "qwen2_5_vl", "qwen3-vl": "qwen3_vl"}
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    import os
-
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    return {
-        preset: build_tiny_model(tmp_path_factory.mktemp(preset), family, seed=0)
-        for preset, family in FAMILY.items()
-    }
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield {
+            preset: build_tiny_model(tmp_path_factory.mktemp(preset), family, seed=0)
+            for preset, family in FAMILY.items()
+        }
 
 
 @pytest.fixture(scope="module")

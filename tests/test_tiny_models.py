@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,10 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return {fam: build_tiny_model(tmp_path_factory.mktemp(fam), fam, seed=0) for fam in FAMILIES}
+def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield {fam: build_tiny_model(tmp_path_factory.mktemp(fam), fam, seed=0) for fam in FAMILIES}
 
 
 def _sha(path: Path) -> str:
