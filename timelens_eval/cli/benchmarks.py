@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -51,7 +51,7 @@ def describe_benchmark(bench: Any) -> dict[str, Any]:
 
 
 def list_benchmarks(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the registered benchmarks and their original/refined pairs."""
     from timelens_eval.benchmarks import catalog  # noqa: F401  (registers built-ins)
@@ -91,14 +91,15 @@ def list_benchmarks(
 
 
 def info(
-    name: str = typer.Argument(..., help="Registered benchmark name."),
-    annotations: Path | None = typer.Option(
-        None, "--annotations", "-a", help="Annotation file (default: the registered location)."
-    ),
-    clip_gt: bool = typer.Option(
-        False, "--clip-gt", help="Charades-STA: clip GT windows to the video duration."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    name: Annotated[str, typer.Argument(help="Registered benchmark name.")],
+    annotations: Annotated[
+        Path | None,
+        typer.Option("--annotations", "-a", help="Annotation file (default: registered place)."),
+    ] = None,
+    clip_gt: Annotated[
+        bool, typer.Option("--clip-gt", help="Charades-STA: clip GT windows to the duration.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Videos, queries, multi-window queries, GT beyond duration and duration statistics."""
     from timelens_eval.benchmarks.base import load_benchmark

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from timelens_eval.errors import ConfigError
 
-_PARSE_OPTIONS = ("labelled", "units", "swap_reversed", "round_to_seconds", "clip_to_duration")
+_PARSE_OPTIONS = (
+    "labelled",
+    "units",
+    "swap_reversed",
+    "round_to_seconds",
+    "clip_to_duration",
+)
+_OPTS = ", ".join(_PARSE_OPTIONS)
 
 
 def build_protocol(options: list[str], unparsed: str) -> Any:
@@ -79,27 +86,33 @@ def _print_table(result: Any) -> None:
 
 
 def score(
-    predictions: Path = typer.Argument(..., help="Prediction file (.json or .jsonl)."),
-    benchmark: str | None = typer.Option(
-        None, "--benchmark", "-b", help="Benchmark to score against (default: GT in the keys)."
-    ),
-    annotations: Path | None = typer.Option(
-        None, "--annotations", "-a", help="The benchmark's annotation file."
-    ),
-    format: str | None = typer.Option(
-        None, "--format", "-f", help="timelens | moment-detr | jsonl (detected when omitted)."
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Fail on missing/extra/duplicates."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    option: list[str] = typer.Option(
-        [],
-        "--option",
-        "-o",
-        help="Parse option to switch on (repeatable): " + ", ".join(_PARSE_OPTIONS),
-    ),
-    unparsed: str = typer.Option("zero", "--unparsed", help="zero (default) or exclude."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates (0: no CI)."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    predictions: Annotated[Path, typer.Argument(help="Prediction file (.json or .jsonl).")],
+    benchmark: Annotated[
+        str | None,
+        typer.Option("--benchmark", "-b", help="Benchmark to score against (default: GT in keys)."),
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option("--annotations", "-a", help="The benchmark's annotation file.")
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="timelens, moment-detr or jsonl (default: detect)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on missing, extra or duplicate predictions.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Parse option to switch on (repeatable): " + _OPTS),
+    ] = None,
+    unparsed: Annotated[
+        str, typer.Option("--unparsed", help="Unparsed answers: zero (default) or exclude.")
+    ] = "zero",
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
 ) -> None:
     """Score a prediction file (R1@0.3/0.5/0.7, mIoU with video-level bootstrap CIs)."""
     from timelens_eval.predictions import FORMATS
@@ -111,7 +124,7 @@ def score(
         raise ConfigError("--annotations needs --benchmark NAME")
     if bootstrap < 0:
         raise ConfigError("--bootstrap must be >= 0")
-    protocol = build_protocol(option, unparsed)
+    protocol = build_protocol(option or [], unparsed)
     bench = None
     if benchmark is not None:
         from timelens_eval.benchmarks.base import load_benchmark
