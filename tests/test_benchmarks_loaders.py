@@ -171,7 +171,8 @@ def test_bad_timelens_bench_names_file_and_sample(tmp_path: Path, text: str, mes
 
 BAD_JSONL = [
     (
-        '{"qid": 1, "query": "q", "duration": 150, "vid": "v", "relevant_windows": [[0, 2]]}\n{"qid"',
+        '{"qid": 1, "query": "q", "duration": 150, "vid": "v", "relevant_windows": [[0, 2]]}'
+        '\n{"qid"',
         ":2:",
     ),
     ('{"qid": 1, "query": "q", "duration": 150, "vid": "v"}', "missing field 'relevant_windows'"),

@@ -200,7 +200,9 @@ def detect_format(path: str | Path) -> PredictionFormat:
         return "timelens"
     try:
         with open(path, encoding="utf-8") as fh:
-            first = next((line for line in fh if line.strip()), "")
+            number, first = next(
+                ((n, line) for n, line in enumerate(fh, start=1) if line.strip()), (1, "")
+            )
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", path=path) from None
     except UnicodeDecodeError as exc:
@@ -210,7 +212,7 @@ def detect_format(path: str | Path) -> PredictionFormat:
     try:
         record = json.loads(first)
     except ValueError:
-        raise InputError("not valid JSON", path=path, line=1) from None
+        raise InputError("not valid JSON", path=path, line=number) from None
     if isinstance(record, dict):
         if "sample_id" in record:
             return "jsonl"
@@ -222,7 +224,7 @@ def detect_format(path: str | Path) -> PredictionFormat:
         "cannot tell the prediction format from the first record; pass --format "
         "timelens|moment-detr|jsonl",
         path=path,
-        line=1,
+        line=number,
     )
 
 
