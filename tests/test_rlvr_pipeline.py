@@ -147,8 +147,20 @@ def test_train_runs_grpo_on_the_selection_and_writes_checkpoint_and_curves(
     from timelens_eval.tiny_models import build_tiny_model
 
     model_dir = build_tiny_model(workdir / "tiny", "qwen2_5_vl", seed=0)
+    config = _train_config(workdir, selection, model_dir)
+    config["sft"] = {"learning_rate": 1e-3, "max_steps": 2, "use_cpu": True}
     config_path = workdir / "tiny.json"
-    config_path.write_text(json.dumps(_train_config(workdir, selection, model_dir)))
+    config_path.write_text(json.dumps(config))
+    # Stage 1: supervised warm start; stage 2: GRPO from the warm-started checkpoint.
+    assert main(["rlvr", "sft", "--config", str(config_path)]) == 0
+    sft_final = workdir / "train" / "sft" / "final"
+    sft_rows = [
+        json.loads(x)
+        for x in (workdir / "train" / "sft" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["step"] for r in sft_rows if "loss" in r] == [1, 2]
+    config["model"] = str(sft_final)
+    config_path.write_text(json.dumps(config))
     assert main(["rlvr", "train", "--config", str(config_path)]) == 0
 
     out = workdir / "train"

@@ -165,6 +165,29 @@ def train(
     typer.echo(f"metrics: {outcome.metrics_file}  curves: {outcome.curves_plot}")
 
 
+def sft(
+    config: Annotated[Path, typer.Option("--config", help="RLVR config (YAML or JSON).")],
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", help="Override sft.max_steps.")
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Override output_dir.")
+    ] = None,
+) -> None:
+    """Supervised warm start on the ground-truth answers (before GRPO); writes
+    OUTPUT_DIR/sft/final."""
+    from timelens_eval.rlvr.config import load_config
+    from timelens_eval.rlvr.pipeline import warm_start
+
+    overrides: dict[str, Any] = {}
+    if max_steps is not None:
+        overrides["sft.max_steps"] = max_steps
+    if output_dir is not None:
+        overrides["output_dir"] = str(output_dir)
+    final = warm_start(load_config(config, overrides))
+    typer.echo(f"SFT checkpoint: {final}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``rlvr`` command group to ``app``."""
     group = typer.Typer(
@@ -175,5 +198,6 @@ def register(app: typer.Typer) -> None:
     )
     group.command("estimate-difficulty")(estimate_difficulty)
     group.command("sample")(sample)
+    group.command("sft")(sft)
     group.command("train")(train)
     app.add_typer(group, name="rlvr")

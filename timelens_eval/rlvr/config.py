@@ -18,6 +18,7 @@ from timelens_eval.errors import ConfigError, InputError, MissingDependencyError
 from timelens_eval.rlvr.early_stopping import EarlyStoppingConfig
 from timelens_eval.rlvr.reward import RewardConfig
 from timelens_eval.rlvr.sampling import SamplingConfig
+from timelens_eval.rlvr.sft import SFTSettings
 from timelens_eval.rlvr.trainer import GRPOSettings
 from timelens_eval.video.types import FrameSpec
 
@@ -62,6 +63,9 @@ class RLVRConfig(BaseModel):
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    sft: SFTSettings = Field(
+        default_factory=SFTSettings, description="Warm start (`rlvr sft`), before GRPO."
+    )
 
 
 def _read_document(path: Path) -> Any:

@@ -39,6 +39,7 @@ __all__ = [
     "load_training_samples",
     "build_dataset",
     "train",
+    "warm_start",
 ]
 
 logger = logging.getLogger(__name__)
@@ -279,6 +280,40 @@ def _save_processor(processor: Any, source: str, dest: Path) -> None:
                 shutil.copy2(path, dest / path.name)
         return
     processor.save_pretrained(str(dest))
+
+
+def warm_start(config: RLVRConfig) -> Path:
+    """Supervised warm start of ``config.model`` on the training rows; returns ``sft/final``.
+
+    Uses the config's data (selection and limit included), frames and ``sft`` settings;
+    point ``model`` of the GRPO config at the returned directory.
+    """
+    from timelens_eval.rlvr.sft import run_sft
+
+    out = Path(config.output_dir) / "sft"
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = build_dataset(config)
+    model, processor = _load_policy(config)
+    if config.grpo.freeze_vision_tower:
+        from timelens_eval.rlvr.trainer import freeze_vision_tower
+
+        freeze_vision_tower(model)
+    recorder = _metrics_recorder(out / "metrics.jsonl")
+    (out / "metrics.jsonl").unlink(missing_ok=True)
+    trainer = run_sft(
+        model,
+        processor,
+        dataset,
+        config.sft,
+        out / "checkpoints",
+        frame_spec=config.frames,
+        video_backend=config.video_backend,
+        callbacks=[recorder],
+    )
+    final = out / "final"
+    trainer.save_model(str(final))
+    _save_processor(processor, config.model, final)
+    return final
 
 
 def train(config: RLVRConfig) -> TrainOutcome:

@@ -1,0 +1,82 @@
+"""Supervised warm start with video inputs on a tiny offline Qwen2.5-VL."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from timelens_eval.rlvr.sft import SFTSettings, VideoSFTCollator, answer_text, run_sft  # noqa: E402
+from timelens_eval.rlvr.video_grpo import video_prompt  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_vl(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from timelens_eval.tiny_models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "vl", "qwen2_5_vl", seed=0)
+
+
+def _rows(n: int = 1) -> list[dict]:
+    rng = np.random.default_rng(2)
+    return [
+        {
+            "prompt": video_prompt(f"When does event {i} happen?"),
+            "video": {
+                "frames": rng.integers(0, 256, size=(4, 56, 56, 3), dtype=np.uint8),
+                "fps": 2.0,
+            },
+            "gt": [[0.5 + i, 1.5 + i]],
+            "duration": 4.0,
+        }
+        for i in range(n)
+    ]
+
+
+def test_answer_text() -> None:
+    assert answer_text([[1.25, 3.0]]) == "The event happens in 1.2 - 3.0 seconds."
+    assert answer_text([[1.0, 3.0], [5, 6]], decimals=0) == "The event happens in 1 - 3 seconds."
+
+
+def test_collator_puts_the_loss_on_the_answer_only(tiny_vl) -> None:
+    from timelens_eval.tiny_models import load_processor
+
+    processor = load_processor(tiny_vl)
+    batch = VideoSFTCollator(processor, video_backend="patches")(_rows(2))
+    tok = processor.tokenizer
+    for i, row in enumerate(_rows(2)):
+        target = batch["labels"][i][batch["labels"][i] != -100]
+        assert tok.decode(target[:-1]) == answer_text(row["gt"])
+        assert int(target[-1]) == tok.convert_tokens_to_ids("<|im_end|>")
+        n_video = int((batch["input_ids"][i] == tok.convert_tokens_to_ids("<|video_pad|>")).sum())
+        assert n_video == int(batch["video_grid_thw"][i].prod()) // 4
+        assert int((batch["mm_token_type_ids"][i] == 2).sum()) == n_video
+    assert batch["pixel_values_videos"].shape[0] == int(batch["video_grid_thw"].prod(-1).sum())
+
+
+@pytest.mark.slow
+def test_sft_lowers_the_answer_loss(tiny_vl, tmp_path) -> None:
+    from datasets import Dataset
+    from transformers import AutoModelForImageTextToText
+
+    from timelens_eval.tiny_models import load_processor
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_vl, dtype=torch.float32)
+    rows = _rows(1)
+    rows[0]["video"]["frames"] = rows[0]["video"]["frames"].tolist()
+    dataset = Dataset.from_list(rows)
+    settings = SFTSettings(
+        learning_rate=1e-2, lr_scheduler_type="constant", warmup=0.0, max_steps=8, use_cpu=True
+    )
+    trainer = run_sft(
+        model, load_processor(tiny_vl), dataset, settings, tmp_path, video_backend="patches"
+    )
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    assert len(losses) == 8
+    assert losses[-1] < 0.7 * losses[0], losses
