@@ -140,10 +140,15 @@ class UploadCache:
             return None
         return entry if expires > datetime.now(timezone.utc) else None
 
-    def put(self, digest: str, name: str, uri: str, mime_type: str) -> None:
-        """Remember an uploaded file (written atomically)."""
+    def put(
+        self, digest: str, name: str, uri: str, mime_type: str, expires: datetime | None = None
+    ) -> None:
+        """Remember an uploaded file until ``expires`` (default: 47 h), written atomically."""
         data = self._load()
-        expires = datetime.now(timezone.utc) + _FILE_LIFETIME
+        limit = datetime.now(timezone.utc) + _FILE_LIFETIME
+        if expires is not None and expires.tzinfo is not None:
+            limit = min(limit, expires - timedelta(minutes=10))
+        expires = limit
         data.setdefault(self.scope, {})[digest] = {
             "name": name,
             "uri": uri,
@@ -345,7 +350,9 @@ class GeminiAdapter(Adapter):
             )
             self.uploaded += 1
             file = await self._wait_active(file.name, sample)
-            self.uploads.put(digest, file.name, file.uri, file.mime_type or mime)
+            self.uploads.put(
+                digest, file.name, file.uri, file.mime_type or mime, file.expiration_time
+            )
             return file.uri, file.mime_type or mime
 
     # -- requests ---------------------------------------------------------------------------

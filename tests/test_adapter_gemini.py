@@ -64,6 +64,7 @@ class StandIn:
         self.faults: dict[str, list[tuple[int, dict[str, str], str]]] = {}
         self.processing_polls = 1
         self.hits: dict[str, int] = {}
+        self.expires = "2099-01-01T00:00:00Z"
         self.base = ""
 
     def fault(self, route: str) -> tuple[int, dict[str, str], str] | None:
@@ -79,6 +80,7 @@ class StandIn:
             "sizeBytes": str(len(f["bytes"])),
             "state": f["state"],
             "displayName": f["display"],
+            "expirationTime": f["expires"],
         }
 
     def answer(self, body: dict[str, Any]) -> tuple[str, int]:
@@ -191,6 +193,7 @@ def server() -> Iterator[StandIn]:
                     "state": "PROCESSING",
                     "polls": 0,
                     "display": session["display"],
+                    "expires": state.expires,
                 }
                 return self._send(
                     200, {"file": state.file_resource(name)}, {"X-Goog-Upload-Status": "final"}
@@ -331,6 +334,22 @@ def test_uploads_are_cached_by_content_hash(
     asyncio.run(fresh.ground(_upload_request(video)))
     assert server.upload_starts == 3
     assert len(server.generate_calls) == 5
+
+
+def test_the_cache_keeps_files_no_longer_than_the_api_says(
+    server: StandIn, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    soon = datetime.now(timezone.utc) + timedelta(minutes=5)  # inside the 10-minute margin
+    server.expires = soon.isoformat().replace("+00:00", "Z")
+    adapter = _adapter(server, tmp_path, monkeypatch)
+    asyncio.run(adapter.ground(_upload_request(video, sample="a")))
+    asyncio.run(adapter.ground(_upload_request(video, sample="b")))
+    assert server.upload_starts == 2  # the first upload was too close to expiry to reuse
+    cache = json.loads((tmp_path / "cache" / "gemini-files.json").read_text())
+    (entries,) = cache.values()
+    assert all("expires" in e for e in entries.values())
 
 
 def test_frames_mode_sends_frames_inline_between_textual_timestamps(
