@@ -253,6 +253,22 @@ class GeminiAdapter(Adapter):
     def __repr__(self) -> str:
         return f"GeminiAdapter(model={self.config.model!r}, mode={self.config.mode!r})"
 
+    def describe(self) -> dict[str, Any]:
+        """Arguments for the result file, plus the settings upload mode applies itself.
+
+        In upload mode the runner builds no prompt, so the template and its hash, and
+        the video sampling rate Gemini is asked for, are recorded here.
+        """
+        out = super().describe()
+        if self.config.mode == "upload":
+            out.update(
+                mode="upload",
+                template=self._template.name,
+                template_hash=self._template.hash,
+                video_fps=self.config.video_fps,
+            )
+        return out
+
     # -- errors and retries ---------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:

@@ -302,6 +302,9 @@ def test_upload_mode_sends_the_file_with_video_metadata(
     assert (out.usage.input_tokens, out.usage.output_tokens) == (300, 17)  # thinking billed
     assert out.cost_usd == pytest.approx((300 * 2.0 + 17 * 10.0) / 1e6)
     assert out.raw["attempts"] == 1
+    described = adapter.describe()
+    assert described["template"] == "timelens" and described["video_fps"] == 2.0
+    assert len(described["template_hash"]) == 16 and "api_key" not in described
 
 
 def test_uploads_are_cached_by_content_hash(
