@@ -121,7 +121,7 @@ PRESETS: dict[str, ModelPreset] = {
             template="timelens-7b",
             encoding="interleaved",
             vision="chunks",
-            description="TimeLens-7B (Qwen2.5-VL): '0.0s' text before each frame, frames as chunks.",
+            description="TimeLens-7B (Qwen2.5-VL): '0.0s' before each frame, frames as chunks.",
         ),
         ModelPreset(
             name="timelens-8b",
