@@ -206,3 +206,50 @@ def test_config_files_validate_and_errors_name_the_file(tmp_path) -> None:
     with pytest.raises(InputError, match=r"broken.json:2"):
         load_config(broken)
     assert main(["rlvr", "train", "--config", str(bad)]) == 2
+
+
+def _images_config(workdir, selection, model_dir) -> dict:  # type: ignore[no-untyped-def]
+    config = _train_config(workdir, selection, model_dir)
+    config.update(
+        input_mode="images",
+        encoding="interleaved",
+        preset="qwen2.5-vl",
+        output_dir=str(workdir / "train-images"),
+    )
+    config["sft"] = {"learning_rate": 1e-3, "max_steps": 1, "use_cpu": True}
+    return config
+
+
+def test_images_mode_rows_match_the_adapter_request(workdir, selection) -> None:
+    """input_mode=images builds the transformers adapter's vision=images prompt."""
+    pytest.importorskip("datasets")
+    from timelens_eval.rlvr.config import RLVRConfig
+    from timelens_eval.rlvr.pipeline import build_dataset
+
+    config = RLVRConfig.model_validate(_images_config(workdir, selection, "unused"))
+    row = build_dataset(config)[0]
+    content = row["prompt"][-1]["content"]
+    kinds = [part["type"] for part in content]
+    n_images = kinds.count("image")
+    assert n_images == len(row["images"]) >= 2
+    # Interleaved encoding: "<t>s" text before every frame, the instruction last.
+    texts = [part["text"] for part in content if part["type"] == "text"]
+    assert texts[0] == "0.0s" and texts[1].endswith("s") and float(texts[1][:-1]) > 0
+    assert kinds[:2] == ["text", "image"] and row["query"] in texts[-1]
+    assert "video" not in row and row["video_path"].endswith(".mp4")
+
+
+@pytest.mark.slow
+def test_images_mode_runs_sft_and_grpo(workdir, selection) -> None:
+    pytest.importorskip("trl")
+    from timelens_eval.tiny_models import build_tiny_model
+
+    model_dir = build_tiny_model(workdir / "tiny-images", "qwen2_5_vl", seed=1)
+    config_path = workdir / "images.json"
+    config_path.write_text(json.dumps(_images_config(workdir, selection, model_dir)))
+    assert main(["rlvr", "sft", "--config", str(config_path)]) == 0
+    assert main(["rlvr", "train", "--config", str(config_path)]) == 0
+    out = workdir / "train-images"
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any("reward_std_within_group" in r for r in rows)
+    assert (out / "final" / "config.json").exists()

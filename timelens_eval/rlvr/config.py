@@ -54,6 +54,18 @@ class RLVRConfig(BaseModel):
     model: str = Field(description="Checkpoint directory or hub id of the policy to train.")
     output_dir: str = Field(description="Where checkpoints, metrics and plots are written.")
     template: str = Field("timelens", description="Prompt template (see timelens_eval.prompts).")
+    input_mode: Literal["video", "images"] = Field(
+        "video",
+        description="'video': one video tensor per prompt (the video trainer); 'images': "
+        "frames as images with the timestamp encoding, built like the transformers adapter's "
+        "vision=images requests (TRL's own image path; no torchvision needed).",
+    )
+    encoding: str = Field(
+        "none", description="Timestamp encoding for input_mode=images (e.g. 'interleaved')."
+    )
+    preset: str | None = Field(
+        None, description="Model preset for input_mode=images; default from the model name."
+    )
     system_prompt: str | None = None
     frames: FrameSpec = Field(default_factory=lambda: FrameSpec(fps=2.0))
     video_backend: Literal["auto", "processor", "patches"] = "auto"

@@ -189,7 +189,14 @@ def load_training_samples(config: RLVRConfig) -> tuple[Any, list[Any]]:
 
 
 def build_dataset(config: RLVRConfig) -> Any:
-    """A ``datasets.Dataset`` of GRPO rows: prompt, video path, gt windows, duration, id."""
+    """A ``datasets.Dataset`` of GRPO rows for ``config.input_mode``.
+
+    ``video``: prompt (a video part and the instruction), ``video`` (file path), ``gt``,
+    ``duration``, ``sample_id``. ``images``: ``video_path`` instead of ``video``; the
+    ``prompt`` (frames as image parts with the timestamp encoding, exactly as the
+    ``transformers`` adapter builds a ``vision=images`` request) and ``images`` are made
+    when a row is read, so frames are decoded lazily.
+    """
     from datasets import Dataset
 
     from timelens_eval.prompts import get_template
@@ -197,17 +204,72 @@ def build_dataset(config: RLVRConfig) -> Any:
 
     bench, samples = load_training_samples(config)
     template = get_template(config.template)
-    rows: dict[str, list[Any]] = {k: [] for k in ("prompt", "video", "gt", "duration", "sample_id")}
+    images = config.input_mode == "images"
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("prompt", "video", "gt", "duration", "sample_id", "query")
+    }
     for sample in samples:
         video = bench.video_path(sample)
         if video is None:
             raise InputError("training needs a video file per sample", sample=sample.sample_id)
-        rows["prompt"].append(video_prompt(template.render(sample.query), config.system_prompt))
+        rows["prompt"].append(
+            [] if images else video_prompt(template.render(sample.query), config.system_prompt)
+        )
         rows["video"].append(str(video.resolve()))
         rows["gt"].append([[float(s.start), float(s.end)] for s in sample.gt])
         rows["duration"].append(float(sample.duration))
         rows["sample_id"].append(sample.sample_id)
-    return Dataset.from_dict(rows)
+        rows["query"].append(sample.query)
+    if not images:
+        del rows["query"]
+        return Dataset.from_dict(rows)
+    rows["video_path"] = rows.pop("video")
+    del rows["prompt"]
+    dataset = Dataset.from_dict(rows)
+    dataset.set_transform(_ImageRows(config))
+    return dataset
+
+
+class _ImageRows:
+    """Row transform for ``input_mode=images``: decode frames, build the adapter's prompt."""
+
+    def __init__(self, config: RLVRConfig) -> None:
+        from timelens_eval_adapters.presets import resolve_preset
+
+        from timelens_eval.video.encodings import ENCODINGS
+
+        ENCODINGS.get(config.encoding)  # unknown names fail before training starts
+        self.config = config
+        self.preset = resolve_preset(config.model, config.preset)
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        from PIL import Image
+        from timelens_eval_adapters.presets import build_qwen_inputs
+
+        from timelens_eval.prompts import build_prompt
+        from timelens_eval.video.sampler import sample_frames
+
+        prompts, images = [], []
+        for path, query, duration in zip(
+            batch["video_path"], batch["query"], batch["duration"], strict=True
+        ):
+            frames = sample_frames(path, self.config.frames, duration_hint=duration)
+            message = build_prompt(
+                query, frames, self.config.template, self.config.encoding, duration
+            )
+            inputs = build_qwen_inputs(message, self.preset, "images")
+            turn: list[dict[str, Any]] = []
+            if self.config.system_prompt:
+                turn.append(
+                    {
+                        "role": "system",
+                        "content": [{"type": "text", "text": self.config.system_prompt}],
+                    }
+                )
+            turn.append({"role": "user", "content": inputs.content})
+            prompts.append(turn)
+            images.append([Image.fromarray(a) for a in inputs.images])
+        return {**batch, "prompt": prompts, "images": images}
 
 
 @dataclass(frozen=True)

@@ -76,26 +76,40 @@ class VideoSFTCollator:
         self.video_token = self.tokenizer.convert_tokens_to_ids("<|video_pad|>")
         self.image_token = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
 
+    def _encode(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Prompt ids and vision tensors of one row (video, or frames as images)."""
+        text = self.processor.apply_chat_template(
+            row["prompt"], tokenize=False, add_generation_prompt=True
+        )
+        if row.get("images"):
+            out = self.processor(text=[text], images=list(row["images"]), return_tensors="pt")
+            return {
+                "input_ids": out["input_ids"][0].tolist(),
+                "pixel_values": out["pixel_values"],
+                "image_grid_thw": out["image_grid_thw"],
+            }
+        clip = self.video_loader(row)
+        if clip is None:
+            raise ValueError("SFT rows need a video or images")
+        return encode_video_prompt(self.processor, text, clip, backend=self.video_backend)
+
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
 
-        sequences, prompt_lengths, videos, grids, seconds = [], [], [], [], []
+        sequences, prompt_lengths = [], []
+        vision: dict[str, list[Any]] = {}
         for row in rows:
-            text = self.processor.apply_chat_template(
-                row["prompt"], tokenize=False, add_generation_prompt=True
-            )
-            clip = self.video_loader(row)
-            if clip is None:
-                raise ValueError("video SFT rows need a video")
-            enc = encode_video_prompt(self.processor, text, clip, backend=self.video_backend)
+            enc = self._encode(row)
             answer = self.tokenizer(
                 answer_text(row["gt"], self.answer_decimals), add_special_tokens=False
             )["input_ids"]
             sequences.append(enc["input_ids"] + list(answer) + [self.end_of_turn])
             prompt_lengths.append(len(enc["input_ids"]))
-            videos.append(enc["pixel_values_videos"])
-            grids.append(enc["video_grid_thw"])
-            seconds.append(enc["second_per_grid_ts"])
+            for key, value in enc.items():
+                if key != "input_ids":
+                    vision.setdefault(key, []).append(value)
+        if any(len(v) != len(rows) for v in vision.values()):
+            raise ValueError("a batch mixes rows with videos and rows with images")
         width = max(len(s) for s in sequences)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
@@ -109,15 +123,14 @@ class VideoSFTCollator:
         types = torch.zeros_like(input_ids)
         types[input_ids == self.image_token] = 1
         types[input_ids == self.video_token] = 2
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention,
             "labels": labels,
             "mm_token_type_ids": types,
-            "pixel_values_videos": torch.cat(videos),
-            "video_grid_thw": torch.cat(grids),
-            "second_per_grid_ts": torch.cat(seconds),
         }
+        batch.update({key: torch.cat(values) for key, values in vision.items()})
+        return batch
 
 
 def sft_training_args(settings: SFTSettings, output_dir: str | Path) -> Any:
