@@ -469,14 +469,18 @@ def _msgspec_decoders() -> Any:
     except ImportError:
         return None
 
-    class _Value(msgspec.Struct):
-        timestamps: list[tuple[float, float]] | None = None
-        answers: str | None = None
-        duration: float = float("nan")
+    value_type = msgspec.defstruct(
+        "TimelensValue",
+        [
+            ("timestamps", list[tuple[float, float]] | None, None),
+            ("answers", msgspec.Raw, msgspec.Raw()),  # decoded only where no timestamps
+            ("duration", float, float("nan")),
+        ],
+    )
 
     return (
         msgspec,
-        msgspec.json.Decoder(dict[str, _Value]),
+        msgspec.json.Decoder(dict[str, value_type]),
         msgspec.json.Decoder(list[tuple[float, float]]),
     )
 
@@ -527,9 +531,11 @@ def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
         stamps = list(map(operator.attrgetter("timestamps"), values))
         unparsed: dict[int, str] = {}
         for i in [i for i, s in enumerate(stamps) if s is None]:
-            if values[i].answers is None:
+            raw = values[i].answers
+            answer = msgspec.json.decode(raw) if len(raw) else None
+            if not isinstance(answer, str):
                 return None
-            unparsed[i] = values[i].answers
+            unparsed[i] = answer
         nan = (float("nan"), float("nan"))
         firsts = [s[0] if s else nan for s in stamps]
         pred = np.fromiter(chain.from_iterable(firsts), np.float64, 2 * n).reshape(n, 2)
