@@ -72,8 +72,8 @@ def generate(path: Path, n: int, seed: int = 0, answers_only: float = 0.0) -> No
         fh.write("}\n")
 
 
-def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of a child process.
+def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, float, str]:
+    """Wall seconds, peak RSS (MiB), CPU seconds (user + system) and stdout of a child.
 
     The peak comes from a small wrapper process that runs the command and reads its
     own ``RUSAGE_CHILDREN`` (so each command's peak is measured alone).
@@ -84,17 +84,18 @@ def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, str]:
         "done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\n"
         "wall = time.perf_counter() - t\n"
         "sys.stdout.buffer.write(done.stdout)\n"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(f'@@ {wall} {peak} {done.returncode}', file=sys.stderr)\n"
+        "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "cpu = use.ru_utime + use.ru_stime\n"
+        "print(f'@@ {wall} {use.ru_maxrss} {cpu} {done.returncode}', file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", wrapper, *cmd], cwd=cwd, capture_output=True, text=True
     )
     stats = [line for line in done.stderr.splitlines() if line.startswith("@@ ")]
-    wall, peak_kib, code = stats[-1].split()[1:]
+    wall, peak_kib, cpu, code = stats[-1].split()[1:]
     if int(code) != 0:
         raise RuntimeError(f"{cmd[:3]} failed: {done.stderr[-2000:]}")
-    return float(wall), float(peak_kib) / 1024.0, done.stdout
+    return float(wall), float(peak_kib) / 1024.0, float(cpu), done.stdout
 
 
 def _timelens_numbers(stdout: str) -> dict[str, float]:
@@ -138,6 +139,7 @@ def main() -> None:
             file=sys.stderr,
         )
 
+        load = os.getloadavg()[0]
         rows = []
         for bootstrap in sorted({0, args.bootstrap}):
             cmd = [
@@ -150,29 +152,33 @@ def main() -> None:
                 "--bootstrap",
                 str(bootstrap),
             ]
-            wall, peak, stdout = _run(cmd)
+            wall, peak, cpu, stdout = _run(cmd)
             result = json.loads(stdout)
             ours = {k: result[k] for k in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")}
-            rows.append((f"timelens-eval score (bootstrap={bootstrap})", wall, peak, ours))
+            rows.append((f"timelens-eval score (bootstrap={bootstrap})", wall, cpu, peak, ours))
 
         if args.timelens_repo is not None:
             code = _export_timelens(Path(args.timelens_repo), Path(tmp))
             cmd = [sys.executable, "evaluation/compute_metrics.py", "-f", str(path)]
             env_path = os.environ.get("PYTHONPATH", "")
             os.environ["PYTHONPATH"] = f"{code}{os.pathsep}{env_path}" if env_path else str(code)
-            wall, peak, stdout = _run(cmd, cwd=str(code))
-            rows.append(("TimeLens compute_metrics.py", wall, peak, _timelens_numbers(stdout)))
+            wall, peak, cpu, stdout = _run(cmd, cwd=str(code))
+            rows.append(("TimeLens compute_metrics.py", wall, cpu, peak, _timelens_numbers(stdout)))
 
     keys = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
-    reference = rows[-1] if args.timelens_repo is not None else None
-    print("| scorer | wall (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, wall, peak, nums in rows:
+    ref = rows[-1] if args.timelens_repo is not None else None
+    print(f"\n{args.n:,} predictions; load average before: {load:.1f}\n")
+    print(
+        "| scorer | wall (s) | CPU (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU "
+        "| speed-up wall / CPU |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, wall, cpu, peak, nums in rows:
         cells = " | ".join(f"{nums[k]:.6f}" for k in keys)
-        speed = f"{reference[1] / wall:.1f}x" if reference is not None else "-"
-        print(f"| {name} | {wall:.2f} | {peak:.0f} | {cells} | {speed} |")
-    if reference is not None:
-        same = all(abs(r[3][k] - reference[3][k]) <= 1e-6 for r in rows for k in keys)
+        speed = f"{ref[1] / wall:.1f}x / {ref[2] / cpu:.1f}x" if ref is not None else "-"
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {peak:.0f} | {cells} | {speed} |")
+    if ref is not None:
+        same = all(abs(r[4][k] - ref[4][k]) <= 1e-6 for r in rows for k in keys)
         print(f"\nidentical to TimeLens (1e-6): {same}")
 
 
