@@ -268,7 +268,12 @@ def shapes_overlap(scene: Scene) -> bool:
     """True when two visible shapes touch in some frame (one could hide the other)."""
     cfg = scene.config
     aspect = cfg.width / cfg.height
-    for index in range(scene.num_frames + 1):
+    # states only change inside events: check frame 0 and every frame in some event
+    frames = {0}
+    for event in scene.events:
+        first = int(event.start * cfg.fps) + 1
+        frames.update(range(first, round(event.end * cfg.fps) + 1))
+    for index in sorted(frames):
         states = [object_state(scene, obj, index / cfg.fps) for obj in scene.objects]
         shown = [st for st in states if st.opacity > 0]
         for i, a in enumerate(shown):
