@@ -245,3 +245,59 @@ def test_moment_detr_needs_a_benchmark(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text('{"qid": 1, "pred_relevant_windows": [[1, 2, 0.9]]}\n')
     code, _, err = _run(["score", str(path)], capsys)
     assert code == 2 and "--benchmark" in err
+
+
+def test_console_script_bad_input_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "p.json"
+    path.write_text('{"v.mp4>>>q>>>[1, 2]": {"timestamps": [[1, 2]]')  # truncated
+    done = subprocess.run(
+        [sys.executable, "-m", "timelens_eval", "score", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {path}") and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr and "not valid JSON" in done.stderr
+
+
+def test_benchmarks_info_on_timelens_fixture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "qvh-timelens.json"
+    path.write_text(
+        json.dumps(
+            {
+                "a": {
+                    "duration": 150,
+                    "spans": [[[0, 10], [20, 30]], [5, 160]],
+                    "queries": ["x", "y"],
+                },
+                "b": {"duration": 40, "spans": [[1, 2]], "queries": ["z"]},
+            }
+        )
+    )
+    code, out, err = _run(
+        ["benchmarks", "info", "qvhighlights-timelens", "-a", str(path), "--json"], capsys
+    )
+    assert code == 0, err
+    info = json.loads(out)
+    assert (info["videos"], info["queries"], info["multi_window_queries"]) == (2, 3, 1)
+    assert info["gt_beyond_duration"] == 1
+    assert info["duration_s"]["min"] == 40 and info["duration_s"]["max"] == 150
+    code, out, _ = _run(["benchmarks", "info", "qvhighlights-timelens", "-a", str(path)], capsys)
+    assert code == 0 and "queries" in out
+
+
+@needs_data
+def test_benchmarks_info_clip_gt(capsys: pytest.CaptureFixture[str]) -> None:
+    txt = str(DATA / "charades_sta/charades_sta_test.txt")
+    code, out, _ = _run(
+        ["benchmarks", "info", "charades-sta", "-a", txt, "--clip-gt", "--json"], capsys
+    )
+    assert code == 0
+    info = json.loads(out)
+    assert info["gt_beyond_duration"] == 0 and info["notes"]["gt_clipped"] == 562
