@@ -208,3 +208,17 @@ def test_rates_stay_within_three_points_on_other_sizes(videos):
             assert abs(100 * counts[name] / n - target) <= 3.0, (videos, seed, name)
         if videos == 400:
             break
+
+
+def test_bad_split_configs_raise_config_errors():
+    from timelens_eval.errors import ConfigError
+
+    for config in (
+        SplitConfig(split="../x"),
+        SplitConfig(split="Test"),
+        SplitConfig(videos=0),
+        SplitConfig(min_queries=1),
+        SplitConfig(min_queries=4, max_queries=3),
+    ):
+        with pytest.raises(ConfigError):
+            plan_split(config)

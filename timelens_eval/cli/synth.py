@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         from timelens_eval.synthetic.annotations import VARIANTS
         from timelens_eval.synthetic.generate import generate_split
         from timelens_eval.synthetic.inject import ERROR_RATES
-        from timelens_eval.synthetic.plan import SplitConfig
+        from timelens_eval.synthetic.plan import SplitConfig, validate_config
 
         if variant not in _VARIANT_CHOICES:
             raise ConfigError(f"--variant must be one of {', '.join(_VARIANT_CHOICES)}")
@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("--videos must be at least 1")
         chosen = VARIANTS if variant == "both" else (variant,)
         config = SplitConfig(split=split, seed=seed, videos=videos)
+        validate_config(config)
         console = Console(stderr=True)
         with Progress(
             "[progress.description]{task.description}",

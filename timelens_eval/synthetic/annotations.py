@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from timelens_eval.errors import InputError
+from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.spans import Span, validate_span
 from timelens_eval.synthetic import inject
 from timelens_eval.synthetic.plan import GENERATOR_VERSION, PlannedSample, SplitPlan
@@ -35,7 +35,7 @@ VIDEO_DIR = "videos"
 def annotation_filename(variant: str) -> str:
     """File name of a variant's annotations, e.g. ``synthetic-refined.json``."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     return f"synthetic-{variant}.json"
 
 

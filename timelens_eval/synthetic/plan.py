@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from timelens_eval.errors import ConfigError
 from timelens_eval.spans import Span
 from timelens_eval.synthetic import inject
 from timelens_eval.synthetic.queries import absent_query, describe, vague_query
@@ -25,6 +27,7 @@ __all__ = [
     "PlannedSample",
     "SplitPlan",
     "plan_split",
+    "validate_config",
 ]
 
 GENERATOR_VERSION = 2
@@ -120,18 +123,31 @@ class SplitPlan:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+_SPLIT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
 def _rng(config: SplitConfig, *parts: object) -> random.Random:
     # str seeds hash with SHA-512: stable across processes and PYTHONHASHSEED
     key = ["timelens-synthetic", config.split, str(config.seed), *map(str, parts)]
     return random.Random("/".join(key))
 
 
+def validate_config(config: SplitConfig) -> None:
+    """Raise :class:`ConfigError` for a split name, size or query range that cannot work."""
+    if not _SPLIT_NAME.fullmatch(config.split):
+        raise ConfigError(
+            f"split name {config.split!r}: use lowercase letters, digits, '-' or '_' "
+            "(it starts every video file name)"
+        )
+    if config.num_videos < 1:
+        raise ConfigError("a split needs at least one video")
+    if not 2 <= config.min_queries <= config.max_queries <= 5:
+        raise ConfigError("need 2 <= min_queries <= max_queries <= 5 (duplicates need two)")
+
+
 def plan_split(config: SplitConfig) -> SplitPlan:
     """Plan ``config``'s split deterministically: the same config gives the same plan."""
-    if config.num_videos < 1:
-        raise ValueError("a split needs at least one video")
-    if not 2 <= config.min_queries <= config.max_queries:
-        raise ValueError("need 2 <= min_queries <= max_queries (duplicates need two queries)")
+    validate_config(config)
     rng = _rng(config, "split")
     n_videos = config.num_videos
     per_video = [rng.randint(config.min_queries, config.max_queries) for _ in range(n_videos)]
