@@ -253,3 +253,40 @@ def test_images_mode_runs_sft_and_grpo(workdir, selection) -> None:
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert any("reward_std_within_group" in r for r in rows)
     assert (out / "final" / "config.json").exists()
+
+
+@pytest.mark.slow
+def test_reference_evaluation_pairs_checkpoints_with_a_baseline(workdir) -> None:
+    """Stage 6 of the reference pipeline: the transformers adapter and paired tests."""
+    pytest.importorskip("transformers")
+    from timelens_eval.rlvr.config import RLVRConfig
+    from timelens_eval.rlvr.reference import evaluate_checkpoints
+    from timelens_eval.tiny_models import build_tiny_model
+
+    a = build_tiny_model(workdir / "eval-a", "qwen2_5_vl", seed=3)
+    b = build_tiny_model(workdir / "eval-b", "qwen2_5_vl", seed=4)
+    cache = str(workdir / "synth")
+    config = RLVRConfig.model_validate(
+        {
+            **_images_config(workdir, workdir / "unused.json", a),
+            "reference": {
+                "eval_loader_options": {"split": "train", "videos": 2, "cache_dir": cache},
+                "eval_limit": 3,
+                # uniform needs no training split (prior would generate the full one).
+                "baselines": ["uniform"],
+            },
+        }
+    )
+    report = evaluate_checkpoints(config, config.reference, {"a": a, "b": b}, workdir / "reference")
+    assert set(report["models"]) == {"a", "b", "uniform"}
+    assert set(report["paired"]) == {"b - a", "b - uniform"}
+    test = report["paired"]["b - uniform"]
+    assert test["n"] == 3 and test["ci_low"] <= test["difference"] <= test["ci_high"]
+    # The uniform baseline answers the whole video: its mIoU is the mean GT share.
+    from timelens_eval.benchmarks import load_benchmark
+
+    bench = load_benchmark("synthetic-refined", split="train", videos=2, cache_dir=cache)
+    shares = [s.gt[0].length / s.duration for s in bench.samples[:3]]
+    miou = report["models"]["uniform"]["mIoU"]["value"]
+    assert miou == pytest.approx(100 * sum(shares) / 3, abs=0.1)  # metrics are percentages
+    assert (workdir / "reference" / "evaluation.json").exists()

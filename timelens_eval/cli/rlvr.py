@@ -188,6 +188,35 @@ def sft(
     typer.echo(f"SFT checkpoint: {final}")
 
 
+def reference(
+    config: Annotated[Path, typer.Option("--config", help="Reference recipe (YAML or JSON).")],
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Override output_dir.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: dotted.key=JSON value (repeatable)."),
+    ] = None,
+) -> None:
+    """Train the reference model from scratch (SFT, difficulty, sampling, GRPO) and
+    evaluate it beside the baselines; writes OUTPUT_DIR/evaluation.json."""
+    from timelens_eval.rlvr.config import load_config
+    from timelens_eval.rlvr.reference import run_reference
+
+    overrides = _parse_options(",".join(set_ or []))
+    if output_dir is not None:
+        overrides["output_dir"] = str(output_dir)
+    report = run_reference(load_config(config, overrides))
+    for name, metrics in report["models"].items():
+        cells = "  ".join(f"{k} {v['value']:.1f}" for k, v in metrics.items())
+        typer.echo(f"{name:>10}: {cells}")
+    for pair, test in report["paired"].items():
+        typer.echo(
+            f"{pair}: {test['metric']} {test['difference']:+.1f} "
+            f"[{test['ci_low']:+.1f}, {test['ci_high']:+.1f}] p={test['p_value']:.3f}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``rlvr`` command group to ``app``."""
     group = typer.Typer(
@@ -200,4 +229,5 @@ def register(app: typer.Typer) -> None:
     group.command("sample")(sample)
     group.command("sft")(sft)
     group.command("train")(train)
+    group.command("reference")(reference)
     app.add_typer(group, name="rlvr")

@@ -22,7 +22,7 @@ from timelens_eval.rlvr.sft import SFTSettings
 from timelens_eval.rlvr.trainer import GRPOSettings
 from timelens_eval.video.types import FrameSpec
 
-__all__ = ["DataConfig", "RLVRConfig", "load_config"]
+__all__ = ["DataConfig", "TinySize", "ReferenceSettings", "RLVRConfig", "load_config"]
 
 
 class DataConfig(BaseModel):
@@ -43,6 +43,31 @@ class DataConfig(BaseModel):
         None, description="Selection file written by `rlvr sample`; None: every sample."
     )
     limit: int | None = Field(None, ge=1, description="Only the first N (selected) samples.")
+
+
+class TinySize(BaseModel):
+    """Sizes of the reference model (see :class:`timelens_eval.tiny_models.TinyModelSpec`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    vision_hidden_size: int = 64
+    vision_depth: int = 2
+    seed: int = 0
+
+
+class ReferenceSettings(BaseModel):
+    """What the reference pipeline evaluates on, besides the training config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: TinySize = Field(default_factory=TinySize)
+    eval_benchmark: str = "synthetic-refined"
+    eval_loader_options: dict[str, Any] = Field(default_factory=lambda: {"split": "test"})
+    eval_limit: int | None = Field(None, ge=1)
+    baselines: tuple[str, ...] = ("prior",)
 
 
 class RLVRConfig(BaseModel):
@@ -77,6 +102,10 @@ class RLVRConfig(BaseModel):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     sft: SFTSettings = Field(
         default_factory=SFTSettings, description="Warm start (`rlvr sft`), before GRPO."
+    )
+    reference: ReferenceSettings = Field(
+        default_factory=ReferenceSettings,
+        description="Only for `rlvr reference`: model size, evaluation split, baselines.",
     )
 
 

@@ -67,9 +67,14 @@ def estimate_difficulty(
     limit: int | None = None,
     concurrency: int = 1,
     progress: bool = False,
+    frames: Any = None,
+    template: str | None = None,
+    encoding: str | None = None,
 ) -> DifficultyOutcome:
     """Run ``adapter`` (the model before RL) over ``benchmark`` and return the IoU file.
 
+    ``frames``, ``template`` and ``encoding`` override the adapter's defaults (use the
+    training config's, so the difficulty is measured on the inputs GRPO will see).
     Reruns resume like any run. The samples file has ``sample_id``, ``iou`` and
     ``duration`` per line, which is what the sampler reads.
     """
@@ -85,6 +90,9 @@ def estimate_difficulty(
         concurrency=concurrency,
         progress=progress,
         bootstrap=0,
+        frames=frames,
+        template=template,
+        encoding=encoding,
     )
     outcome = run_benchmark(built, bench, options, adapter_name=adapter)
     if outcome.result is None:

@@ -1,0 +1,177 @@
+"""The reference model: a tiny Qwen2.5-VL trained from scratch by this module on CPU.
+
+:func:`run_reference` chains every stage on the synthetic benchmark and evaluates the
+result with the project's own tools:
+
+1. build a tiny random Qwen2.5-VL and its tokenizer offline (``init/``);
+2. supervised warm start on the training split (``sft/final``);
+3. difficulty: the SFT model over the training split through the ``transformers``
+   adapter and the runner (``difficulty/``);
+4. Gaussian sampling of the GRPO subset (``selection.json`` and its plot);
+5. GRPO from the SFT checkpoint with early stopping (``grpo/final``, curves);
+6. evaluation of the SFT and the GRPO checkpoints (``transformers`` adapter) and the
+   ``prior`` baseline on the test split, with paired tests (``evaluation.json``).
+
+Every model sees frames as images with the config's timestamp encoding, in training
+and in evaluation alike (``input_mode: images``), so nothing needs ``torchvision``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from timelens_eval.errors import ConfigError
+from timelens_eval.rlvr.config import ReferenceSettings, RLVRConfig, TinySize
+
+__all__ = ["TinySize", "ReferenceSettings", "run_reference", "evaluate_checkpoints"]
+
+logger = logging.getLogger(__name__)
+
+
+def _adapter_args(config: RLVRConfig, checkpoint: Path) -> dict[str, Any]:
+    if config.input_mode != "images":
+        raise ConfigError("the reference pipeline evaluates with vision=images; set input_mode")
+    return {
+        "model": str(checkpoint),
+        "preset": config.preset or "qwen2.5-vl",
+        "vision": "images",
+        "device": "cpu",
+        "dtype": "float32",
+    }
+
+
+def evaluate_checkpoints(
+    config: RLVRConfig,
+    settings: ReferenceSettings,
+    checkpoints: dict[str, Path],
+    out: Path,
+) -> dict[str, Any]:
+    """Evaluate checkpoints and baselines on the eval split; paired tests against the first.
+
+    Returns (and writes to ``out/evaluation.json``) the metrics with CIs of every model
+    and, for R1@0.5, the paired difference of the last checkpoint against each other
+    model (95% CI over videos).
+    """
+    from timelens_eval.adapters import build_adapter
+    from timelens_eval.benchmarks import load_benchmark
+    from timelens_eval.metrics import paired_test
+    from timelens_eval.runner import RunOptions, run_benchmark
+    from timelens_eval.store import read_sample_records
+
+    bench = load_benchmark(settings.eval_benchmark, **settings.eval_loader_options)
+    models: dict[str, tuple[str, dict[str, Any]]] = {
+        name: ("transformers", _adapter_args(config, path)) for name, path in checkpoints.items()
+    }
+    for baseline in settings.baselines:
+        models[baseline] = (baseline, {})
+    results: dict[str, Any] = {}
+    ious: dict[str, dict[str, float]] = {}
+    videos: dict[str, str] = {}
+    for name, (adapter, args) in models.items():
+        options = RunOptions(
+            output=out / "eval" / f"{name}.json",
+            limit=settings.eval_limit,
+            frames=config.frames,
+            template=config.template,
+            encoding=config.encoding,
+            concurrency=1,
+        )
+        outcome = run_benchmark(build_adapter(adapter, args), bench, options, adapter_name=adapter)
+        if outcome.result is None:
+            raise ConfigError(f"evaluation of {name} did not finish")
+        summary = outcome.result.summary
+        results[name] = {
+            k: {"value": v.value, "ci_low": v.ci_low, "ci_high": v.ci_high}
+            for k, v in summary.metrics.items()
+        }
+        records = read_sample_records(outcome.paths.samples)
+        ious[name] = {r.sample_id: r.iou for r in records}
+        videos.update({r.sample_id: r.video_id for r in records})
+    names = list(models)
+    last = list(checkpoints)[-1]
+    ids = sorted(ious[last])
+    comparisons = {}
+    for other in names:
+        if other == last:
+            continue
+        test = paired_test(
+            [ious[last][i] for i in ids],
+            [ious[other][i] for i in ids],
+            [videos[i] for i in ids],
+            "R1@0.5",
+        )
+        comparisons[f"{last} - {other}"] = {
+            "metric": test.metric,
+            "difference": test.difference,
+            "ci_low": test.ci_low,
+            "ci_high": test.ci_high,
+            "p_value": test.p_value,
+            "n": test.n,
+        }
+    report = {"benchmark": settings.eval_benchmark, "models": results, "paired": comparisons}
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None) -> dict[str, Any]:
+    """Train the reference model from scratch and evaluate it (see the module doc)."""
+    from timelens_eval.rlvr.pipeline import (
+        estimate_difficulty,
+        sample_training_set,
+        train,
+        warm_start,
+    )
+    from timelens_eval.tiny_models import TinyModelSpec, build_tiny_model
+
+    settings = settings or config.reference
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    size = settings.size
+    spec = TinyModelSpec(
+        family="qwen2_5_vl",
+        seed=size.seed,
+        hidden_size=size.hidden_size,
+        num_layers=size.num_layers,
+        num_heads=size.num_heads,
+        vision_hidden_size=size.vision_hidden_size,
+        vision_depth=size.vision_depth,
+    )
+    init = build_tiny_model(out / "init", spec=spec)
+    logger.info("stage 1/5: SFT")
+    sft_final = warm_start(config.model_copy(update={"model": str(init)}))
+
+    logger.info("stage 2/5: difficulty")
+    difficulty = estimate_difficulty(
+        "transformers",
+        _adapter_args(config, sft_final),
+        config.data.benchmark,
+        loader_options=config.data.loader_options,
+        output=out / "difficulty" / "sft.json",
+        limit=config.data.limit,
+        frames=config.frames,
+        template=config.template,
+        encoding=config.encoding,
+    )
+    logger.info("stage 3/5: sampling")
+    selection = out / "selection.json"
+    sample_training_set(difficulty.difficulty_file, config.sampling, selection)
+
+    logger.info("stage 4/5: GRPO")
+    data = config.data.model_copy(update={"selection": str(selection)})
+    grpo = train(
+        config.model_copy(
+            update={"model": str(sft_final), "data": data, "output_dir": str(out / "grpo")}
+        )
+    )
+    logger.info("stage 5/5: evaluation")
+    report = evaluate_checkpoints(
+        config, settings, {"sft": sft_final, "sft+grpo": grpo.final_checkpoint}, out
+    )
+    report["grpo_steps"] = grpo.steps
+    report["stopped_early_at"] = grpo.stopped_early_at
+    report["difficulty_mean_iou"] = difficulty.mean_iou
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
