@@ -190,8 +190,8 @@ def test_scene_with_hidden_object_renders_background_only():
 
 
 @pytest.mark.slow
-def test_default_test_split_generates_and_every_video_decodes(tmp_path, monkeypatch):
-    monkeypatch.setenv("TIMELENS_EVAL_CACHE", str(tmp_path))
+def test_default_test_split_is_reproducible_and_every_video_decodes(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIMELENS_EVAL_CACHE", str(tmp_path / "cache"))
     bench = load_benchmark("synthetic-refined")
     assert 150 <= len(bench) <= 250
     videos = {s.video_id: s for s in bench.samples}
@@ -200,3 +200,7 @@ def test_default_test_split_generates_and_every_video_decodes(tmp_path, monkeypa
         with av.open(str(bench.video_path(sample))) as container:
             count = sum(1 for _ in container.decode(video=0))
         assert count == round(sample.duration * 8)
+    # a second generation (two processes this time) writes the same bytes
+    again = generate_split(SplitConfig(), tmp_path / "again", workers=2)
+    cached = Path(bench.video_root).parent
+    assert _tree_bytes(again.root) == _tree_bytes(cached)
