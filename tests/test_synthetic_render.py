@@ -153,6 +153,17 @@ def test_loader_generates_into_cache_once(tmp_path, monkeypatch):
     assert not [p for p in cache_root().iterdir() if p.name.startswith(".")]  # no staging left
 
 
+def test_incomplete_cache_folder_is_regenerated(tmp_path):
+    config = SplitConfig(seed=2, videos=2)
+    first = ensure_split(config, cache_dir=tmp_path)
+    video = first.root / "videos" / "test0001.mp4"
+    original_bytes = video.read_bytes()
+    video.unlink()  # a damaged cache
+    second = ensure_split(config, cache_dir=tmp_path)
+    assert not second.cached and second.root == first.root
+    assert video.read_bytes() == original_bytes
+
+
 def test_cli_generate(tmp_path, capsys):
     out = tmp_path / "gen"
     code = main(

@@ -128,16 +128,14 @@ def cache_root() -> Path:
 
 
 def _complete(folder: Path) -> bool:
-    manifest = folder / MANIFEST
-    if not manifest.is_file():
-        return False
+    """True when ``folder`` holds a whole cached split: both variants and every video."""
     try:
-        listed = json.loads(manifest.read_text(encoding="utf-8"))
+        listed = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    files = [folder / name for name in listed.get("annotations", {}).values()]
+    files = [folder / annotation_filename(v) for v in VARIANTS]
     files += [folder / VIDEO_DIR / name for name in listed.get("videos", {})]
-    return all(path.is_file() for path in files) and len(files) > len(VARIANTS) - 1
+    return all(path.is_file() for path in files)
 
 
 def _config_key(config: SplitConfig) -> str:
