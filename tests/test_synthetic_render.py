@@ -94,7 +94,7 @@ def test_pixels_change_exactly_inside_the_event(tmp_path):
     with av.open(str(path)) as container:
         decoded = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
     diffs = [np.abs(decoded[i] - decoded[i - 1]).mean() for i in range(1, len(decoded))]
-    moving = [d > 0.05 for d in diffs]
+    moving = [d > 0.1 for d in diffs]  # still: < 0.02 (coding noise); moving: ~0.5
     assert moving == [start < i <= end for i in range(1, len(decoded))]
 
 
