@@ -15,7 +15,7 @@ from timelens_eval.cli import main
 from timelens_eval.errors import InputError
 from timelens_eval.synthetic import generate as generate_module
 from timelens_eval.synthetic.generate import cache_root, ensure_split, generate_split
-from timelens_eval.synthetic.plan import SplitConfig
+from timelens_eval.synthetic.plan import SplitConfig, plan_split
 from timelens_eval.synthetic.render import render_frame
 from timelens_eval.synthetic.scenes import Event, Scene, SceneConfig, SceneObject
 
@@ -96,6 +96,20 @@ def test_pixels_change_exactly_inside_the_event(tmp_path):
     diffs = [np.abs(decoded[i] - decoded[i - 1]).mean() for i in range(1, len(decoded))]
     moving = [d > 0.1 for d in diffs]  # still: < 0.02 (coding noise); moving: ~0.5
     assert moving == [start < i <= end for i in range(1, len(decoded))]
+
+
+def test_pixels_change_in_exactly_the_frames_inside_some_event():
+    plan = plan_split(SplitConfig(seed=11, videos=6))
+    for scene in plan.scenes:
+        fps = scene.config.fps
+        previous = render_frame(scene, 0.0)
+        for index in range(1, scene.num_frames):
+            t = index / fps
+            frame = render_frame(scene, t)
+            in_event = any(e.start < t <= e.end for e in scene.events)
+            changed = not np.array_equal(frame, previous)
+            assert changed == in_event, (scene.video_id, t)
+            previous = frame
 
 
 def test_loader_round_trip_from_annotation_files(small_split):

@@ -30,7 +30,7 @@ __all__ = [
     "validate_config",
 ]
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Bump whenever planning or rendering changes what a seed produces."""
 
 DEFAULT_VIDEOS: dict[str, int] = {"test": 72, "train": 400}

@@ -1,10 +1,10 @@
 """Draw planned scenes and encode them as H.264 MP4 files with PyAV.
 
-Frames are drawn in NumPy (hard-edged shapes, no anti-aliasing, so every boundary
-is crisp), converted to YUV 4:2:0 with fixed integer BT.601 arithmetic (no swscale,
-whose SIMD paths may round differently between CPUs) and encoded with libx264 on
-one thread with fixed options. For a given PyAV build the output is byte-for-byte
-reproducible.
+Frames are drawn in NumPy: flat shapes whose outlines are one pixel soft, so any
+change of position, size or colour changes pixel values in the very next frame. They
+are converted to YUV 4:2:0 with fixed integer BT.601 arithmetic (no swscale, whose
+SIMD paths may round differently between CPUs) and encoded with libx264 on one thread
+with fixed options. For a given PyAV build the output is byte-for-byte reproducible.
 """
 
 from __future__ import annotations
@@ -35,29 +35,36 @@ reproducibility as much as speed: with ``veryfast`` (lookahead, macroblock tree)
 videos in every 72 came out with different bytes from run to run on one machine."""
 
 
-def _shape_mask(
-    shape: str, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, r: float
-) -> np.ndarray:
-    """Boolean coverage of one shape of radius ``r`` (pixels) centred at ``(cx, cy)``."""
-    dx, dy = xx - cx, yy - cy
+def _signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    """Distance in pixels from the shape's outline: negative inside, positive outside."""
     if shape == "circle":
-        return dx * dx + dy * dy <= r * r
+        return np.sqrt(dx * dx + dy * dy) - np.float32(r)
     if shape == "square":
-        half = r * 0.85
-        return (np.abs(dx) <= half) & (np.abs(dy) <= half)
+        return np.maximum(np.abs(dx), np.abs(dy)) - np.float32(r * 0.85)
     if shape == "diamond":
-        return np.abs(dx) + np.abs(dy) <= r * 1.15
+        return (np.abs(dx) + np.abs(dy) - np.float32(r * 1.15)) * np.float32(math.sqrt(0.5))
     if shape == "triangle":
-        # equilateral, pointing up, circumradius 1.2 r; inside all three edges
+        # equilateral, pointing up, circumradius 1.2 r: the farthest of its three edges
         R = r * 1.2
-        top = (0.0, -R)
-        left = (-R * math.sqrt(3) / 2, R / 2)
-        right = (R * math.sqrt(3) / 2, R / 2)
-        inside = np.ones(np.broadcast_shapes(dx.shape, dy.shape), dtype=bool)
-        for (x0, y0), (x1, y1) in ((top, right), (right, left), (left, top)):
-            inside &= (x1 - x0) * (dy - y0) - (y1 - y0) * (dx - x0) >= 0
-        return inside
+        corners = ((0.0, -R), (R * math.sqrt(3) / 2, R / 2), (-R * math.sqrt(3) / 2, R / 2))
+        side = np.float32(R * math.sqrt(3))
+        distance = None
+        for k in range(3):
+            (x0, y0), (x1, y1) = corners[k], corners[(k + 1) % 3]
+            outside = (
+                np.float32(y1 - y0) * (dx - np.float32(x0))
+                - np.float32(x1 - x0) * (dy - np.float32(y0))
+            ) / side
+            distance = outside if distance is None else np.maximum(distance, outside)
+        assert distance is not None
+        return distance
     raise ValueError(f"unknown shape {shape!r}")
+
+
+def _coverage(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    """Share of each pixel the shape covers (0-1): a one-pixel ramp across the outline,
+    so a sub-pixel change of position or size still changes pixel values."""
+    return np.clip(np.float32(0.5) - _signed_distance(shape, dx, dy, r), 0.0, 1.0)
 
 
 def render_frame(scene: Scene, t: float) -> np.ndarray:
@@ -76,7 +83,7 @@ def _draw(frame: np.ndarray, shape: str, state: ObjectState) -> None:
     height, width = frame.shape[:2]
     cx, cy = state.x * width, state.y * height
     r = state.radius * width
-    pad = r * 1.3 + 1
+    pad = r * 1.3 + 2  # the outline ramp reaches half a pixel beyond the shape
     x0, x1 = max(0, int(cx - pad)), min(width, int(math.ceil(cx + pad)) + 1)
     y0, y1 = max(0, int(cy - pad)), min(height, int(math.ceil(cy + pad)) + 1)
     if x0 >= x1 or y0 >= y1:
@@ -84,11 +91,13 @@ def _draw(frame: np.ndarray, shape: str, state: ObjectState) -> None:
     # pixel centres, float32 (the precision fixes which edge pixels are inside)
     xx = (np.arange(x0, x1, dtype=np.float32) + np.float32(0.5))[None, :]
     yy = (np.arange(y0, y1, dtype=np.float32) + np.float32(0.5))[:, None]
-    mask = _shape_mask(shape, xx, yy, cx, cy, r)
+    weight = _coverage(shape, xx - np.float32(cx), yy - np.float32(cy), r)
+    weight *= np.float32(state.opacity)
+    mask = weight > 0
     region = frame[y0:y1, x0:x1]
-    alpha = np.float32(state.opacity)
+    w = weight[mask][:, None]
     colour = np.asarray(state.rgb, dtype=np.float32)
-    blended = region[mask].astype(np.float32) * (1 - alpha) + colour * alpha
+    blended = region[mask].astype(np.float32) * (1 - w) + colour * w
     region[mask] = np.rint(blended).astype(np.uint8)  # blends of valid colours stay in range
 
 

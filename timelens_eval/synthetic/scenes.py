@@ -70,7 +70,7 @@ _MIN_EVENT, _MAX_EVENT = 1.5, 5.0  # event duration range (s)
 _MIN_GAP = 0.5  # still time between two events of the same object (s)
 _MIN_MOVE = 0.2  # shortest move, as a fraction of the frame width
 _JUMP_HEIGHT = 0.25  # fraction of the frame height
-_BOUND = 1.25  # every shape fits in a circle of this many radii
+_BOUND = 1.35  # every shape, with its soft outline, fits in a circle of this many radii
 
 
 @dataclass(frozen=True)
