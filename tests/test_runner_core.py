@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -214,6 +215,8 @@ def test_frames_are_decoded_for_adapters_that_need_them(tmp_path):
     bench = Benchmark("vids", samples, "h", video_root=str(tmp_path))
     adapter = build_adapter("mock", "frames=true")
     outcome = run_benchmark(adapter, bench, _opts(tmp_path, decode_workers=1))
+    # Frames came through shared memory; every block of this run was freed.
+    assert not [b for b in _frame_blocks() if b.startswith(f"tle_{os.getpid()}_")]
     records = {r.sample_id: r for r in read_sample_records(outcome.paths.samples)}
     by_id = {r.sample_id: r for r in adapter.requests}
     stamps = by_id["ok#0"].message.timestamps
@@ -271,3 +274,61 @@ def test_unknown_prompt_template_or_encoding_fails_before_any_sample(tmp_path):
         with pytest.raises(ConfigError, match="unknown"):
             run_benchmark(build_adapter("mock", "frames=true"), bench, _opts(tmp_path, **option))
         assert not (tmp_path / "run.samples.jsonl").exists()
+
+
+class _BadOutput(Adapter):
+    name = "bad-output"
+    needs_frames = False
+
+    async def ground(self, request):
+        return GroundingOutput(text="1 - 2", cost_usd="a lot")  # type: ignore[arg-type]
+
+
+def test_invalid_adapter_output_and_missing_videos_are_recorded_per_sample(tmp_path):
+    outcome = run_benchmark(_BadOutput(), toy_benchmark(3), _opts(tmp_path / "a"))
+    records = read_sample_records(outcome.paths.samples)
+    assert all(r.status == "error" and "invalid adapter output" in r.error for r in records)
+    # A frame-taking adapter on samples without a video file.
+    outcome = run_benchmark(
+        build_adapter("mock", "frames=true"),
+        toy_benchmark(3),
+        _opts(tmp_path / "b", decode_workers=1),
+    )
+    records = read_sample_records(outcome.paths.samples)
+    assert all(r.status == "error" and "no video" in r.error for r in records)
+    assert outcome.result is not None and outcome.result.summary.errors == 3
+
+
+def _frame_blocks() -> set[str]:
+    from pathlib import Path
+
+    shm = Path("/dev/shm")
+    return {p.name for p in shm.glob("tle_*")} if shm.is_dir() else set()
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_frame_blocks_of_dead_runs_are_freed():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from timelens_eval.runner_frames import free_orphaned_blocks
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    orphan = Path(f"/dev/shm/tle_{dead_pid}_test0001")
+    mine = Path(f"/dev/shm/tle_{os.getpid()}_test0002")
+    try:
+        orphan.write_bytes(b"x")
+        mine.write_bytes(b"x")
+        assert free_orphaned_blocks() >= 1
+        assert not orphan.exists() and mine.exists()
+    finally:
+        orphan.unlink(missing_ok=True)
+        mine.unlink(missing_ok=True)

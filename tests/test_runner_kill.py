@@ -61,6 +61,23 @@ def _argv(annotations: Path, output: Path) -> list[str]:
     ]
 
 
+def _descendants(root: int) -> set[int]:
+    """Process ids below ``root`` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def _lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
@@ -114,5 +131,70 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, sig):
     assert set(ids[: len(survived)]) == set(survived)  # earlier records kept, not redone
     assert comparable(read_sample_records(samples)) == comparable(
         read_sample_records(reference.with_name("run.samples.jsonl"))
+    )
+    assert metrics_of(output) == metrics_of(reference)
+
+
+@pytest.mark.slow
+def test_killed_run_with_frame_decoding_resumes_and_leaves_no_frame_blocks(tmp_path):
+    import numpy as np
+
+    from timelens_eval.video.testing import write_indexed_video
+
+    annotations = _annotations(tmp_path / "toy.jsonl")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for v in range(9):
+        write_indexed_video(videos / f"video{v}.mp4", np.arange(0, 8, 0.125))
+    argv = [
+        "run",
+        "--adapter",
+        "mock",
+        "--adapter-args",
+        "frames=true,latency=0.03",
+        "--benchmark",
+        "qvhighlights",
+        "--annotations",
+        str(annotations),
+        "--video-root",
+        str(videos),
+        "--concurrency",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--bootstrap",
+        "100",
+    ]
+    reference = tmp_path / "reference.json"
+    assert main([*argv, "--output", str(reference)]) == 0
+    output = tmp_path / "killed.json"
+    samples = tmp_path / "killed.samples.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "timelens_eval", *argv, "--output", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    while _lines(samples) < 3:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.01)
+    helpers = _descendants(proc.pid)  # forkserver, decoding workers, resource tracker
+    assert helpers
+    _interrupt_part_way(proc, samples, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers):
+        assert time.monotonic() < deadline, "decoding workers outlived the killed run"
+        time.sleep(0.1)
+    assert 12 <= _lines(samples) < N
+    assert main([*argv, "--output", str(output)]) == 0  # resumes, frees the dead run's blocks
+    leftover = (
+        [p for p in Path("/dev/shm").glob(f"tle_{proc.pid}_*")] if Path("/dev/shm").is_dir() else []
+    )
+    assert leftover == []
+    records = read_sample_records(samples)
+    assert len({r.sample_id for r in records}) == len(records) == N
+    assert all(r.status != "error" and r.meta["frames"] == 16 for r in records)
+    assert comparable(records) == comparable(
+        read_sample_records(tmp_path / "reference.samples.jsonl")
     )
     assert metrics_of(output) == metrics_of(reference)

@@ -30,11 +30,12 @@ def toy_benchmark(n: int = 40, *, name: str = "toy", videos: int = 7) -> Benchma
 
 
 def comparable(records: list[SampleRecord]) -> dict[str, dict[str, Any]]:
-    """Records keyed by sample id, without the measured wall time."""
+    """Records keyed by sample id, without measured times (model latency, decoding)."""
     out = {}
     for record in records:
         data = record.model_dump(mode="json")
         data.pop("latency_s")
+        data["meta"].pop("decode_s", None)
         out[record.sample_id] = data
     return out
 

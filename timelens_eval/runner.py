@@ -14,10 +14,12 @@ again resumes it. See ``docs/running.md``.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from timelens_eval.adapters import (
     GroundingRequest,
 )
 from timelens_eval.benchmarks.base import Benchmark, Sample
-from timelens_eval.errors import ConfigError
+from timelens_eval.errors import ConfigError, TimelensError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
 from timelens_eval.runner_progress import RunProgress
@@ -224,10 +226,10 @@ class _Run:
         self.errors = 0
         self.ran = 0
 
-    def _job(self, sample: Sample) -> PrepareJob:
+    def _job(self, sample: Sample) -> PrepareJob | None:
         path = self.benchmark.video_path(sample)
         if path is None:
-            raise ConfigError(f"sample {sample.sample_id} has no video, and the adapter needs one")
+            return None
         assert self.spec.frames is not None and self.spec.prompt is not None
         return PrepareJob(
             video=path,
@@ -237,6 +239,7 @@ class _Run:
             frames=self.spec.frames,
             template=self.spec.prompt.template,
             encoding=self.spec.prompt.encoding,
+            owner=os.getpid(),
         )
 
     def _delay(self, attempt: int, error: AdapterError | None) -> float:
@@ -314,17 +317,25 @@ class _Run:
         window: asyncio.Semaphore,
     ) -> None:
         """Finish one sample: wait for its frames, call the model, record it."""
+        ready: Prepared | PrepareFailure | None = None
         try:
             meta: dict[str, Any] = {}
             message = None
             output, attempts, error = None, 0, ""
-            ready = await prepared if prepared is not None else None
+            try:
+                ready = await prepared if prepared is not None else None
+            except BrokenProcessPool:
+                raise TimelensError(
+                    f"a frame-decoding worker died (sample {sample.sample_id}); finished "
+                    "samples are saved, run the same command again to resume"
+                ) from None
             if isinstance(ready, PrepareFailure):
                 error = ready.message
             else:
                 if ready is not None:
-                    message = ready.message
-                    meta = {"frames": len(message.images), "decode_s": round(ready.seconds, 4)}
+                    taken, ready = ready, None
+                    message = taken.take()
+                    meta = {"frames": len(message.images), "decode_s": round(taken.seconds, 4)}
                 request = GroundingRequest(
                     sample_id=sample.sample_id,
                     query=sample.query,
@@ -336,12 +347,18 @@ class _Run:
                 )
                 async with gate:
                     output, attempts, error = await self._call(request)
-            record = self._record(index, sample, output, attempts, error, meta)
+            try:
+                record = self._record(index, sample, output, attempts, error, meta)
+            except (ValueError, TypeError) as exc:  # e.g. an adapter returned a bad field
+                bad = f"invalid adapter output: {type(exc).__name__}: {exc}"
+                record = self._record(index, sample, None, attempts, bad, meta)
             self.writer.append(record)
             self.ran += 1
             self.errors += int(record.status == "error")
             self.progress.advance(error=record.status == "error", cost=record.cost_usd)
         finally:
+            if isinstance(ready, Prepared):  # cancelled before its frames were taken
+                ready.discard()
             window.release()
 
     async def run(self, pending: list[tuple[int, Sample]], pool: Executor | None) -> None:
@@ -367,9 +384,14 @@ class _Run:
                 await window.acquire()
                 if failed:
                     break
-                future = None
+                future: asyncio.Future[Prepared | PrepareFailure] | None = None
                 if pool is not None:
-                    future = loop.run_in_executor(pool, prepare_message, self._job(sample))
+                    job = self._job(sample)
+                    if job is None:
+                        future = loop.create_future()
+                        future.set_result(PrepareFailure("the sample names no video file"))
+                    else:
+                        future = loop.run_in_executor(pool, prepare_message, job)
                 task = asyncio.create_task(self.one(index, sample, future, gate, window))
                 tasks.add(task)
                 task.add_done_callback(done)
@@ -404,7 +426,6 @@ def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
 
 def _drop_errors(paths: RunPaths, records: list[SampleRecord]) -> list[SampleRecord]:
     """Rewrite the stream without failed samples (``--retry-errors``)."""
-    import os
 
     kept = [r for r in records if r.status != "error"]
     if len(kept) == len(records):
@@ -428,9 +449,8 @@ async def arun_benchmark(
     spec: RunSpec | None = None,
 ) -> RunOutcome:
     """Run ``adapter`` over ``benchmark`` (resuming earlier output); see the module doc."""
-    import os
 
-    from timelens_eval.runner_frames import make_pool
+    from timelens_eval.runner_frames import free_orphaned_blocks, make_pool
     from timelens_eval.runner_store import file_sha256
     from timelens_eval.store import write_result
 
@@ -467,7 +487,10 @@ async def arun_benchmark(
         )
         writer = SampleWriter(paths.samples)
         run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
-        pool = make_pool(options.decode_workers) if adapter.needs_frames and pending else None
+        pool = None
+        if adapter.needs_frames and pending:
+            free_orphaned_blocks()
+            pool = make_pool(options.decode_workers)
         try:
             await run.run(pending, pool)
         finally:
@@ -475,6 +498,7 @@ async def arun_benchmark(
             writer.close()
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+                free_orphaned_blocks()  # also those a killed run's workers wrote late
 
         records = [r for r in recover_samples(paths.samples) if r.sample_id in wanted]
         seen: set[str] = set()
