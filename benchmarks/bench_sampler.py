@@ -193,6 +193,18 @@ def lower_bound(path: Path) -> tuple[int, float]:
     return len(kept), time.perf_counter() - start
 
 
+def _peak_rss_kib() -> int:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's
+    peak across fork+exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def worker(method: str, path: Path, repeats: int) -> dict:  # type: ignore[type-arg]
     """Runs in a subprocess: timings (best and median of ``repeats``) and peak RSS."""
     # Import what the method needs before the baseline reading.
@@ -204,7 +216,7 @@ def worker(method: str, path: Path, repeats: int) -> dict:  # type: ignore[type-
 
     import timelens_eval.video.sampler  # noqa: F401
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _peak_rss_kib()
     times, frames = [], 0
     for _ in range(repeats):
         if method == "lower-bound":
@@ -214,7 +226,7 @@ def worker(method: str, path: Path, repeats: int) -> dict:  # type: ignore[type-
             frames = run_method(method, path)
             seconds = time.perf_counter() - t0
         times.append(seconds)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_kib()
     return {"method": method, "frames": frames, "best_s": min(times),
             "median_s": float(np.median(times)), "peak_rss_mb": peak / 1024,
             "peak_over_imports_mb": (peak - base) / 1024}

@@ -306,10 +306,15 @@ class _Converter:
         assert self.out is not None and self.size is not None
         h, w = self.size
         if (frame.height, frame.width) == (h, w):
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb_frame = frame.reformat(format="rgb24")
         else:
-            rgb = frame.reformat(width=w, height=h, format="rgb24",
-                                 interpolation="BICUBIC").to_ndarray()
+            rgb_frame = frame.reformat(width=w, height=h, format="rgb24",
+                                       interpolation="BICUBIC")
+        # A view of the converted plane (rows may be padded), copied once into the output.
+        plane = rgb_frame.planes[0]
+        stride = plane.line_size
+        rgb = np.frombuffer(plane, np.uint8, count=h * stride).reshape(h, stride)
+        rgb = rgb[:, : w * 3].reshape(h, w, 3)
         if self.turns:
             rgb = np.rot90(rgb, k=self.turns)
         self.out[slot] = rgb
