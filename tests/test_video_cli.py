@@ -82,3 +82,14 @@ def test_real_video_done_when(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
     assert ts[0] == 0.0 and ts[-1] > 34.5 and out["duration"] == pytest.approx(35.14, abs=0.05)
     assert (tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_importing_the_video_package_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, timelens_eval, timelens_eval.video, timelens_eval.prompts; "
+            "print(sorted(m for m in ('av', 'PIL', 'cv2', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -99,8 +99,9 @@ def frames(
     if sheet is not None:
         from timelens_eval.video.sheet import contact_sheet
 
-        title = (f"{video.name}: {n} frames at {spec.fps:g} fps, {width}x{height}, "
-                 f"encoding {encoding}")
+        cap = f", at most {spec.max_frames}" if spec.max_frames else ""
+        title = (f"{video.name}: {n} frames (target {spec.fps:g} fps{cap}), {width}x{height}, "
+                 f"encoding {encoding}, template {message.template}")
         contact_sheet(message, sheet, columns=columns, title=title)
         report["sheet"] = str(sheet)
     if as_json:
