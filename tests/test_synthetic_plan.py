@@ -222,3 +222,20 @@ def test_bad_split_configs_raise_config_errors():
     ):
         with pytest.raises(ConfigError):
             plan_split(config)
+
+
+def test_scenes_keep_shapes_in_frame_and_actions_unique():
+    config = SceneConfig()
+    rng = random.Random(3)
+    for index in range(300):
+        scene = plan_scene(rng, f"v{index}", config, repeat_jump=index % 4 == 0)
+        for obj in scene.objects:
+            actions = Counter(e.action for e in scene.events if e.object_id == obj.object_id)
+            assert all(n == 1 or action == "jump" for action, n in actions.items())
+            for event in scene.events:  # the middle is the top of a jump
+                for t in (event.start + event.end) / 2, event.end:
+                    state = object_state(scene, obj, t)
+                    reach = state.radius * 1.3
+                    assert reach <= state.x <= 1 - reach
+                    aspect = config.width / config.height
+                    assert reach * aspect <= state.y <= 1 - reach * aspect

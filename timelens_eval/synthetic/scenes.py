@@ -338,17 +338,11 @@ def _realise(
     x, size, colour = obj.x, obj.size, obj.colour
     counts: dict[str, int] = {}
     for action, (start, end) in zip(actions, spans, strict=True):
-        counts[action] = counts.get(action, 0) + 1
         extra: dict[str, Any] = {}
         margin = 0.12
-        if action == "move_right":
-            room = 1 - margin - x
-            if room < _MIN_MOVE:
-                action, room = "move_left", x - margin
-        elif action == "move_left":
-            room = x - margin
-            if room < _MIN_MOVE:
-                action, room = "move_right", 1 - margin - x
+        # _choose_actions only picks moves with room; the room is exact here
+        room = 1 - margin - x if action == "move_right" else x - margin
+        counts[action] = counts.get(action, 0) + 1
         if action in ("move_right", "move_left"):
             distance = round(rng.uniform(_MIN_MOVE, max(_MIN_MOVE, min(room, 0.5))), 3)
             extra["dx"] = distance if action == "move_right" else -distance
