@@ -12,7 +12,7 @@ import pytest
 
 from timelens_eval.benchmarks import file_sha256, load_benchmark
 from timelens_eval.cli import main
-from timelens_eval.errors import InputError
+from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.synthetic import generate as generate_module
 from timelens_eval.synthetic.generate import cache_root, ensure_split, generate_split
 from timelens_eval.synthetic.plan import SplitConfig, plan_split
@@ -176,6 +176,16 @@ def test_incomplete_cache_folder_is_regenerated(tmp_path):
     second = ensure_split(config, cache_dir=tmp_path)
     assert not second.cached and second.root == first.root
     assert video.read_bytes() == original_bytes
+
+
+def test_unwritable_places_are_one_line_errors(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TIMELENS_EVAL_CACHE", str(blocker / "cache"))
+    with pytest.raises(ConfigError, match="TIMELENS_EVAL_CACHE"):
+        load_benchmark("synthetic-refined", videos=1)
+    assert main(["synth", "generate", "--out", str(blocker / "out"), "--videos", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: ")
 
 
 def test_cli_generate(tmp_path, capsys):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from timelens_eval.benchmarks.base import file_sha256
-from timelens_eval.errors import ConfigError
+from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.synthetic import render
 from timelens_eval.synthetic.annotations import (
     VARIANTS,
@@ -88,7 +88,10 @@ def generate_split(
     plan_hash = plan.plan_hash(render_settings())
     out = Path(out_dir)
     video_dir = out / VIDEO_DIR
-    video_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        video_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", path=out) from None
     jobs = [(scene, str(video_dir / f"{scene.video_id}.mp4")) for scene in plan.scenes]
     total = len(jobs)
     if progress:
@@ -188,8 +191,14 @@ def ensure_split(
         _remember(root, key, plan_hash)
         annotations = {v: folder / annotation_filename(v) for v in VARIANTS}
         return GeneratedSplit(folder, plan, plan_hash, annotations, 0.0, cached=True)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{plan_hash[:16]}-", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{plan_hash[:16]}-", dir=root))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the synthetic-benchmark cache at {root} ({exc.strerror}); "
+            "set TIMELENS_EVAL_CACHE to a writable folder"
+        ) from None
     try:
         made = generate_split(config, staging, progress=progress, workers=workers)
         if folder.exists() and not _complete(folder):
