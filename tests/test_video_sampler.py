@@ -312,3 +312,18 @@ def test_sparse_sampling_seeks_and_dense_sampling_decodes_through(
     n_seg, decoded, disposable = segments(videos["cfr"], 2.0)
     assert n_seg == 1
     assert disposable > 0  # x264 B-frames nobody references are skipped, not decoded
+
+
+def test_frames_survive_pickling_to_worker_processes(videos: dict[str, Path]) -> None:
+    import pickle
+
+    from timelens_eval.prompts import build_prompt
+
+    frames = sample_frames(videos["cfr"], FrameSpec(fps=1))
+    assert frames.images.flags.writeable
+    again = pickle.loads(pickle.dumps(frames))
+    np.testing.assert_array_equal(again.images, frames.images)
+    message = build_prompt("q", frames, "timelens", "interleaved", 10.0)
+    copy = pickle.loads(pickle.dumps(message))
+    np.testing.assert_array_equal(copy.images[4].image, frames.images[4])
+    assert [p.timestamp for p in copy.images] == list(frames.timestamps)

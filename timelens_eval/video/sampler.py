@@ -23,6 +23,7 @@ How a video is sampled (see ``docs/video.md``):
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -273,6 +274,18 @@ def _plan(index: _Index, needed: set[int], source_fps: float) -> list[_Segment]:
     return segments
 
 
+def _frame_buffer(shape: tuple[int, int, int, int]) -> np.ndarray:
+    """A writable uint8 array in its own anonymous memory map.
+
+    NumPy asks for transparent huge pages on large arrays; where the kernel compacts
+    memory on demand for them (THP ``defrag=madvise``, a common default) the first
+    write to a 1 GB array stalls for seconds. An anonymous map uses ordinary pages.
+    """
+    size = int(np.prod(shape))
+    buffer = mmap.mmap(-1, max(1, size))
+    return np.frombuffer(buffer, dtype=np.uint8, count=size).reshape(shape)
+
+
 class _Converter:
     """Converts needed frames to upright RGB arrays of one size, into one preallocated array."""
 
@@ -295,7 +308,7 @@ class _Converter:
         else:
             th, tw = dh, dw
         self.size = (tw, th) if rotation % 2 else (th, tw)
-        self.out = np.empty((self.n, th, tw, 3), dtype=np.uint8)
+        self.out = _frame_buffer((self.n, th, tw, 3))
 
     def add(self, frame: Any, key: int | None) -> None:
         slot = self.slots.get(key) if key is not None else None
