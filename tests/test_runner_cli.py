@@ -161,3 +161,21 @@ def test_cli_never_prints_or_writes_an_environment_key(tmp_path):
         == "error: mock: environment variable TEST_PROVIDER_API_KEY is not set"
     )
     assert not (tmp_path / "runs").exists()
+
+
+def test_progress_lines_for_logs(tmp_path, capsys):
+    from timelens_eval.runner_progress import RunProgress
+
+    progress = RunProgress("m · b", total=4, done=1, mode="lines", interval=0.0)
+    progress.advance(error=True, cost=0.5)
+    progress.advance(error=False, cost=None)
+    progress.close()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("m · b: 2/4 samples,") and "1 errors, $0.5000" in lines[0]
+    assert lines[-1].startswith("m · b: 3/4 samples,")
+
+    bench = toy_benchmark(5)
+    options = RunOptions(output=tmp_path / "l.json", progress="lines", bootstrap=0)
+    run_benchmark(build_adapter("mock"), bench, options)
+    [final] = capsys.readouterr().err.strip().splitlines()  # short run: only the last line
+    assert final.startswith("mock · toy: 5/5 samples,") and "0 errors" in final

@@ -124,8 +124,8 @@ def test_exponential_backoff_between_tries(tmp_path):
     adapter = build_adapter("mock", {"fail_always": [bench.samples[0].sample_id]})
     started = time.perf_counter()
     run_benchmark(adapter, bench, _opts(tmp_path, backoff_base=0.1, max_attempts=4))
-    # 0.1 + 0.2 + 0.4 seconds of waiting between four tries.
-    assert 0.65 <= time.perf_counter() - started < 5.0
+    # 0.1, 0.2 and 0.4 seconds, each with half of it jittered: 0.35 to 0.7 in all.
+    assert 0.34 <= time.perf_counter() - started < 5.0
 
 
 def test_request_timeout_counts_as_a_retryable_failure(tmp_path):
@@ -332,3 +332,19 @@ def test_frame_blocks_of_dead_runs_are_freed():
     finally:
         orphan.unlink(missing_ok=True)
         mine.unlink(missing_ok=True)
+
+
+def test_backoff_doubles_with_bounded_jitter_and_respects_the_cap():
+    from timelens_eval.runner import _Run
+
+    run = _Run.__new__(_Run)
+    run.options = RunOptions(backoff_base=1.0, backoff_max=5.0)
+    delays = [
+        [run._delay(f"s{i}", attempt, None) for attempt in (1, 2, 3, 4, 5)] for i in range(50)
+    ]
+    for attempt, full in enumerate((1.0, 2.0, 4.0, 5.0, 5.0)):
+        column = [row[attempt] for row in delays]
+        assert all(full / 2 <= d <= full for d in column)
+        assert len(set(column)) > 40  # spread, not in lockstep
+    assert run._delay("s0", 3, None) == delays[0][2]  # deterministic
+    assert run._delay("s0", 1, AdapterError("x", retry_after=7.5)) == 7.5

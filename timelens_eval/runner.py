@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,7 +90,9 @@ class RunOptions(BaseModel):
     prefetch: int | None = Field(None, ge=1, description="Samples decoded ahead at most.")
     bootstrap: int = Field(1000, ge=0)
     seed: int = 0
-    progress: bool = False
+    progress: bool | Literal["off", "bar", "lines"] = Field(
+        False, description="True or 'bar': a progress bar; 'lines': a line every 30 s."
+    )
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,14 @@ class RunOutcome:
     seconds: float
 
 
+def _unit_hash(*parts: object) -> float:
+    """A number in ``[0, 1)`` from ``parts``, stable across processes."""
+    import hashlib
+
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 class _Run:
     """State of one run in progress."""
 
@@ -242,10 +252,14 @@ class _Run:
             owner=os.getpid(),
         )
 
-    def _delay(self, attempt: int, error: AdapterError | None) -> float:
+    def _delay(self, sample_id: str, attempt: int, error: AdapterError | None) -> float:
+        """Seconds before the next try: the adapter's ``retry_after`` when it gives one,
+        else exponential backoff with jitter (half of it fixed, half spread by a hash of
+        the sample and attempt, so concurrent failures do not retry in lockstep)."""
         if error is not None and error.retry_after is not None:
             return max(0.0, float(error.retry_after))
-        return min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+        full = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+        return full * (0.5 + 0.5 * _unit_hash(sample_id, attempt))
 
     async def _call(self, request: GroundingRequest) -> tuple[GroundingOutput | None, int, str]:
         """Call the adapter with retries: ``(output or None, attempts, last error)``."""
@@ -267,7 +281,7 @@ class _Run:
                 last, retryable = f"{type(exc).__name__}: {exc}", False
             if not retryable or attempt == self.options.max_attempts:
                 return None, attempt, last
-            await asyncio.sleep(self._delay(attempt, failure))
+            await asyncio.sleep(self._delay(request.sample_id, attempt, failure))
         return None, self.options.max_attempts, last  # pragma: no cover
 
     def _record(
@@ -483,7 +497,7 @@ async def arun_benchmark(
 
         redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
         progress = RunProgress(
-            f"{adapter.model} · {benchmark.name}", len(selected), resumed, enabled=options.progress
+            f"{adapter.model} · {benchmark.name}", len(selected), resumed, mode=options.progress
         )
         writer = SampleWriter(paths.samples)
         run = _Run(adapter, benchmark, options, spec, writer, progress, redact)

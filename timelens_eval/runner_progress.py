@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["RunProgress"]
+__all__ = ["RunProgress", "ProgressMode"]
+
+
+ProgressMode = Literal["off", "bar", "lines"]
 
 
 class RunProgress:
-    """A rich progress bar, or nothing when ``enabled`` is False.
+    """Progress of one run: a rich bar (``"bar"``), a line on stderr every
+    ``interval`` seconds and at the end (``"lines"``, for logs of batch jobs), or
+    nothing (``"off"``).
 
     Counts samples finished in this process (for the rate and ETA) apart from samples
     resumed from an earlier run (which only move the bar).
     """
 
-    def __init__(self, label: str, total: int, done: int, *, enabled: bool) -> None:
-        self.total, self.done = total, done
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        done: int,
+        *,
+        mode: ProgressMode | bool,
+        interval: float = 30.0,
+    ) -> None:
+        self.label, self.total, self.done = label, total, done
         self.errors, self.cost = 0, 0.0
         self._started = time.perf_counter()
         self._fresh = 0
         self._progress: Any = None
-        if not enabled:
+        self.mode: ProgressMode = "bar" if mode is True else "off" if mode is False else mode
+        self._interval = interval
+        self._last_line = self._started
+        if self.mode != "bar":
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -54,6 +70,12 @@ class RunProgress:
         self._fresh += 1
         self.errors += int(error)
         self.cost += cost or 0.0
+        if self.mode == "lines":
+            now = time.perf_counter()
+            if now - self._last_line >= self._interval:
+                self._last_line = now
+                self._write_line()
+            return
         if self._progress is None:
             return
         rate = self.rate
@@ -68,8 +90,26 @@ class RunProgress:
             cost=f"${self.cost:.4f}" if self.cost else "",
         )
 
+    def line(self) -> str:
+        """The progress as one line of text."""
+        rate = self.rate
+        eta = _clock((self.total - self.done) / rate) if rate > 0 else "-"
+        cost = f", ${self.cost:.4f}" if self.cost else ""
+        return (
+            f"{self.label}: {self.done}/{self.total} samples, {rate:.1f}/s, ETA {eta}, "
+            f"{self.errors} errors{cost}"
+        )
+
+    def _write_line(self) -> None:
+        import sys
+
+        sys.stderr.write(self.line() + "\n")
+        sys.stderr.flush()
+
     def close(self) -> None:
         """Stop refreshing (leaves the last state on screen)."""
+        if self.mode == "lines" and self._fresh:
+            self._write_line()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -66,7 +66,9 @@ def run(
         ),
     ] = None,
     runs_dir: Annotated[Path, typer.Option(help="Default output folder.")] = Path("runs"),
-    fresh: Annotated[bool, typer.Option("--fresh", help="Discard earlier output; do not resume.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Discard earlier output; do not resume.")
+    ] = False,
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="When resuming, run failed samples again.")
     ] = False,
@@ -80,14 +82,21 @@ def run(
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates.")] = 1000,
     progress: Annotated[
         bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar (default: a bar on a terminal, a line every 30 s otherwise).",
+        ),
     ] = None,
 ) -> None:
     """Evaluate an adapter on benchmarks; with no arguments, the default models on the
     synthetic original and refined benchmarks. Reruns resume where a run stopped."""
     from timelens_eval.runner import RunOptions
 
-    show = sys.stderr.isatty() if progress is None else progress
+    # A bar on a terminal; in logs (batch jobs) a line every 30 s instead.
+    if progress is None:
+        show = "bar" if sys.stderr.isatty() else "lines"
+    else:
+        show = "bar" if progress else "off"
     base = RunOptions(
         concurrency=concurrency,
         limit=limit,
