@@ -348,3 +348,24 @@ def test_backoff_doubles_with_bounded_jitter_and_respects_the_cap():
         assert len(set(column)) > 40  # spread, not in lockstep
     assert run._delay("s0", 3, None) == delays[0][2]  # deterministic
     assert run._delay("s0", 1, AdapterError("x", retry_after=7.5)) == 7.5
+
+
+class _PathArgs(Adapter):
+    name = "path-args"
+    needs_frames = False
+
+    def __init__(self, weights: str = "w") -> None:
+        from pathlib import Path
+
+        super().__init__(weights=Path(weights), scorer=len)
+
+    async def ground(self, request):
+        return GroundingOutput(text="0 - 1")
+
+
+def test_adapter_arguments_that_are_not_json_are_recorded_as_text(tmp_path):
+    outcome = run_benchmark(_PathArgs("/models/x"), toy_benchmark(2), _opts(tmp_path))
+    args = read_result(outcome.paths.header).spec.adapter_args
+    assert args["weights"] == "/models/x" and "len" in args["scorer"]
+    again = run_benchmark(_PathArgs("/models/x"), toy_benchmark(2), _opts(tmp_path))
+    assert again.resumed == 2  # the recorded spec compares equal on resume

@@ -144,6 +144,13 @@ def _prompt_spec(template: str, encoding: str) -> PromptSpec:
     return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
 
 
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    """Adapter arguments as plain JSON values (paths and other objects as text)."""
+    import json
+
+    return json.loads(json.dumps(args, default=str, sort_keys=True))
+
+
 def build_spec(
     adapter: Adapter,
     adapter_name: str,
@@ -164,7 +171,7 @@ def build_spec(
         model=adapter.model,
         model_type=adapter.model_type,
         adapter=adapter_name,
-        adapter_args=adapter.describe(),
+        adapter_args=_jsonable(adapter.describe()),
         benchmark=benchmark.name,
         variant=benchmark.variant,
         split=benchmark.split,
