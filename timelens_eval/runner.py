@@ -320,7 +320,7 @@ class _Run:
         return SampleRecord(
             **base,
             answer=output.text,
-            spans=[tuple(s) for s in scored.parsed.spans],
+            spans=[(s.start, s.end) for s in scored.parsed.spans],
             status=scored.parsed.status.value,
             iou=scored.iou,
             latency_s=output.latency_s,

@@ -166,8 +166,10 @@ def _to_shared(message: PromptMessage, seconds: float, owner: int) -> Prepared:
     resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
     layout = []
     offset = 0
+    buffer = shm.buf
+    assert buffer is not None
     for array in arrays:
-        shm.buf[offset : offset + array.nbytes] = array.reshape(-1).data
+        buffer[offset : offset + array.nbytes] = array.reshape(-1).data
         layout.append((offset, tuple(array.shape)))
         offset += array.nbytes
     shm.close()

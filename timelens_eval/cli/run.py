@@ -4,7 +4,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -93,6 +93,7 @@ def run(
     from timelens_eval.runner import RunOptions
 
     # A bar on a terminal; in logs (batch jobs) a line every 30 s instead.
+    show: Literal["off", "bar", "lines"]
     if progress is None:
         show = "bar" if sys.stderr.isatty() else "lines"
     else:
