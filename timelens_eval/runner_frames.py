@@ -211,8 +211,15 @@ def _watch_owner(owner: int) -> None:
 
 
 def _warm_up(owner: int) -> None:
-    """Start the owner watchdog, then import the decoding stack once per worker."""
+    """Start the owner watchdog, then import the decoding stack once per worker.
+
+    Ctrl-C reaches every process of the terminal's group; workers ignore it and let the
+    run shut the pool down (no traceback per worker).
+    """
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     threading.Thread(target=_watch_owner, args=(owner,), daemon=True).start()
     try:
