@@ -369,3 +369,15 @@ def test_adapter_arguments_that_are_not_json_are_recorded_as_text(tmp_path):
     assert args["weights"] == "/models/x" and "len" in args["scorer"]
     again = run_benchmark(_PathArgs("/models/x"), toy_benchmark(2), _opts(tmp_path))
     assert again.resumed == 2  # the recorded spec compares equal on resume
+
+
+def test_records_carry_the_samples_error_category(tmp_path):
+    from dataclasses import replace
+
+    bench = toy_benchmark(6)
+    labels = ["none", "inaccurate_boundaries", "duplicate_query", "none", "no_event", "none"]
+    bench.samples = [replace(s, meta={"error_category": c}) for s, c in zip(bench.samples, labels)]
+    outcome = run_benchmark(build_adapter("mock"), bench, _opts(tmp_path), adapter_name="mock")
+    records = {r.sample_id: r for r in read_sample_records(outcome.paths.samples)}
+    for sample, label in zip(bench.samples, labels):
+        assert records[sample.sample_id].meta["error_category"] == label

@@ -310,7 +310,7 @@ class _Run:
             "gt": [tuple(w) for w in sample.gt],
             "sample_hash": sample.content_hash(),
             "attempts": attempts,
-            "meta": {"index": index, **meta},
+            "meta": {"index": index, **_sample_labels(sample), **meta},
         }
         if output is None:
             return SampleRecord(**base, status="error", iou=0.0, error=self.redact(error))
@@ -423,6 +423,12 @@ class _Run:
                 task.cancel()
         if failed:
             raise failed[0]
+
+
+def _sample_labels(sample: Sample) -> dict[str, Any]:
+    """Scalar labels of a sample worth keeping per record (e.g. ``error_category``)."""
+    category = sample.meta.get("error_category")
+    return {} if category is None else {"error_category": str(category)}
 
 
 def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
