@@ -249,19 +249,29 @@ class _ImageRows:
         ENCODINGS.get(config.encoding)  # unknown names fail before training starts
         self.config = config
         self.preset = resolve_preset(config.model, config.preset)
+        # TRL reads each row num_generations times in a row: keep the last few decodes.
+        self._frames: dict[str, Any] = {}
+
+    def _sample(self, path: str, duration: float) -> Any:
+        from timelens_eval.video.sampler import sample_frames
+
+        if path not in self._frames:
+            if len(self._frames) >= 16:
+                self._frames.pop(next(iter(self._frames)))
+            self._frames[path] = sample_frames(path, self.config.frames, duration_hint=duration)
+        return self._frames[path]
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         from PIL import Image
         from timelens_eval_adapters.presets import build_qwen_inputs
 
         from timelens_eval.prompts import build_prompt
-        from timelens_eval.video.sampler import sample_frames
 
         prompts, images = [], []
         for path, query, duration in zip(
             batch["video_path"], batch["query"], batch["duration"], strict=True
         ):
-            frames = sample_frames(path, self.config.frames, duration_hint=duration)
+            frames = self._sample(path, duration)
             message = build_prompt(
                 query, frames, self.config.template, self.config.encoding, duration
             )

@@ -245,7 +245,17 @@ def video_grpo_trainer_class() -> type:
 
         # -- generation side ---------------------------------------------------------
         def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
-            self._row_videos = [self.video_loader(row) for row in inputs]
+            # TRL repeats each prompt num_generations times: load each video once.
+            loaded: dict[str, VideoClip | None] = {}
+            self._row_videos = []
+            for row in inputs:
+                key = row.get("video") if isinstance(row.get("video"), str) else None
+                if key is None:
+                    self._row_videos.append(self.video_loader(row))
+                    continue
+                if key not in loaded:
+                    loaded[key] = self.video_loader(row)
+                self._row_videos.append(loaded[key])
             if all(v is None for v in self._row_videos):
                 self._row_videos = None
             try:
@@ -266,6 +276,7 @@ def video_grpo_trainer_class() -> type:
             if len(prompts) != len(self._row_videos):
                 raise InputError("every prompt of a video batch needs its row's video")
             prompt_ids, pixel_values, grids, seconds = [], [], [], []
+            encoded: dict[tuple[str, int], dict[str, Any]] = {}
             for prompt, clip in zip(prompts, self._row_videos, strict=True):
                 text = self.processing_class.apply_chat_template(
                     prompt,
@@ -275,9 +286,12 @@ def video_grpo_trainer_class() -> type:
                 )
                 if clip is None:
                     raise InputError("a batch mixes rows with and without a video")
-                enc = encode_video_prompt(
-                    self.processing_class, text, clip, backend=self.video_backend
-                )
+                key = (text, id(clip))  # repeated prompts share one encoding
+                if key not in encoded:
+                    encoded[key] = encode_video_prompt(
+                        self.processing_class, text, clip, backend=self.video_backend
+                    )
+                enc = encoded[key]
                 prompt_ids.append(enc["input_ids"])
                 pixel_values.append(enc["pixel_values_videos"])
                 grids.append(enc["video_grid_thw"])
