@@ -106,7 +106,7 @@ class VideoSFTCollator:
             sequences.append(enc["input_ids"] + list(answer) + [self.end_of_turn])
             prompt_lengths.append(len(enc["input_ids"]))
             for key, value in enc.items():
-                if key != "input_ids":
+                if key != "input_ids" and value is not None:
                     vision.setdefault(key, []).append(value)
         if any(len(v) != len(rows) for v in vision.values()):
             raise ValueError("a batch mixes rows with videos and rows with images")

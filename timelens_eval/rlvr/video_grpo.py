@@ -159,7 +159,10 @@ def encode_video_prompt(
     ``backend``: ``"processor"`` (the checkpoint's video processor), ``"patches"``
     (:func:`qwen_video_patches`) or ``"auto"`` (the processor when it has a video
     processor). Returns ``input_ids`` (list of int), ``pixel_values_videos``,
-    ``video_grid_thw`` and ``second_per_grid_ts`` (torch tensors).
+    ``video_grid_thw`` and ``second_per_grid_ts`` (torch tensors; ``None`` when the
+    processor does not produce it, as for Qwen3-VL, whose model takes no such input).
+    The processor path passes the frames as already sampled, with their timestamps, the
+    way the ``transformers`` adapter does.
     """
     import torch
 
@@ -168,23 +171,25 @@ def encode_video_prompt(
     if backend == "auto":
         backend = "processor" if getattr(processor, "video_processor", None) else "patches"
     if backend == "processor":
+        from timelens_eval_adapters.presets import video_metadata
+        from transformers.video_utils import VideoMetadata
+
+        times = np.arange(len(clip.frames), dtype=np.float64) / clip.fps
         out = processor(
             text=[text],
             videos=[clip.frames],
+            video_metadata=[VideoMetadata(**video_metadata(times, clip.fps))],
+            do_sample_frames=False,
             return_tensors="pt",
-            videos_kwargs={"fps": clip.fps, "do_sample_frames": False},
         )
         seconds = out.get("second_per_grid_ts")
-        if seconds is None:
-            layout = PatchLayout.from_processor(processor)
-            seconds = torch.tensor(
-                [layout.temporal_patch_size / clip.fps] * len(out["video_grid_thw"])
-            )
         return {
             "input_ids": out["input_ids"][0].tolist(),
             "pixel_values_videos": out["pixel_values_videos"],
             "video_grid_thw": out["video_grid_thw"],
-            "second_per_grid_ts": torch.as_tensor(seconds, dtype=torch.float32),
+            "second_per_grid_ts": None
+            if seconds is None
+            else torch.as_tensor(seconds, dtype=torch.float32),
         }
     if backend != "patches":
         raise ConfigError(f"unknown video backend {backend!r}; use auto, processor or patches")
@@ -300,12 +305,13 @@ def video_grpo_trainer_class() -> type:
             fields = {
                 "pixel_values_videos": torch.cat(pixel_values),
                 "video_grid_thw": torch.cat(grids),
-                "second_per_grid_ts": torch.cat(seconds),
                 # Per-token field: TRL left-pads it like the prompt ids.
                 "mm_token_type_ids": [
                     self._token_types(torch.tensor(ids)).tolist() for ids in prompt_ids
                 ],
             }
+            if all(x is not None for x in seconds):
+                fields["second_per_grid_ts"] = torch.cat(seconds)
             return prompt_ids, None, fields
 
         def _token_types(self, ids: Any) -> Any:
@@ -363,9 +369,11 @@ def video_grpo_trainer_class() -> type:
                     "attention_mask": mask,
                     "pixel_values_videos": torch.cat(video.pixel_values[start:end]).to(device),
                     "video_grid_thw": torch.cat(video.grid_thw[start:end]).to(device),
-                    "second_per_grid_ts": torch.cat(video.seconds[start:end]).to(device),
                     "mm_token_type_ids": self._token_types(ids),
                 }
+                chunk_seconds = video.seconds[start:end]
+                if all(x is not None for x in chunk_seconds):
+                    model_inputs["second_per_grid_ts"] = torch.cat(chunk_seconds).to(device)
                 if compute_aux_loss:
                     model_inputs["output_router_logits"] = True
                 labels = ids.masked_fill(mask == 0, -100)
