@@ -88,8 +88,10 @@ def test_importing_the_video_package_stays_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, timelens_eval, timelens_eval.video, timelens_eval.prompts; "
-            "print(sorted(m for m in ('av', 'PIL', 'cv2', 'torch') if m in sys.modules))")
+    code = ("import sys, timelens_eval; before = set(sys.modules); "
+            "import timelens_eval.video, timelens_eval.prompts, timelens_eval.cli.frames; "
+            "new = set(sys.modules) - before; "
+            "print(sorted(m for m in ('av', 'PIL', 'cv2', 'torch') if m in new))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"

@@ -19,8 +19,14 @@ def frames(
     video: Path = typer.Argument(..., help="Video file.", show_default=False),  # noqa: B008
     fps: float = typer.Option(2.0, "--fps", help="Target frames per second."),
     max_frames: int | None = typer.Option(None, "--max-frames", help="Cap on frames."),
-    encoding: str = typer.Option("none", "--encoding", help="Timestamp encoding name."),
-    template: str = typer.Option("timelens", "--template", help="Prompt template name."),
+    encoding: str = typer.Option(
+        "none", "--encoding",
+        help="Timestamp encoding: none, interleaved, list, overlay, frame-index, "
+        "frame-index-list.",
+    ),
+    template: str = typer.Option(
+        "timelens", "--template", help="Prompt template: timelens, timelens-7b, ..."
+    ),
     query: str = typer.Option("<query>", "--query", help="Query text put into the prompt."),
     family: str | None = typer.Option(
         None, "--family",
