@@ -138,6 +138,7 @@ def timelens_frame_spec(family: str = "qwen2.5-vl", *, fps: float = 2.0,
         fps=fps,
         max_frames=max_frames,
         min_pixels=TIMELENS_MIN_TOKENS * p * p,
+        max_pixels=None,
         total_pixels=TIMELENS_TOTAL_TOKENS * p * p,
         patch=p,
     )

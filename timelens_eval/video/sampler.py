@@ -326,8 +326,8 @@ class _Converter:
         # A view of the converted plane (rows may be padded), copied once into the output.
         plane = rgb_frame.planes[0]
         stride = plane.line_size
-        rgb = np.frombuffer(plane, np.uint8, count=h * stride).reshape(h, stride)
-        rgb = rgb[:, : w * 3].reshape(h, w, 3)
+        rows = np.frombuffer(plane, np.uint8, count=h * stride).reshape(h, stride)
+        rgb = rows[:, : w * 3].reshape(h, w, 3)
         if self.turns:
             rgb = np.rot90(rgb, k=self.turns)
         self.out[slot] = rgb
