@@ -32,7 +32,9 @@ def frames(
         None, "--family",
         help="TimeLens pixel budget of a model family (qwen2.5-vl, qwen3-vl); sets --patch.",
     ),
-    patch: int = typer.Option(28, "--patch", help="Round frame sides to this multiple."),
+    patch: int = typer.Option(
+        28, "--patch", help="Round frame sides to this multiple (with a pixel budget)."
+    ),
     min_pixels: int | None = typer.Option(None, "--min-pixels", help="Min pixels/frame."),
     max_pixels: int | None = typer.Option(None, "--max-pixels", help="Max pixels/frame."),
     total_pixels: int | None = typer.Option(
