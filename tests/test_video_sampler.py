@@ -41,6 +41,10 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "mkv": write_indexed_video(root / "cfr.mkv", CFR_TIMES[:100], container_format="matroska"),
         "ts": write_indexed_video(root / "cfr.ts", CFR_TIMES, gop=25, container_format="mpegts"),
         "raw": write_indexed_video(root / "raw.h264", CFR_TIMES[:100], container_format="h264"),
+        "open_gop": write_indexed_video(
+            root / "open_gop.mp4", CFR_TIMES,
+            x264_params="open-gop=1:keyint=12:min-keyint=12:scenecut=0:bframes=3",
+        ),
     }
     return out
 
@@ -327,3 +331,20 @@ def test_frames_survive_pickling_to_worker_processes(videos: dict[str, Path]) ->
     copy = pickle.loads(pickle.dumps(message))
     np.testing.assert_array_equal(copy.images[4].image, frames.images[4])
     assert [p.timestamp for p in copy.images] == list(frames.timestamps)
+
+
+@pytest.mark.parametrize("fps", [0.3, 0.7, 1.3])
+def test_open_gop_leading_frames_after_a_seek(videos: dict[str, Path], fps: float) -> None:
+    # With open GOPs, B-frames that follow a keyframe in decode order but precede it on
+    # screen reference the previous GOP; a seek to that keyframe alone cannot decode them.
+    frames = sample_frames(videos["open_gop"], FrameSpec(fps=fps))
+    targets = [k / fps for k in range(int(np.floor(10.0 * fps - 1e-9)) + 1)]
+    assert indices_of(frames) == on_screen(CFR_TIMES, targets)
+    with av.open(str(videos["open_gop"])) as container:
+        stream = container.streams.video[0]
+        reference = {
+            round(float(f.pts * stream.time_base), 4): f.to_ndarray(format="rgb24")
+            for f in container.decode(stream)
+        }
+    for t, image in zip(frames.timestamps, frames.images, strict=True):
+        np.testing.assert_array_equal(image, reference[round(float(t), 4)])

@@ -259,13 +259,16 @@ class _Segment:
     last: int  # decode-order position of the last packet to decode
 
 
-def _plan(index: _Index, needed: set[int], source_fps: float) -> list[_Segment]:
+def _plan(index: _Index, needed: set[int], source_fps: float, *,
+          back: int = 0) -> list[_Segment]:
+    """Packet ranges to decode: from each needed frame's keyframe (``back`` keyframes
+    earlier when retrying) to the frame, merged when less than a short gap apart."""
     positions = [i for i, p in enumerate(index.pts.tolist()) if p in needed]
     key_positions = np.flatnonzero(index.keyframe)
     gap = max(2, int(_MERGE_GAP_SECONDS * source_fps))
     segments: list[_Segment] = []
     for pos in positions:
-        k = np.searchsorted(key_positions, pos, side="right") - 1
+        k = np.searchsorted(key_positions, pos, side="right") - 1 - back
         first = int(key_positions[k]) if k >= 0 else 0
         if segments and first <= segments[-1].last + gap:
             segments[-1] = _Segment(segments[-1].first, max(segments[-1].last, pos))
@@ -445,6 +448,20 @@ def sample_frames(
     return frames
 
 
+def _decode_file(path: Path, index: _Index, segments: list[_Segment], needed: set[int],
+                 conv: _Converter) -> None:
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = min(8, os.cpu_count() or 1)
+        _decode(container, stream, index, segments, needed, conv)
+    except (OSError, ValueError) as exc:
+        raise VideoError(f"decoding failed ({_reason(exc)})", path=path) from exc
+    finally:
+        container.close()
+
+
 def _sample(path: Path, spec: FrameSpec, *, clip: Span | None,
             duration_hint: float | None) -> Frames:
     container = _open(path)
@@ -471,16 +488,13 @@ def _sample(path: Path, spec: FrameSpec, *, clip: Span | None,
     source_fps = times.size / duration if duration > 0 else 0.0
     segments = _plan(index, set(slots), source_fps or 25.0)
     conv = _Converter(spec, len(slots), slots)
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = min(8, os.cpu_count() or 1)
-        _decode(container, stream, index, segments, set(slots), conv)
-    except (OSError, ValueError) as exc:
-        raise VideoError(f"decoding failed ({_reason(exc)})", path=path) from exc
-    finally:
-        container.close()
+    _decode_file(path, index, segments, set(slots), conv)
+    missing = {p for p, i in slots.items() if not conv.filled[i]}
+    if missing and not index.synthetic:
+        # Frames that did not decode after a seek are usually leading frames of an open
+        # GOP, which reference the previous one: start one keyframe earlier.
+        retry = _plan(index, missing, source_fps or 25.0, back=1)
+        _decode_file(path, index, retry, missing, conv)
     if conv.out is None or not conv.filled.any():
         raise VideoError("no frame could be decoded", path=path)
     keep = np.flatnonzero(conv.filled)

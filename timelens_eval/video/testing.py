@@ -59,12 +59,14 @@ def write_indexed_video(
     crf: int = 18,
     preset: str = "veryfast",
     container_format: str | None = None,
+    x264_params: str | None = None,
 ) -> Path:
     """Write an H.264 video whose frame ``i`` shows index ``i`` at ``timestamps[i]`` seconds.
 
     ``timestamps`` must be strictly increasing; any spacing is allowed (VFR). ``rotation``
     stores a display rotation (degrees counter-clockwise). ``audio`` adds an AAC track
-    (a 440 Hz tone) as the first stream, so the video is not stream 0.
+    (a 440 Hz tone) as the first stream, so the video is not stream 0. ``x264_params``
+    passes encoder settings through (e.g. ``"open-gop=1:keyint=12"``).
     """
     import av
 
@@ -84,6 +86,8 @@ def write_indexed_video(
         if gop is not None:
             options["g"] = str(gop)
             options["keyint_min"] = str(gop)
+        if x264_params is not None:
+            options["x264-params"] = x264_params
         vstream.codec_context.options = options
         if rotation is not None:
             vstream.set_display_rotation(rotation)
