@@ -112,13 +112,19 @@ def score_answer(
 
 
 def _status_values(statuses: Iterable[Any]) -> np.ndarray:
-    return np.array([getattr(s, "value", s) for s in statuses], dtype=object)
+    # ParseStatus is a str enum, so its members compare equal to their values.
+    if isinstance(statuses, np.ndarray):
+        return statuses.astype(object, copy=False)
+    return np.array(list(statuses), dtype=object)
 
 
 def _clusters(video_ids: Sequence[str]) -> tuple[np.ndarray, int]:
-    _, inverse = np.unique(np.asarray(video_ids, dtype=object).astype(str), return_inverse=True)
-    inverse = inverse.reshape(-1)
-    return inverse, int(inverse.max()) + 1 if inverse.size else 0
+    """Integer code of each sample's video (first-seen order) and the number of videos."""
+    codes: dict[str, int] = {}
+    inverse = np.fromiter(
+        (codes.setdefault(v, len(codes)) for v in video_ids), dtype=np.intp, count=len(video_ids)
+    )
+    return inverse, len(codes)
 
 
 def cluster_bootstrap(
@@ -215,7 +221,7 @@ def summarize(
         )
     return MetricsSummary(
         n=int(len(ious)),
-        n_videos=int(len(set(vids.tolist()))),
+        n_videos=_clusters(vids)[1],
         metrics=values,
         ci_level=ci_level if bootstrap > 0 else None,
         bootstrap_samples=bootstrap if bootstrap > 0 else None,
