@@ -22,6 +22,8 @@ __all__ = [
     "require",
     "number",
     "duration_value",
+    "positive_field",
+    "paired_items",
     "window",
     "windows",
     "normalize_text",
@@ -149,6 +151,47 @@ def duration_value(
     if duration <= 0:
         raise InputError("duration must be > 0", path=path, line=line, sample=sample)
     return duration
+
+
+def positive_field(
+    record: Any, key: str, *, path: Path, line: int | None = None, sample: str | None = None
+) -> float:
+    """``record[key]`` as a finite number > 0 (a duration, an fps, a frame count)."""
+    value = require(record, key, (int, float), path=path, line=line, sample=sample)
+    return duration_value(value, path=path, line=line, sample=sample)
+
+
+def paired_items(
+    record: Any,
+    windows_key: str,
+    texts_key: str,
+    text_name: str,
+    *,
+    path: Path,
+    video: str,
+    prefix: str | None = None,
+) -> Iterator[tuple[str, Any, str]]:
+    """``(sample id, raw window, text)`` for the parallel lists ``windows_key``/``texts_key``.
+
+    Both lists must have the same length and every text must be a string (named
+    ``text_name`` in the error). Sample ids are ``PREFIX#k``, ``PREFIX`` defaulting
+    to ``video`` (the key that errors about the whole record name).
+    """
+    stamps = require(record, windows_key, list, path=path, sample=video)
+    texts = require(record, texts_key, list, path=path, sample=video)
+    if len(stamps) != len(texts):
+        raise InputError(
+            f"{len(stamps)} {windows_key} but {len(texts)} {texts_key}", path=path, sample=video
+        )
+    for k, (stamp, text) in enumerate(zip(stamps, texts, strict=True)):
+        sample_id = f"{prefix if prefix is not None else video}#{k}"
+        if not isinstance(text, str):
+            raise InputError(
+                f"{text_name} must be a string, got {type(text).__name__}",
+                path=path,
+                sample=sample_id,
+            )
+        yield sample_id, stamp, text
 
 
 def window(

@@ -14,10 +14,10 @@ from timelens_eval.benchmarks._io import (
     beyond as is_beyond,
 )
 from timelens_eval.benchmarks._io import (
-    duration_value,
     normalize_text,
+    paired_items,
+    positive_field,
     read_json,
-    require,
     require_path,
     window,
 )
@@ -36,25 +36,9 @@ def load_activitynet_captions(spec: BenchmarkSpec, path: Path | None, **_: Any) 
     samples: list[Sample] = []
     beyond = 0
     for vid, record in data.items():
-        duration = duration_value(
-            require(record, "duration", (int, float), path=path, sample=vid),
-            path=path,
-            sample=vid,
-        )
-        stamps = require(record, "timestamps", list, path=path, sample=vid)
-        sentences = require(record, "sentences", list, path=path, sample=vid)
-        if len(stamps) != len(sentences):
-            raise InputError(
-                f"{len(stamps)} timestamps but {len(sentences)} sentences", path=path, sample=vid
-            )
-        for k, (stamp, sentence) in enumerate(zip(stamps, sentences, strict=True)):
-            sample_id = f"{vid}#{k}"
-            if not isinstance(sentence, str):
-                raise InputError(
-                    f"sentence must be a string, got {type(sentence).__name__}",
-                    path=path,
-                    sample=sample_id,
-                )
+        duration = positive_field(record, "duration", path=path, sample=vid)
+        items = paired_items(record, "timestamps", "sentences", "sentence", path=path, video=vid)
+        for sample_id, stamp, sentence in items:
             gt = window(stamp, path=path, sample=sample_id)
             beyond += is_beyond(gt.end, duration)
             samples.append(

@@ -15,9 +15,9 @@ from timelens_eval.benchmarks._io import (
     beyond as is_beyond,
 )
 from timelens_eval.benchmarks._io import (
-    duration_value,
     iter_jsonl,
     normalize_text,
+    positive_field,
     require,
     require_path,
     windows,
@@ -46,12 +46,7 @@ def read_moment_jsonl(path: Path) -> tuple[list[Sample], int]:
         seen[sample_id] = line
         query = require(record, "query", str, path=path, line=line, sample=sample_id)
         vid = require(record, "vid", str, path=path, line=line, sample=sample_id)
-        duration = duration_value(
-            require(record, "duration", (int, float), path=path, line=line, sample=sample_id),
-            path=path,
-            line=line,
-            sample=sample_id,
-        )
+        duration = positive_field(record, "duration", path=path, line=line, sample=sample_id)
         raw = require(record, "relevant_windows", list, path=path, line=line, sample=sample_id)
         if not raw:
             raise InputError("relevant_windows is empty", path=path, line=line, sample=sample_id)

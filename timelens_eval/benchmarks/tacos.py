@@ -16,10 +16,10 @@ from timelens_eval.benchmarks._io import (
     beyond as is_beyond,
 )
 from timelens_eval.benchmarks._io import (
-    duration_value,
     normalize_text,
+    paired_items,
+    positive_field,
     read_json,
-    require,
     require_path,
     window,
 )
@@ -37,26 +37,14 @@ def _load_frames_json(path: Path) -> tuple[list[Sample], int]:
     samples: list[Sample] = []
     beyond = 0
     for name, record in data.items():
-        fps = duration_value(
-            require(record, "fps", (int, float), path=path, sample=name), path=path, sample=name
-        )
-        frames = duration_value(
-            require(record, "num_frames", (int, float), path=path, sample=name),
-            path=path,
-            sample=name,
-        )
-        stamps = require(record, "timestamps", list, path=path, sample=name)
-        sentences = require(record, "sentences", list, path=path, sample=name)
-        if len(stamps) != len(sentences):
-            raise InputError(
-                f"{len(stamps)} timestamps but {len(sentences)} sentences", path=path, sample=name
-            )
+        fps = positive_field(record, "fps", path=path, sample=name)
+        frames = positive_field(record, "num_frames", path=path, sample=name)
         vid = Path(name).stem if name.endswith((".avi", ".mp4")) else name
         duration = frames / fps
-        for k, (stamp, sentence) in enumerate(zip(stamps, sentences, strict=True)):
-            sample_id = f"{vid}#{k}"
-            if not isinstance(sentence, str):
-                raise InputError("sentence must be a string", path=path, sample=sample_id)
+        items = paired_items(
+            record, "timestamps", "sentences", "sentence", path=path, video=name, prefix=vid
+        )
+        for sample_id, stamp, sentence in items:
             gt = window(stamp, path=path, sample=sample_id, scale=1.0 / fps)
             beyond += is_beyond(gt.end, duration)
             samples.append(

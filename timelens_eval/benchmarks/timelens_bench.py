@@ -20,8 +20,9 @@ from timelens_eval.benchmarks._io import (
     beyond as is_beyond,
 )
 from timelens_eval.benchmarks._io import (
-    duration_value,
     iter_jsonl,
+    paired_items,
+    positive_field,
     read_json,
     require,
     require_path,
@@ -43,25 +44,10 @@ def load_timelens_bench(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Ben
     samples: list[Sample] = []
     beyond = 0
     for vid, record in data.items():
-        duration = duration_value(
-            require(record, "duration", (int, float), path=path, sample=vid),
-            path=path,
-            sample=vid,
-        )
-        spans = require(record, "spans", list, path=path, sample=vid)
-        queries = require(record, "queries", list, path=path, sample=vid)
-        if len(spans) != len(queries):
-            raise InputError(
-                f"{len(spans)} spans but {len(queries)} queries", path=path, sample=vid
-            )
-        for k, (span, query) in enumerate(zip(spans, queries, strict=True)):
-            sample_id = f"{vid}#{k}"
-            if not isinstance(query, str):
-                raise InputError(
-                    f"query must be a string, got {type(query).__name__}",
-                    path=path,
-                    sample=sample_id,
-                )
+        duration = positive_field(record, "duration", path=path, sample=vid)
+        for sample_id, span, query in paired_items(
+            record, "spans", "queries", "query", path=path, video=vid
+        ):
             gt = windows(span, path=path, sample=sample_id)
             beyond += any(is_beyond(w.end, duration) for w in gt)
             samples.append(
@@ -96,12 +82,7 @@ def load_timelens_100k(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Benc
     sources: dict[str, int] = {}
     for line, record in iter_jsonl(path):
         video_path = require(record, "video_path", str, path=path, line=line)
-        duration = duration_value(
-            require(record, "duration", (int, float), path=path, line=line, sample=video_path),
-            path=path,
-            line=line,
-            sample=video_path,
-        )
+        duration = positive_field(record, "duration", path=path, line=line, sample=video_path)
         source = record.get("source")
         if source is not None and not isinstance(source, str):
             raise InputError("field 'source' must be str", path=path, line=line)
