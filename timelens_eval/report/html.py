@@ -13,11 +13,15 @@ from timelens_eval.report.markdown import estimate_text
 from timelens_eval.report.tables import (
     CATEGORY_HEADER,
     PARSE_HEADER,
+    PER_SAMPLE_HEADER,
     RANK_HEADER,
+    SWAP_HEADER,
     category_rows,
-    fmt,
+    group_shift_rows,
     parse_failure_rows,
+    per_sample_rows,
     ranking_rows,
+    swap_rows,
 )
 
 __all__ = ["html_report", "script_json"]
@@ -117,57 +121,27 @@ def html_report(comparison: Comparison, results: Sequence[LoadedResult]) -> str:
             _table(RANK_HEADER, ranking_rows(comparison, i)),
         ]
         if pair.group_shift:
-            parts.append(
-                _table(
-                    [
-                        "model type",
-                        "n",
-                        "mean rank orig.",
-                        "mean rank ref.",
-                        "mean shift",
-                        "mean Δ (points)",
-                    ],
-                    [
-                        [
-                            g.model_type,
-                            str(g.n),
-                            fmt(g.mean_rank_original),
-                            fmt(g.mean_rank_refined),
-                            f"{g.mean_rank_shift:+.1f}",
-                            f"{g.mean_delta:+.1f}",
-                        ]
-                        for g in pair.group_shift
-                    ],
-                )
-            )
-        swaps = [s for s in pair.adjacent_swaps if s.variant == "refined"]
+            header = [
+                "model type",
+                "n",
+                "mean rank orig.",
+                "mean rank ref.",
+                "mean shift",
+                "mean Δ (points)",
+            ]
+            parts.append(_table(header, group_shift_rows(comparison, i)))
+        swaps = swap_rows(comparison, i)
         if swaps:
             parts += [
                 "<h3>How often neighbours swap (bootstrap, refined ranking)</h3>",
-                _table(
-                    ["upper", "lower", "swap frequency"],
-                    [[s.upper, s.lower, f"{s.frequency:.2f}"] for s in swaps],
-                ),
+                _table(SWAP_HEADER, swaps),
             ]
         if pair.per_sample is not None:
             ps = pair.per_sample
             parts += [
                 f"<h3>Matched samples: {ps.n_matched}; refined annotation differs on "
                 f"{ps.n_changed}</h3>",
-                _table(
-                    ["model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ", "hits gained", "hits lost"],
-                    [
-                        [
-                            r.model,
-                            fmt(r.miou_original),
-                            fmt(r.miou_refined),
-                            f"{r.delta:+.1f}",
-                            str(r.gained),
-                            str(r.lost),
-                        ]
-                        for r in ps.models
-                    ],
-                ),
+                _table(PER_SAMPLE_HEADER, per_sample_rows(comparison, i)),
             ]
             cats = category_rows(comparison, i)
             if cats:

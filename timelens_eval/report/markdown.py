@@ -8,11 +8,15 @@ from timelens_eval.compare import Comparison, Estimate, LoadedResult
 from timelens_eval.report.tables import (
     CATEGORY_HEADER,
     PARSE_HEADER,
+    PER_SAMPLE_HEADER,
     RANK_HEADER,
+    SWAP_HEADER,
     category_rows,
-    fmt,
+    group_shift_rows,
     parse_failure_rows,
+    per_sample_rows,
     ranking_rows,
+    swap_rows,
 )
 
 __all__ = ["markdown_report", "estimate_text"]
@@ -67,25 +71,12 @@ def markdown_report(comparison: Comparison, results: Sequence[LoadedResult]) -> 
         if pair.group_shift:
             out += _table(
                 ["model type", "n", "mean rank orig.", "mean rank ref.", "mean shift", "mean Δ"],
-                [
-                    [
-                        g.model_type,
-                        str(g.n),
-                        fmt(g.mean_rank_original),
-                        fmt(g.mean_rank_refined),
-                        f"{g.mean_rank_shift:+.1f}",
-                        f"{g.mean_delta:+.1f}",
-                    ]
-                    for g in pair.group_shift
-                ],
+                group_shift_rows(comparison, i),
             )
-        swaps = [s for s in pair.adjacent_swaps if s.variant == "refined"]
+        swaps = swap_rows(comparison, i)
         if swaps:
             out += ["Adjacent swaps under the bootstrap (refined ranking):", ""]
-            out += _table(
-                ["upper", "lower", "swap frequency"],
-                [[s.upper, s.lower, f"{s.frequency:.2f}"] for s in swaps],
-            )
+            out += _table(SWAP_HEADER, swaps)
         if pair.per_sample is not None:
             ps = pair.per_sample
             out += [
@@ -93,20 +84,7 @@ def markdown_report(comparison: Comparison, results: Sequence[LoadedResult]) -> 
                 f"{ps.n_changed}. On those, per model (hit = IoU ≥ {ps.hit_threshold}):",
                 "",
             ]
-            out += _table(
-                ["model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ", "hits gained", "hits lost"],
-                [
-                    [
-                        r.model,
-                        fmt(r.miou_original),
-                        fmt(r.miou_refined),
-                        f"{r.delta:+.1f}",
-                        str(r.gained),
-                        str(r.lost),
-                    ]
-                    for r in ps.models
-                ],
-            )
+            out += _table(PER_SAMPLE_HEADER, per_sample_rows(comparison, i))
             cats = category_rows(comparison, i)
             if cats:
                 out += ["By annotation error category:", ""] + _table(CATEGORY_HEADER, cats)

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 
 from timelens_eval.compare import Comparison, LoadedResult, select_results
 
-__all__ = ["parse_failure_rows", "ranking_rows", "category_rows", "fmt"]
+__all__ = [
+    "parse_failure_rows",
+    "ranking_rows",
+    "category_rows",
+    "group_shift_rows",
+    "swap_rows",
+    "per_sample_rows",
+    "fmt",
+]
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -50,6 +58,8 @@ PARSE_HEADER = [
     "no span (%)",
 ]
 RANK_HEADER = ["model", "type", "original", "refined", "Δ", "rank orig.", "rank ref.", "shift"]
+SWAP_HEADER = ["upper", "lower", "swap frequency"]
+PER_SAMPLE_HEADER = ["model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ", "hits gained", "hits lost"]
 CATEGORY_HEADER = ["error category", "n", "model", "mIoU orig. (%)", "mIoU ref. (%)", "Δ"]
 
 
@@ -96,4 +106,46 @@ def category_rows(comparison: Comparison, index: int) -> list[list[str]]:
             f"{c.delta:+.1f}",
         ]
         for c in pair.per_sample.categories
+    ]
+
+
+def group_shift_rows(comparison: Comparison, index: int) -> list[list[str]]:
+    """One pair's per-model-type rows: type, n, mean ranks, mean shift, mean delta."""
+    return [
+        [
+            g.model_type,
+            str(g.n),
+            fmt(g.mean_rank_original),
+            fmt(g.mean_rank_refined),
+            f"{g.mean_rank_shift:+.1f}",
+            f"{g.mean_delta:+.1f}",
+        ]
+        for g in comparison.pairs[index].group_shift
+    ]
+
+
+def swap_rows(comparison: Comparison, index: int) -> list[list[str]]:
+    """Adjacent swaps of the refined ranking under the bootstrap: upper, lower, frequency."""
+    return [
+        [s.upper, s.lower, f"{s.frequency:.2f}"]
+        for s in comparison.pairs[index].adjacent_swaps
+        if s.variant == "refined"
+    ]
+
+
+def per_sample_rows(comparison: Comparison, index: int) -> list[list[str]]:
+    """Per-model rows on the matched samples whose annotation changed (none without them)."""
+    per_sample = comparison.pairs[index].per_sample
+    if per_sample is None:
+        return []
+    return [
+        [
+            r.model,
+            fmt(r.miou_original),
+            fmt(r.miou_refined),
+            f"{r.delta:+.1f}",
+            str(r.gained),
+            str(r.lost),
+        ]
+        for r in per_sample.models
     ]
