@@ -47,7 +47,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from timelens_eval_adapters.common import validate_config
 from timelens_eval_adapters.pricing import Price, cost_usd
 
 from timelens_eval.adapters import (
@@ -57,7 +58,7 @@ from timelens_eval.adapters import (
     GroundingRequest,
     Usage,
 )
-from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
+from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 from timelens_eval.video.types import FrameSpec
 
@@ -203,18 +204,7 @@ class GeminiAdapter(Adapter):
                 "gemini adapter: pass the API key through the environment (GEMINI_API_KEY), "
                 "not as an argument"
             )
-        try:
-            self.config = GeminiConfig.model_validate(kwargs)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            if first["type"] == "extra_forbidden":
-                hint = did_you_mean(where, GeminiConfig.model_fields)
-                raise ConfigError(
-                    f"gemini adapter has no argument {where!r}"
-                    + (f"; did you mean {hint}?" if hint else "")
-                ) from None
-            raise ConfigError(f"gemini adapter: {where}: {first['msg']}") from None
+        self.config = validate_config(GeminiConfig, kwargs, "gemini")
         try:
             from google import genai
             from google.genai import errors, types

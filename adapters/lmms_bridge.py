@@ -44,7 +44,8 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from timelens_eval_adapters.common import validate_config
 
 from timelens_eval.adapters import (
     Adapter,
@@ -178,18 +179,7 @@ class LmmsAdapter(Adapter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        try:
-            self.config = LmmsConfig.model_validate(kwargs)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            if first["type"] == "extra_forbidden":
-                hint = did_you_mean(where, LmmsConfig.model_fields)
-                raise ConfigError(
-                    f"lmms adapter has no argument {where!r}"
-                    + (f"; did you mean {hint}?" if hint else "")
-                ) from None
-            raise ConfigError(f"lmms adapter: {where}: {first['msg']}") from None
+        self.config = validate_config(LmmsConfig, kwargs, "lmms")
         for module in _REQUIRED:
             if importlib.util.find_spec(module) is None:
                 raise MissingDependencyError("the lmms adapter", "lmms", module.replace("_", "-"))

@@ -35,7 +35,8 @@ import time
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from timelens_eval_adapters.common import validate_config
 from timelens_eval_adapters.pricing import Price, cost_usd, price_for
 
 from timelens_eval.adapters import (
@@ -46,7 +47,7 @@ from timelens_eval.adapters import (
     ModelType,
     Usage,
 )
-from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
+from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 
 __all__ = ["OpenAIAdapter", "OpenAIConfig", "message_content"]
@@ -176,19 +177,7 @@ class OpenAIAdapter(Adapter):
                 "(OPENAI_API_KEY, or name another variable with api_key_env=...), "
                 "not as an argument"
             )
-        try:
-            self.config = OpenAIConfig.model_validate(kwargs)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            if first["type"] == "extra_forbidden":
-                hint = did_you_mean(where, OpenAIConfig.model_fields)
-                known = ", ".join(OpenAIConfig.model_fields)
-                raise ConfigError(
-                    f"openai adapter has no argument {where!r}"
-                    + (f"; did you mean {hint}?" if hint else f" (arguments: {known})")
-                ) from None
-            raise ConfigError(f"openai adapter: {where}: {first['msg']}") from None
+        self.config = validate_config(OpenAIConfig, kwargs, "openai")
         try:
             import openai
         except ImportError:

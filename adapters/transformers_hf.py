@@ -41,7 +41,8 @@ import threading
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from timelens_eval_adapters.common import validate_config
 from timelens_eval_adapters.presets import (
     ModelPreset,
     QwenInputs,
@@ -58,7 +59,7 @@ from timelens_eval.adapters import (
     GroundingRequest,
     Usage,
 )
-from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
+from timelens_eval.errors import ConfigError, MissingDependencyError
 
 __all__ = ["TransformersAdapter", "TransformersConfig", "generate_kwargs"]
 
@@ -76,19 +77,6 @@ class TransformersConfig(BaseModel):
     attn_implementation: str | None = None
     trust_remote_code: bool = False
     local_files_only: bool = False
-
-
-def _config_error(exc: ValidationError) -> ConfigError:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "arguments"
-    if first["type"] == "extra_forbidden":
-        hint = did_you_mean(where, TransformersConfig.model_fields)
-        known = ", ".join(TransformersConfig.model_fields)
-        return ConfigError(
-            f"transformers adapter has no argument {where!r}"
-            + (f"; did you mean {hint}?" if hint else f" (arguments: {known})")
-        )
-    return ConfigError(f"transformers adapter: {where}: {first['msg']}")
 
 
 def generate_kwargs(generation: GenerationConfig) -> dict[str, Any]:
@@ -119,10 +107,7 @@ class TransformersAdapter(Adapter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        try:
-            self.config = TransformersConfig.model_validate(kwargs)
-        except ValidationError as exc:
-            raise _config_error(exc) from None
+        self.config = validate_config(TransformersConfig, kwargs, "transformers")
         for module in ("torch", "transformers"):
             if importlib.util.find_spec(module) is None:
                 raise MissingDependencyError("the transformers adapter", "transformers", module)

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from timelens_eval_adapters.common import validate_config
 from timelens_eval_adapters.presets import (
     ModelPreset,
     QwenInputs,
@@ -57,7 +58,7 @@ from timelens_eval.adapters import (
     GroundingRequest,
     Usage,
 )
-from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
+from timelens_eval.errors import ConfigError, MissingDependencyError
 
 __all__ = [
     "Engine",
@@ -260,18 +261,7 @@ class VLLMAdapter(Adapter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        try:
-            self.config = VLLMConfig.model_validate(kwargs)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            if first["type"] == "extra_forbidden":
-                hint = did_you_mean(where, VLLMConfig.model_fields)
-                raise ConfigError(
-                    f"vllm adapter has no argument {where!r}"
-                    + (f"; did you mean {hint}?" if hint else "")
-                ) from None
-            raise ConfigError(f"vllm adapter: {where}: {first['msg']}") from None
+        self.config = validate_config(VLLMConfig, kwargs, "vllm")
         self.preset: ModelPreset = resolve_preset(self.config.model, self.config.preset)
         self.vision: VisionInput = self.config.vision or self.preset.vision
         self.default_frames = self.preset.frames  # type: ignore[misc]
