@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from timelens_eval.benchmarks._io import finite
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.spans import Span
 
@@ -83,20 +84,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _finite(value: Any, what: str, path: str, line: int | None, sample: str | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(
-            f"{what} must be a number, got {type(value).__name__} {_short(value)}",
-            path=path,
-            line=line,
-            sample=sample,
-        )
-    value = float(value)
-    if not math.isfinite(value):
-        raise InputError(f"{what} must be finite, got {value}", path=path, line=line, sample=sample)
-    return value
-
-
 def _span_list(
     value: Any, what: str, path: str, line: int | None, sample: str | None, min_len: int = 2
 ) -> tuple[Span, ...]:
@@ -119,8 +106,8 @@ def _span_list(
             )
         out.append(
             Span(
-                _finite(item[0], f"{what} start", path, line, sample),
-                _finite(item[1], f"{what} end", path, line, sample),
+                finite(item[0], f"{what} start", path=path, line=line, sample=sample),
+                finite(item[1], f"{what} end", path=path, line=line, sample=sample),
             )
         )
     return tuple(out)
@@ -349,7 +336,7 @@ def _read_timelens(path: Path) -> PredictionSet:
             spans = None
         duration = value.get("duration")
         if duration is not None:
-            duration = _finite(duration, "duration", spath, line, key)
+            duration = finite(duration, "duration", path=spath, line=line, sample=key)
         out.refs.append(key)
         out.answers.append(answer)
         out.spans.append(spans)

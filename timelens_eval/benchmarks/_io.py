@@ -20,6 +20,7 @@ __all__ = [
     "read_json",
     "iter_jsonl",
     "require",
+    "finite",
     "number",
     "duration_value",
     "positive_field",
@@ -124,10 +125,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def number(
-    value: Any, what: str, *, path: Path, line: int | None = None, sample: str | None = None
+def finite(
+    value: Any, what: str, *, path: str | Path, line: int | None = None, sample: str | None = None
 ) -> float:
-    """A finite, non-negative float, else an error."""
+    """A finite float (an int or a float, not a bool), else an error."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(
             f"{what} must be a number, got {type(value).__name__} {_short(value)}",
@@ -138,6 +139,14 @@ def number(
     value = float(value)
     if not math.isfinite(value):
         raise InputError(f"{what} must be finite, got {value}", path=path, line=line, sample=sample)
+    return value
+
+
+def number(
+    value: Any, what: str, *, path: Path, line: int | None = None, sample: str | None = None
+) -> float:
+    """A finite, non-negative float, else an error."""
+    value = finite(value, what, path=path, line=line, sample=sample)
     if value < 0:
         raise InputError(f"{what} must be >= 0, got {value:g}", path=path, line=line, sample=sample)
     return value
