@@ -46,6 +46,7 @@ from timelens_eval.runner_store import (
     read_spec,
     recover_samples,
     spec_differences,
+    write_samples,
     write_spec,
 )
 from timelens_eval.store import PromptSpec, RunResult, RunSpec, SampleRecord
@@ -457,13 +458,7 @@ def _drop_errors(paths: RunPaths, records: list[SampleRecord]) -> list[SampleRec
     kept = [r for r in records if r.status != "error"]
     if len(kept) == len(records):
         return records
-    tmp = paths.samples.with_name(paths.samples.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in kept:
-            fh.write(record.model_dump_json() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(paths.samples)
+    write_samples(kept, paths.samples)
     return kept
 
 

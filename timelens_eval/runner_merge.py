@@ -8,13 +8,12 @@ header whose metrics are recomputed from the joined samples.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.runner import parse_shard, summarize_records
-from timelens_eval.runner_store import RunPaths, file_sha256, spec_differences
+from timelens_eval.runner_store import RunPaths, file_sha256, spec_differences, write_samples
 from timelens_eval.store import (
     RunResult,
     SampleRecord,
@@ -91,13 +90,7 @@ def merge_shards(
 
     paths = RunPaths.for_output(output)
     paths.header.parent.mkdir(parents=True, exist_ok=True)
-    tmp = paths.samples.with_name(paths.samples.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(record.model_dump_json() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(paths.samples)
+    write_samples(records, paths.samples)
 
     spec = first.spec.model_copy(update={"shard": None})
     if bootstrap is None:

@@ -17,6 +17,7 @@ import json
 import os
 import queue
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "spec_differences",
     "read_spec",
     "write_spec",
+    "write_samples",
     "recover_samples",
     "file_sha256",
 ]
@@ -177,15 +179,26 @@ def recover_samples(path: Path) -> list[SampleRecord]:
     return read_sample_records(path)
 
 
-def write_spec(spec: RunSpec, path: Path) -> None:
-    """Write the spec sidecar atomically and durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_lines(path: Path, lines: Iterable[str]) -> None:
+    """Replace ``path`` atomically and durably (a fsynced ``.tmp`` sibling, then a rename)."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(spec.model_dump_json(indent=2) + "\n")
+        for line in lines:
+            fh.write(line + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
+
+
+def write_spec(spec: RunSpec, path: Path) -> None:
+    """Write the spec sidecar atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_lines(path, [spec.model_dump_json(indent=2)])
+
+
+def write_samples(records: Iterable[SampleRecord], path: Path) -> None:
+    """Rewrite a per-sample stream with ``records``, atomically and durably."""
+    _write_lines(path, (record.model_dump_json() for record in records))
 
 
 def read_spec(path: Path) -> RunSpec:
