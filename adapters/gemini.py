@@ -36,19 +36,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import logging
 import mimetypes
 import os
-import random
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import validate_config
+from timelens_eval_adapters.common import (
+    AttemptFailure,
+    encode_image,
+    validate_config,
+    with_retries,
+)
 from timelens_eval_adapters.pricing import Price, cost_usd
 
 from timelens_eval.adapters import (
@@ -170,23 +173,8 @@ class UploadCache:
             tmp.replace(self.path)
 
 
-class _Failure(Exception):
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
 def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") + "s"
-
-
-def _jpeg(image: Any, quality: int) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 class GeminiAdapter(Adapter):
@@ -265,57 +253,33 @@ class GeminiAdapter(Adapter):
         text = " ".join(text.replace(self._secret, "***").split())
         return text if len(text) <= 300 else text[:297] + "..."
 
-    def _classify(self, exc: Exception) -> _Failure:
+    def _classify(self, exc: Exception) -> AttemptFailure:
         import httpx
         from timelens_eval_adapters.openai_chat import retry_after_seconds
 
         if isinstance(exc, self._errors.APIError):
             code = int(exc.code or 0)
             headers = getattr(getattr(exc, "response", None), "headers", None)
-            return _Failure(
+            return AttemptFailure(
                 self._scrub(f"HTTP {code}: {exc.message or exc.status or ''}"),
                 retryable=code in _RETRY_STATUS or code >= 500,
                 retry_after=retry_after_seconds(headers),
             )
         if isinstance(exc, httpx.TimeoutException):
-            return _Failure(f"timed out after {self.config.timeout:g}s", retryable=True)
+            return AttemptFailure(f"timed out after {self.config.timeout:g}s", retryable=True)
         if isinstance(exc, httpx.TransportError):
-            return _Failure(f"connection failed ({type(exc).__name__})", retryable=True)
-        return _Failure(self._scrub(f"{type(exc).__name__}: {exc}"), retryable=False)
+            return AttemptFailure(f"connection failed ({type(exc).__name__})", retryable=True)
+        return AttemptFailure(self._scrub(f"{type(exc).__name__}: {exc}"), retryable=False)
 
     async def _retrying(self, what: str, sample: str, call: Any) -> Any:
-        config = self.config
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                return await call(), attempts
-            except _Failure as failure:
-                error = failure
-            except Exception as exc:  # classified below; unknown errors are not retried
-                error = self._classify(exc)
-            too_long = error.retry_after is not None and error.retry_after > config.max_retry_after
-            if not error.retryable or attempts > config.max_retries or too_long:
-                handed_on = error.retryable and (config.max_retries == 0 or too_long)
-                raise AdapterError(
-                    f"gemini {what} failed after {attempts} attempt"
-                    f"{'s' if attempts > 1 else ''}: {error}",
-                    retryable=handed_on,
-                    retry_after=error.retry_after,
-                ) from None
-            delay = error.retry_after
-            if delay is None:
-                delay = min(config.max_backoff, config.backoff * 2 ** (attempts - 1))
-                delay *= 1 + 0.25 * random.random()
-            log.info(
-                "sample %s: %s; retry %d/%d in %.2fs",
-                sample,
-                error,
-                attempts,
-                config.max_retries,
-                delay,
-            )
-            await asyncio.sleep(delay)
+        return await with_retries(
+            call,
+            what=f"gemini {what}",
+            sample=sample,
+            settings=self.config,
+            log=log,
+            classify=self._classify,
+        )
 
     # -- Files API --------------------------------------------------------------------------
 
@@ -369,7 +333,7 @@ class GeminiAdapter(Adapter):
         parts = []
         for part in message.parts:
             if isinstance(part, ImagePart):
-                data = _jpeg(part.image, self.config.jpeg_quality)
+                data = encode_image(part.image, "jpeg", self.config.jpeg_quality)
                 parts.append(types.Part.from_bytes(data=data, mime_type="image/jpeg"))
             elif part.text:
                 parts.append(types.Part(text=part.text))

@@ -26,17 +26,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
-import io
 import logging
 import math
 import os
-import random
 import time
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import validate_config
+from timelens_eval_adapters.common import (
+    AttemptFailure,
+    encode_image,
+    validate_config,
+    with_retries,
+)
 from timelens_eval_adapters.pricing import Price, cost_usd, price_for
 
 from timelens_eval.adapters import (
@@ -94,15 +97,7 @@ class OpenAIConfig(BaseModel):
 
 
 def _encode_image(image: Any, fmt: str, quality: int) -> str:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    picture = Image.fromarray(image)
-    if fmt == "jpeg":
-        picture.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    else:
-        picture.save(buffer, format="PNG")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = base64.b64encode(encode_image(image, fmt, quality)).decode("ascii")
     return f"data:image/{fmt};base64,{data}"
 
 
@@ -149,15 +144,6 @@ def retry_after_seconds(headers: Any) -> float | None:
             return None
         seconds = email.utils.mktime_tz(parsed) - time.time()
     return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-class _Failure(Exception):
-    """One failed attempt, classified."""
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class OpenAIAdapter(Adapter):
@@ -244,13 +230,13 @@ class OpenAIAdapter(Adapter):
             }
         return params
 
-    def _classify(self, exc: Exception) -> _Failure:
+    def _classify(self, exc: Exception) -> AttemptFailure:
         openai = self._openai
         if isinstance(exc, openai.APITimeoutError):
-            return _Failure(f"timed out after {self.config.timeout:g}s", retryable=True)
+            return AttemptFailure(f"timed out after {self.config.timeout:g}s", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            return _Failure(f"connection failed ({type(cause).__name__})", retryable=True)
+            return AttemptFailure(f"connection failed ({type(cause).__name__})", retryable=True)
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             headers = exc.response.headers
@@ -259,14 +245,14 @@ class OpenAIAdapter(Adapter):
             if should in ("true", "false"):
                 retryable = should == "true"
             detail = self._scrub(str(getattr(exc, "message", "") or ""))
-            return _Failure(
+            return AttemptFailure(
                 f"HTTP {status}: {detail}",
                 retryable=retryable,
                 retry_after=retry_after_seconds(headers),
             )
         if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
-            return _Failure(f"malformed response ({type(exc).__name__})", retryable=True)
-        return _Failure(self._scrub(f"{type(exc).__name__}: {exc}"), retryable=False)
+            return AttemptFailure(f"malformed response ({type(exc).__name__})", retryable=True)
+        return AttemptFailure(self._scrub(f"{type(exc).__name__}: {exc}"), retryable=False)
 
     async def _attempt(self, params: dict[str, Any]) -> tuple[Any, float]:
         start = time.perf_counter()
@@ -283,13 +269,8 @@ class OpenAIAdapter(Adapter):
             or not choices
             or getattr(choices[0], "message", None) is None
         ):
-            raise _Failure("malformed response (no choices)", retryable=True)
+            raise AttemptFailure("malformed response (no choices)", retryable=True)
         return response, latency
-
-    def _backoff(self, retry: int) -> float:
-        config = self.config
-        delay = min(config.max_backoff, config.backoff * (2**retry))
-        return delay * (1 + 0.25 * random.random())
 
     async def ground(self, request: GroundingRequest) -> GroundingOutput:
         """Send one request, retrying transient failures as the module docstring says."""
@@ -304,40 +285,13 @@ class OpenAIAdapter(Adapter):
             detail=config.detail,
         )
         params = self._params(request, content)
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                response, latency = await self._attempt(params)
-                break
-            except _Failure as failure:
-                spent = attempts > config.max_retries
-                too_long = failure.retry_after is not None and failure.retry_after > (
-                    config.max_retry_after
-                )
-                if not failure.retryable or spent or too_long:
-                    handed_on = failure.retryable and (config.max_retries == 0 or too_long)
-                    raise AdapterError(
-                        f"openai request failed after {attempts} attempt"
-                        f"{'s' if attempts > 1 else ''}: {failure}",
-                        retryable=handed_on,
-                        retry_after=failure.retry_after,
-                    ) from None
-                delay = (
-                    failure.retry_after
-                    if failure.retry_after is not None
-                    else self._backoff(attempts - 1)
-                )
-                log.info(
-                    "sample %s: %s; retry %d/%d in %.2fs",
-                    request.sample_id,
-                    failure,
-                    attempts,
-                    config.max_retries,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-
+        (response, latency), attempts = await with_retries(
+            lambda: self._attempt(params),
+            what="openai request",
+            sample=request.sample_id,
+            settings=config,
+            log=log,
+        )
         choice = response.choices[0]
         text = choice.message.content or ""
         usage = None
