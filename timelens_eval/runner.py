@@ -61,6 +61,7 @@ __all__ = [
     "default_output",
     "build_spec",
     "summarize_records",
+    "write_run_header",
     "run_benchmark",
     "arun_benchmark",
 ]
@@ -452,6 +453,21 @@ def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
     return earlier
 
 
+def write_run_header(spec: RunSpec, summary: Any, paths: RunPaths) -> RunResult:
+    """Write the header of a finished run (its samples file is complete) and return it."""
+    from timelens_eval.runner_store import file_sha256
+    from timelens_eval.store import write_result
+
+    result = RunResult(
+        spec=spec,
+        summary=summary,
+        samples_file=paths.samples.name,
+        samples_sha256=file_sha256(paths.samples),
+    )
+    write_result(result, paths.header)
+    return result
+
+
 def _drop_errors(paths: RunPaths, records: list[SampleRecord]) -> list[SampleRecord]:
     """Rewrite the stream without failed samples (``--retry-errors``)."""
 
@@ -473,8 +489,6 @@ async def arun_benchmark(
     """Run ``adapter`` over ``benchmark`` (resuming earlier output); see the module doc."""
 
     from timelens_eval.runner_frames import free_orphaned_blocks, make_pool
-    from timelens_eval.runner_store import file_sha256
-    from timelens_eval.store import write_result
 
     options = options or RunOptions()
     started = time.perf_counter()
@@ -534,13 +548,7 @@ async def arun_benchmark(
             summary = summarize_records(
                 unique, options.protocol, bootstrap=options.bootstrap, seed=options.seed
             )
-            result = RunResult(
-                spec=spec,
-                summary=summary,
-                samples_file=paths.samples.name,
-                samples_sha256=file_sha256(paths.samples),
-            )
-            write_result(result, paths.header)
+            result = write_run_header(spec, summary, paths)
     return RunOutcome(
         paths=paths,
         result=result,

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.runner import parse_shard, summarize_records
+from timelens_eval.runner import parse_shard, summarize_records, write_run_header
 from timelens_eval.runner_store import RunPaths, file_sha256, spec_differences, write_samples
 from timelens_eval.store import (
     RunResult,
     SampleRecord,
     read_result,
     read_sample_records,
-    write_result,
 )
 
 __all__ = ["merge_shards"]
@@ -98,11 +97,4 @@ def merge_shards(
     if seed is None:
         seed = first.summary.bootstrap_seed or 0
     summary = summarize_records(records, spec.protocol, bootstrap=bootstrap, seed=seed)
-    merged = RunResult(
-        spec=spec,
-        summary=summary,
-        samples_file=paths.samples.name,
-        samples_sha256=file_sha256(paths.samples),
-    )
-    write_result(merged, paths.header)
-    return merged
+    return write_run_header(spec, summary, paths)
