@@ -3,16 +3,15 @@ no console errors, and markup from result files shown as text on every page."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, screenshot
 from test_compare_support import model_predictions, synth_samples, write_run, write_synthetic_pair
 
 from timelens_eval.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "results" / "reported"
 XSS_NAME = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">Evil'
@@ -62,15 +61,7 @@ def browser():
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,
         )
         yield browser
         browser.close()
@@ -88,14 +79,6 @@ def page(browser):
     )
     yield page
     context.close()
-
-
-def _screenshot(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / name), full_page=True)
-    folder = os.environ.get("TIMELENS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def _column(page, table: str, index: int) -> list[str]:
@@ -131,7 +114,7 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
     page.click("#table-charades-all th[data-key='name']")
     models = _column(page, "table-charades-all", 1)
     assert models == sorted(models)
-    _screenshot(page, tmp_path, "leaderboard-index.png")
+    screenshot(page, tmp_path, "leaderboard-index.png")
     # views: open vs proprietary, then the original benchmarks
     page.click("#view-separated")
     assert page.is_visible("#table-charades-open") and page.is_visible(
@@ -147,13 +130,13 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
     assert page.get_attribute("#tables", "data-variant") == "original"
     assert "charades-sta" in page.text_content("#table-charades-open caption")
     assert len(page.query_selector_all("#table-charades-open tbody tr")) == 6  # open models on STA
-    _screenshot(page, tmp_path, "leaderboard-original-separated.png")
+    screenshot(page, tmp_path, "leaderboard-original-separated.png")
     # rank-shift view
     page.click("#nav-shift")
     page.wait_for_selector("svg.slope")
     lines = page.query_selector_all("#pair-charades-sta svg.slope g")
     assert len(lines) == 11
-    _screenshot(page, tmp_path, "leaderboard-shift.png")
+    screenshot(page, tmp_path, "leaderboard-shift.png")
     # a model page and its drill-down
     page.click("#nav-index")
     page.click("#overview-all a:text-is('Follows-Original')")
@@ -175,7 +158,7 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
         "rs => rs.map(r => parseFloat(r.textContent.split('IoU ')[1]))",
     )
     assert ious == sorted(ious)
-    _screenshot(page, tmp_path, "leaderboard-model.png")
+    screenshot(page, tmp_path, "leaderboard-model.png")
     assert page.errors == []
 
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-from timelens_eval.cli import main
-
+from browser_support import CHROMIUM, CHROMIUM_ARGS, screenshot
 from test_compare_support import write_synthetic_pair
 
-CHROMIUM = Path("/usr/bin/chromium")
+from timelens_eval.cli import main
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,17 +20,8 @@ def test_report_renders_offline_without_errors(tmp_path):
     write_synthetic_pair(tmp_path / "results", n_videos=10)
     out = tmp_path / "report"
     assert main(["report", str(tmp_path / "results"), "--out", str(out), "--bootstrap", "50"]) == 0
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         problems: list[str] = []
         page.on("console", lambda m: m.type == "error" and problems.append(m.text))
@@ -50,10 +36,6 @@ def test_report_renders_offline_without_errors(tmp_path):
             "#slope-0 .textpoint text", "ts => ts.map(t => t.textContent)"
         )
         assert any("Follows-Original (1)" in t for t in labels)
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        folder = os.environ.get("TIMELENS_SCREENSHOTS")
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(folder) / "report.png"), full_page=True)
+        screenshot(page, tmp_path, "report.png")
         browser.close()
     assert problems == []
