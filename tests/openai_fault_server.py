@@ -34,6 +34,19 @@ def make_request(sample_id: str = "s1") -> Any:
     return GroundingRequest(sample_id, "a red ball rolls", 4.0, None, message)
 
 
+def ground_once(adapter: Any) -> Any:
+    """Ground :func:`make_request` with ``adapter`` in a fresh event loop, then close it."""
+    import asyncio
+
+    async def go() -> Any:
+        try:
+            return await adapter.ground(make_request())
+        finally:
+            await adapter.aclose()
+
+    return asyncio.run(go())
+
+
 def completion(text: str = ANSWER, prompt_tokens: int = 1200, completion_tokens: int = 14) -> dict:
     """A valid chat.completion body."""
     return {

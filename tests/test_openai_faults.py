@@ -7,10 +7,8 @@ number of attempts and the waits between them against the retry policy documente
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from openai_fault_server import ANSWER, Drop, FaultServer, Reply, make_request
+from openai_fault_server import ANSWER, Drop, FaultServer, Reply, ground_once
 
 from timelens_eval.adapters import AdapterError
 
@@ -24,14 +22,7 @@ def ground(server: FaultServer, monkeypatch: pytest.MonkeyPatch, **args: object)
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fault")
     adapter = OpenAIAdapter(model="gpt-4o", base_url=server.base_url, **{**FAST, **args})
-
-    async def go():
-        try:
-            return await adapter.ground(make_request())
-        finally:
-            await adapter.aclose()
-
-    return asyncio.run(go())
+    return ground_once(adapter)
 
 
 def test_429_waits_exactly_the_retry_after(monkeypatch):

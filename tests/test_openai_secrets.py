@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
-from openai_fault_server import FaultServer, Reply, make_request
+from openai_fault_server import FaultServer, Reply, ground_once
 
 from timelens_eval.adapters import AdapterError, build_adapter
 
@@ -23,22 +22,12 @@ def debug_logs(caplog):
     return caplog
 
 
-def run(adapter):
-    async def go():
-        try:
-            return await adapter.ground(make_request())
-        finally:
-            await adapter.aclose()
-
-    return asyncio.run(go())
-
-
 def test_key_is_sent_but_never_logged(monkeypatch, debug_logs):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     script = [Reply(429, {"error": {}}, {"retry-after": "0.05"}), Reply()]
     with FaultServer(script) as server:
         adapter = build_adapter("openai", f"model=gpt-4o,base_url={server.base_url}")
-        run(adapter)
+        ground_once(adapter)
     assert server.attempts[0].headers["authorization"] == f"Bearer {KEY}"
     assert any("retry 1/4" in r.getMessage() for r in debug_logs.records)  # logging was on
     assert KEY not in debug_logs.text
@@ -55,7 +44,7 @@ def test_a_server_echoing_the_key_does_not_leak_it_into_errors(monkeypatch, debu
             "openai", f"model=gpt-4o,base_url={server.base_url},max_retries=1,backoff=0.01"
         )
         with pytest.raises(AdapterError) as info:
-            run(adapter)
+            ground_once(adapter)
     message = str(info.value)
     assert f"HTTP {status}" in message and "Incorrect API key provided" in message
     assert KEY not in message and "***" in message
