@@ -49,6 +49,19 @@ def test_a_flat_reward_with_a_moving_std_does_not_stop() -> None:
     assert stop is not None and stds[stop - 9 : stop + 1].mean() < 0.1
 
 
+def test_a_collapsing_reward_stops_only_with_max_drop() -> None:
+    """A rise then a collapse: the plateau rule alone keeps going; max_drop stops it."""
+    rewards = np.concatenate([np.linspace(0.05, 0.3, 50), np.linspace(0.3, 0.0, 30)])
+    stds = np.concatenate([np.full(50, 0.15), np.linspace(0.15, 0.0, 30)])
+    config = EarlyStoppingConfig(window=5, reward_tolerance=0.001, std_tolerance=0.001)
+    assert PlateauRule(config).run(rewards, stds) is None
+    rule = PlateauRule(config.model_copy(update={"max_drop": 0.05}))
+    stop = rule.run(rewards, stds)
+    # Windowed best is about 0.29 (steps 45..49); the window mean is 0.05 lower ~8 steps later.
+    assert stop is not None and 52 <= stop <= 62
+    assert rule.decisions[-1].reason.startswith("collapse")
+
+
 def test_noise_patience_and_min_steps() -> None:
     rng = np.random.default_rng(0)
     rewards = _saturating(300, knee=100, top=0.5) + rng.normal(0, 0.02, 300)

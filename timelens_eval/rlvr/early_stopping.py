@@ -10,8 +10,10 @@ last ``window`` logged values with the mean of the ``window`` before, for both c
 
 checked only after ``min_steps`` logged steps, and it must hold for ``patience``
 consecutive checks. A within-group std below ``std_floor`` (no learning signal left)
-also stops training when ``std_floor`` is set. Every check is logged as a
-:class:`StopDecision`; the callback writes them to ``early_stopping.jsonl``.
+also stops training when ``std_floor`` is set, and so does a collapse when
+``max_drop`` is set: the windowed reward mean falling more than ``max_drop`` below the
+best windowed mean seen so far (a plateau rule alone never fires on a falling curve).
+Every check is logged as a :class:`StopDecision`; the callback writes them to ``early_stopping.jsonl``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class EarlyStoppingConfig(BaseModel):
     std_floor: float | None = Field(
         None, ge=0, description="Stop when the windowed within-group std falls below this."
     )
+    max_drop: float | None = Field(
+        None,
+        ge=0,
+        description="Stop when the windowed reward falls this far below its best (collapse).",
+    )
     reward_key: str = REWARD_KEY
     std_key: str = STD_KEY
 
@@ -75,6 +82,7 @@ class PlateauRule:
         self.stds: list[float] = []
         self.decisions: list[StopDecision] = []
         self._streak = 0
+        self._best: float | None = None
 
     def update(self, step: int, reward: float, std: float) -> StopDecision:
         """Record one logged step and decide whether to stop."""
@@ -93,7 +101,14 @@ class PlateauRule:
             abs(r_last - r_prev) <= c.reward_tolerance and abs(s_last - s_prev) <= c.std_tolerance
         )
         self._streak = self._streak + 1 if flat else 0
-        if c.std_floor is not None and s_last < c.std_floor:
+        self._best = r_last if self._best is None else max(self._best, r_last)
+        if c.max_drop is not None and self._best - r_last > c.max_drop:
+            stop = True
+            reason = (
+                f"collapse: windowed reward {r_last:.4f} is {self._best - r_last:.4f} below "
+                f"its best {self._best:.4f} (max_drop {c.max_drop:g})"
+            )
+        elif c.std_floor is not None and s_last < c.std_floor:
             stop, reason = True, f"within-group std {s_last:.4f} below floor {c.std_floor:g}"
         elif self._streak >= c.patience:
             stop = True
