@@ -13,7 +13,8 @@ consecutive checks. A within-group std below ``std_floor`` (no learning signal l
 also stops training when ``std_floor`` is set, and so does a collapse when
 ``max_drop`` is set: the windowed reward mean falling more than ``max_drop`` below the
 best windowed mean seen so far (a plateau rule alone never fires on a falling curve).
-Every check is logged as a :class:`StopDecision`; the callback writes them to ``early_stopping.jsonl``.
+Every check is logged as a :class:`StopDecision`; the callback writes them to
+``early_stopping.jsonl``.
 """
 
 from __future__ import annotations
