@@ -164,3 +164,36 @@ def test_video_trainer_generates_scores_and_backpropagates_through_the_video(
     assert any("lm_head" in n or "embed_tokens" in n for n in changed)
     logs = [e for e in trainer.state.log_history if WITHIN_GROUP_STD in e]
     assert logs and logs[0][WITHIN_GROUP_STD] > 0
+
+
+def test_sampled_completions_never_hold_a_video_placeholder(tiny_vl, tmp_path) -> None:
+    """A model that prefers ``<|video_pad|>`` above all else must still train: the trainer
+    suppresses vision placeholders in generation (a sampled one would add a video token
+    without a video feature and break the training forward pass)."""
+    model, processor = _load(tiny_vl)
+    video_id = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    def prefer_video_pad(module, args, output):  # type: ignore[no-untyped-def]
+        output[..., video_id] += 1e4
+        return output
+
+    model.lm_head.register_forward_hook(prefer_video_pad)
+    settings = GRPOSettings(
+        num_generations=NUM_GENERATIONS,
+        per_device_train_batch_size=2 * NUM_GENERATIONS,
+        max_completion_length=6,
+        learning_rate=1e-3,
+        max_steps=1,
+        save_strategy="no",
+        use_cpu=True,
+    )
+    trainer = video_grpo_trainer_class()(
+        model=model,
+        reward_funcs=[_even_tokens],
+        args=grpo_config(settings, tmp_path / "out"),
+        train_dataset=_dataset(),
+        processing_class=processor,
+        video_backend="patches",
+    )
+    assert video_id in trainer.generation_config.suppress_tokens
+    trainer.train()  # raised "Video features and video tokens do not match" before
+    assert trainer.state.global_step == 1

@@ -247,6 +247,25 @@ def video_grpo_trainer_class() -> type:
                 1: tok.convert_tokens_to_ids("<|image_pad|>"),
                 2: tok.convert_tokens_to_ids("<|video_pad|>"),
             }
+            self._suppress_vision_tokens()
+
+        def _suppress_vision_tokens(self) -> None:
+            """Never sample a vision placeholder (TRL suppresses only the image token).
+
+            A sampled ``<|video_pad|>`` in a completion would count as one more video
+            token in the training forward pass than there are video features.
+            """
+            tok = self._tokenizer
+            names = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+            ids = {tok.convert_tokens_to_ids(name) for name in names}
+            ids.discard(tok.unk_token_id)
+            ids = {i for i in ids if isinstance(i, int) and i >= 0}
+            kwargs = getattr(self, "generation_kwargs", None)
+            if kwargs is None:  # vLLM generation: nothing to configure here
+                return
+            merged = sorted(set(kwargs.get("suppress_tokens") or []) | ids)
+            kwargs["suppress_tokens"] = merged
+            self.generation_config.suppress_tokens = merged
 
         # -- generation side ---------------------------------------------------------
         def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
