@@ -117,6 +117,27 @@ def _even_tokens(completions, completion_ids, **_):  # type: ignore[no-untyped-d
 
 
 @pytest.mark.slow
+def _one_step_trainer(model, processor, tmp_path, *, learning_rate):  # type: ignore[no-untyped-def]
+    """A video GRPO trainer for one step of 2 prompts x NUM_GENERATIONS on the CPU."""
+    settings = GRPOSettings(
+        num_generations=NUM_GENERATIONS,
+        per_device_train_batch_size=2 * NUM_GENERATIONS,
+        max_completion_length=6,
+        learning_rate=learning_rate,
+        max_steps=1,
+        save_strategy="no",
+        use_cpu=True,
+    )
+    return video_grpo_trainer_class()(
+        model=model,
+        reward_funcs=[_even_tokens],
+        args=grpo_config(settings, tmp_path / "out"),
+        train_dataset=_dataset(),
+        processing_class=processor,
+        video_backend="patches",
+    )
+
+
 def test_video_trainer_generates_scores_and_backpropagates_through_the_video(
     tiny_vl, tmp_path
 ) -> None:
@@ -131,23 +152,7 @@ def test_video_trainer_generates_scores_and_backpropagates_through_the_video(
         lambda module, args, output: calls.append((int(args[0].shape[0]), torch.is_grad_enabled()))
     )
 
-    settings = GRPOSettings(
-        num_generations=NUM_GENERATIONS,
-        per_device_train_batch_size=2 * NUM_GENERATIONS,
-        max_completion_length=6,
-        learning_rate=5e-2,
-        max_steps=1,
-        save_strategy="no",
-        use_cpu=True,
-    )
-    trainer = video_grpo_trainer_class()(
-        model=model,
-        reward_funcs=[_even_tokens],
-        args=grpo_config(settings, tmp_path / "out"),
-        train_dataset=_dataset(),
-        processing_class=processor,
-        video_backend="patches",
-    )
+    trainer = _one_step_trainer(model, processor, tmp_path, learning_rate=5e-2)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     trainer.train()
 
@@ -172,28 +177,13 @@ def test_sampled_completions_never_hold_a_video_placeholder(tiny_vl, tmp_path) -
     without a video feature and break the training forward pass)."""
     model, processor = _load(tiny_vl)
     video_id = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+
     def prefer_video_pad(module, args, output):  # type: ignore[no-untyped-def]
         output[..., video_id] += 1e4
         return output
 
     model.lm_head.register_forward_hook(prefer_video_pad)
-    settings = GRPOSettings(
-        num_generations=NUM_GENERATIONS,
-        per_device_train_batch_size=2 * NUM_GENERATIONS,
-        max_completion_length=6,
-        learning_rate=1e-3,
-        max_steps=1,
-        save_strategy="no",
-        use_cpu=True,
-    )
-    trainer = video_grpo_trainer_class()(
-        model=model,
-        reward_funcs=[_even_tokens],
-        args=grpo_config(settings, tmp_path / "out"),
-        train_dataset=_dataset(),
-        processing_class=processor,
-        video_backend="patches",
-    )
+    trainer = _one_step_trainer(model, processor, tmp_path, learning_rate=1e-3)
     assert video_id in trainer.generation_config.suppress_tokens
     trainer.train()  # raised "Video features and video tokens do not match" before
     assert trainer.state.global_step == 1
