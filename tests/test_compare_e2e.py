@@ -4,7 +4,6 @@ scripted models through the runner, then compare, report and validate the result
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -4,8 +4,20 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["torch", "transformers", "trl", "vllm", "openai", "google.genai", "lmms_eval",
-         "plotly", "av", "starlette", "uvicorn", "msgspec"]
+HEAVY = [
+    "torch",
+    "transformers",
+    "trl",
+    "vllm",
+    "openai",
+    "google.genai",
+    "lmms_eval",
+    "plotly",
+    "av",
+    "starlette",
+    "uvicorn",
+    "msgspec",
+]
 
 
 def test_import_and_cli_stay_light():
@@ -19,8 +31,23 @@ def test_import_and_cli_stay_light():
 
 def test_cli_help_lists_every_command():
     out = subprocess.run(
-        [sys.executable, "-m", "timelens_eval", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "timelens_eval", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    for command in ["run", "merge", "score", "serve", "frames", "compare", "report",
-                    "adapters", "benchmarks", "synth", "leaderboard", "rlvr"]:
+    for command in [
+        "run",
+        "merge",
+        "score",
+        "serve",
+        "frames",
+        "compare",
+        "report",
+        "adapters",
+        "benchmarks",
+        "synth",
+        "leaderboard",
+        "rlvr",
+    ]:
         assert f"  {command} " in out.stdout or f"  {command}\n" in out.stdout, command

@@ -32,8 +32,9 @@ def test_summarize_counts_statuses_and_keeps_failures_in_denominator():
     assert s.value("mIoU") == pytest.approx(32.0)
     assert s.metrics["mIoU"].ci_low is None
 
-    excluded = summarize(ious, statuses, ["a", "a", "b", "c", "d"],
-                         Protocol(unparsed="exclude"), bootstrap=0)
+    excluded = summarize(
+        ious, statuses, ["a", "a", "b", "c", "d"], Protocol(unparsed="exclude"), bootstrap=0
+    )
     assert excluded.n == 3  # no_span and error dropped
     assert excluded.value("R1@0.5") == pytest.approx(200 / 3)
 
@@ -57,7 +58,9 @@ def test_bootstrap_resamples_videos_not_queries():
     per_video = np.repeat(np.random.default_rng(0).random(100) > 0.5, 10).astype(float)
     vids = np.repeat([f"v{i}" for i in range(100)], 10)
     clustered = cluster_bootstrap(per_video, vids, replicates=2000, seed=0)[:, 0]
-    naive = cluster_bootstrap(per_video, [str(i) for i in range(1000)], replicates=2000, seed=0)[:, 0]
+    naive = cluster_bootstrap(per_video, [str(i) for i in range(1000)], replicates=2000, seed=0)[
+        :, 0
+    ]
     assert clustered.std() > 2.5 * naive.std()
 
 
@@ -111,5 +114,7 @@ def test_score_answer_uses_the_first_span_and_best_window():
     assert scored.iou == pytest.approx(0.8)
     assert score_answer("no idea", [(0, 5)]).iou == 0.0
     assert score_answer("from 9 to 3", [(0, 10)]).iou == 0.0
-    swapped = score_answer("from 9 to 3", [(0, 10)], protocol=Protocol(parse={"swap_reversed": True}))
+    swapped = score_answer(
+        "from 9 to 3", [(0, 10)], protocol=Protocol(parse={"swap_reversed": True})
+    )
     assert swapped.iou == pytest.approx(0.6)

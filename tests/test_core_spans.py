@@ -39,7 +39,7 @@ def test_vectorised_matches_scalar_including_degenerate():
     ps, pe = rng.integers(0, 20, n).astype(float), rng.integers(0, 20, n).astype(float)
     gs, ge = rng.integers(0, 20, n).astype(float), rng.integers(0, 20, n).astype(float)
     got = iou_arrays(ps, pe, gs, ge)
-    want = [temporal_iou((a, b), (c, d)) for a, b, c, d in zip(ps, pe, gs, ge)]
+    want = [temporal_iou((a, b), (c, d)) for a, b, c, d in zip(ps, pe, gs, ge, strict=True)]
     np.testing.assert_allclose(got, want, rtol=0, atol=0)
     assert np.isfinite(got).all()
 

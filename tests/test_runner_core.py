@@ -376,8 +376,10 @@ def test_records_carry_the_samples_error_category(tmp_path):
 
     bench = toy_benchmark(6)
     labels = ["none", "inaccurate_boundaries", "duplicate_query", "none", "no_event", "none"]
-    bench.samples = [replace(s, meta={"error_category": c}) for s, c in zip(bench.samples, labels)]
+    bench.samples = [
+        replace(s, meta={"error_category": c}) for s, c in zip(bench.samples, labels, strict=True)
+    ]
     outcome = run_benchmark(build_adapter("mock"), bench, _opts(tmp_path), adapter_name="mock")
     records = {r.sample_id: r for r in read_sample_records(outcome.paths.samples)}
-    for sample, label in zip(bench.samples, labels):
+    for sample, label in zip(bench.samples, labels, strict=True):
         assert records[sample.sample_id].meta["error_category"] == label

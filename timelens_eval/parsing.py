@@ -136,6 +136,10 @@ def extract_spans(text: str, options: ParseOptions = _DEFAULT_OPTIONS) -> list[S
     return _pairs([float(n) for n in _NUMBER.findall(text)])
 
 
+def _clip(x: float, duration: float) -> float:
+    return min(max(x, 0.0), duration)
+
+
 def _round_half_up(x: float) -> float:
     return float(math.floor(x + 0.5))
 
@@ -163,7 +167,7 @@ def parse_spans(
     if options.swap_reversed:
         spans = [Span(s.end, s.start) if s.start > s.end else s for s in spans]
     if options.clip_to_duration and duration is not None:
-        spans = [Span(min(max(s.start, 0.0), duration), min(max(s.end, 0.0), duration)) for s in spans]
+        spans = [Span(_clip(s.start, duration), _clip(s.end, duration)) for s in spans]
 
     top = spans[0]
     if not top.start < top.end:

@@ -69,9 +69,7 @@ class MetricsSummary(_Model):
     ci_level: float | None = 0.95
     bootstrap_samples: int | None = None
     bootstrap_seed: int | None = None
-    ci_method: str | None = Field(
-        None, description="e.g. 'percentile bootstrap over videos'."
-    )
+    ci_method: str | None = Field(None, description="e.g. 'percentile bootstrap over videos'.")
 
     def value(self, name: str) -> float:
         return self.metrics[name].value
