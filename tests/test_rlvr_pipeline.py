@@ -290,3 +290,24 @@ def test_reference_evaluation_pairs_checkpoints_with_a_baseline(workdir) -> None
     miou = report["models"]["uniform"]["mIoU"]["value"]
     assert miou == pytest.approx(100 * sum(shares) / 3, abs=0.1)  # metrics are percentages
     assert (workdir / "reference" / "evaluation.json").exists()
+
+
+def test_reference_adapter_args_follow_the_device_setting(tmp_path) -> None:
+    """Difficulty and evaluation run the adapter on the configured device."""
+    from timelens_eval.rlvr.config import RLVRConfig
+    from timelens_eval.rlvr.reference import _adapter_args
+
+    base = {"name": "r", "model": "m", "output_dir": str(tmp_path), "input_mode": "images"}
+    default = RLVRConfig.model_validate(base)
+    assert _adapter_args(default, tmp_path / "ckpt")["device"] == "cpu"
+    assert default.reference.difficulty_limit is None
+    cuda = RLVRConfig.model_validate(
+        {**base, "reference": {"device": "cuda", "difficulty_limit": 50}}
+    )
+    args = _adapter_args(cuda, tmp_path / "ckpt")
+    assert args["device"] == "cuda" and args["model"] == str(tmp_path / "ckpt")
+    assert cuda.reference.difficulty_limit == 50
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({**base, "reference": {"difficulty_limit": 0}}))
+    with pytest.raises(InputError, match="c.json"):
+        load_config(path)

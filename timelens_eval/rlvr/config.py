@@ -68,6 +68,12 @@ class ReferenceSettings(BaseModel):
     eval_loader_options: dict[str, Any] = Field(default_factory=lambda: {"split": "test"})
     eval_limit: int | None = Field(None, ge=1)
     baselines: tuple[str, ...] = ("prior",)
+    difficulty_limit: int | None = Field(
+        None, ge=1, description="Estimate difficulty on the first N training samples only."
+    )
+    device: str = Field(
+        "cpu", description="Device of the adapter for difficulty and evaluation (cpu, cuda)."
+    )
 
 
 class RLVRConfig(BaseModel):

@@ -32,13 +32,14 @@ logger = logging.getLogger(__name__)
 
 
 def _adapter_args(config: RLVRConfig, checkpoint: Path) -> dict[str, Any]:
+    """The ``transformers`` adapter's arguments for ``checkpoint`` (frames as images)."""
     if config.input_mode != "images":
         raise ConfigError("the reference pipeline evaluates with vision=images; set input_mode")
     return {
         "model": str(checkpoint),
         "preset": config.preset or "qwen2.5-vl",
         "vision": "images",
-        "device": "cpu",
+        "device": config.reference.device,
         "dtype": "float32",
     }
 
@@ -150,7 +151,7 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
         config.data.benchmark,
         loader_options=config.data.loader_options,
         output=out / "difficulty" / "sft.json",
-        limit=config.data.limit,
+        limit=settings.difficulty_limit or config.data.limit,
         frames=config.frames,
         template=config.template,
         encoding=config.encoding,
