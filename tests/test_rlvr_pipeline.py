@@ -311,3 +311,24 @@ def test_reference_adapter_args_follow_the_device_setting(tmp_path) -> None:
     path.write_text(json.dumps({**base, "reference": {"difficulty_limit": 0}}))
     with pytest.raises(InputError, match="c.json"):
         load_config(path)
+
+
+def test_reference_sft_from_needs_a_checkpoint(tmp_path) -> None:
+    """Starting the reference pipeline from an SFT checkpoint checks that it exists."""
+    from timelens_eval.errors import ConfigError
+    from timelens_eval.rlvr.config import RLVRConfig
+    from timelens_eval.rlvr.reference import run_reference
+
+    empty = tmp_path / "not-a-checkpoint"
+    empty.mkdir()
+    config = RLVRConfig.model_validate(
+        {
+            "name": "r",
+            "model": "m",
+            "output_dir": str(tmp_path / "out"),
+            "input_mode": "images",
+            "reference": {"sft_from": str(empty)},
+        }
+    )
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        run_reference(config)

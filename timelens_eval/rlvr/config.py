@@ -68,6 +68,9 @@ class ReferenceSettings(BaseModel):
     eval_loader_options: dict[str, Any] = Field(default_factory=lambda: {"split": "test"})
     eval_limit: int | None = Field(None, ge=1)
     baselines: tuple[str, ...] = ("prior",)
+    sft_from: str | None = Field(
+        None, description="Skip building and SFT: start from this SFT checkpoint directory."
+    )
     difficulty_limit: int | None = Field(
         None, ge=1, description="Estimate difficulty on the first N training samples only."
     )

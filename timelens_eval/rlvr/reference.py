@@ -140,9 +140,15 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
         vision_hidden_size=size.vision_hidden_size,
         vision_depth=size.vision_depth,
     )
-    init = build_tiny_model(out / "init", spec=spec)
-    logger.info("stage 1/5: SFT")
-    sft_final = warm_start(config.model_copy(update={"model": str(init)}))
+    if settings.sft_from is not None:
+        sft_final = Path(settings.sft_from)
+        if not (sft_final / "config.json").exists():
+            raise ConfigError(f"reference.sft_from: no checkpoint at {sft_final}")
+        logger.info("stage 1/5: SFT skipped (from %s)", sft_final)
+    else:
+        init = build_tiny_model(out / "init", spec=spec)
+        logger.info("stage 1/5: SFT")
+        sft_final = warm_start(config.model_copy(update={"model": str(init)}))
 
     logger.info("stage 2/5: difficulty")
     difficulty = estimate_difficulty(
