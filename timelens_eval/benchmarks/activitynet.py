@@ -21,7 +21,7 @@ from timelens_eval.benchmarks._io import (
     require_path,
     window,
 )
-from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample
 from timelens_eval.errors import InputError
 
 __all__ = ["load_activitynet_captions"]
@@ -54,12 +54,4 @@ def load_activitynet_captions(spec: BenchmarkSpec, path: Path | None, **_: Any) 
     if not samples:
         raise InputError("no samples in file", path=path)
     split = "val_1" if "val_1" in path.name else "val_2" if "val_2" in path.name else spec.split
-    return Benchmark(
-        name=spec.name,
-        samples=samples,
-        content_hash=file_sha256(path),
-        variant=spec.variant,
-        split=split,
-        source=str(path),
-        notes={"gt_beyond_duration": beyond},
-    )
+    return Benchmark.from_files(spec, samples, path, split=split, gt_beyond_duration=beyond)

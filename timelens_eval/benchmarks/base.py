@@ -77,6 +77,32 @@ class Benchmark:
     def __len__(self) -> int:
         return len(self.samples)
 
+    @classmethod
+    def from_files(
+        cls,
+        spec: BenchmarkSpec,
+        samples: list[Sample],
+        paths: str | Path | Sequence[str | Path],
+        *,
+        split: str | None = None,
+        **notes: Any,
+    ) -> Benchmark:
+        """A benchmark loaded from annotation file(s): hash over all, source = the first.
+
+        ``split`` overrides the spec's (e.g. ``val_1`` read off a file name); the other
+        keywords are the loader's counts of quirks it handled.
+        """
+        files = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        return cls(
+            name=spec.name,
+            samples=samples,
+            content_hash=file_sha256(files),
+            variant=spec.variant,
+            split=split or spec.split,
+            source=str(files[0]),
+            notes=dict(notes),
+        )
+
     def by_id(self) -> dict[str, Sample]:
         return {s.sample_id: s for s in self.samples}
 

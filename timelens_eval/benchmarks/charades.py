@@ -14,7 +14,7 @@ from typing import Any
 
 from timelens_eval.benchmarks._io import beyond as is_beyond
 from timelens_eval.benchmarks._io import normalize_text, require_path
-from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample
 from timelens_eval.errors import InputError
 from timelens_eval.spans import Span
 
@@ -138,12 +138,10 @@ def load_charades_sta(
         )
     if not samples:
         raise InputError("no samples in file", path=path)
-    return Benchmark(
-        name=spec.name,
-        samples=samples,
-        content_hash=file_sha256([path, csv_path]),
-        variant=spec.variant,
-        split=spec.split,
-        source=str(path),
-        notes={"gt_beyond_duration": beyond, "gt_clipped": beyond if clip_gt else 0},
+    return Benchmark.from_files(
+        spec,
+        samples,
+        [path, csv_path],
+        gt_beyond_duration=beyond,
+        gt_clipped=beyond if clip_gt else 0,
     )

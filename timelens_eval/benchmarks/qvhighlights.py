@@ -22,7 +22,7 @@ from timelens_eval.benchmarks._io import (
     require_path,
     windows,
 )
-from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample
 from timelens_eval.errors import InputError
 
 __all__ = ["load_qvhighlights", "read_moment_jsonl"]
@@ -73,12 +73,7 @@ def load_qvhighlights(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Bench
     path = require_path(path, "QVHighlights annotation file")
     samples, beyond = read_moment_jsonl(path)
     multi = sum(len(s.gt) > 1 for s in samples)
-    return Benchmark(
-        name=spec.name,
-        samples=samples,
-        content_hash=file_sha256(path),
-        variant=spec.variant,
-        split="val" if "val" in path.name else spec.split,
-        source=str(path),
-        notes={"gt_beyond_duration": beyond, "multi_window": multi},
+    split = "val" if "val" in path.name else spec.split
+    return Benchmark.from_files(
+        spec, samples, path, split=split, gt_beyond_duration=beyond, multi_window=multi
     )

@@ -23,7 +23,7 @@ from timelens_eval.benchmarks._io import (
     require_path,
     window,
 )
-from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample
 from timelens_eval.benchmarks.qvhighlights import read_moment_jsonl
 from timelens_eval.errors import InputError
 
@@ -72,12 +72,4 @@ def load_tacos(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Benchmark:
     else:
         samples, beyond = _load_frames_json(path)
         unit = "frames"
-    return Benchmark(
-        name=spec.name,
-        samples=samples,
-        content_hash=file_sha256(path),
-        variant=spec.variant,
-        split=spec.split,
-        source=str(path),
-        notes={"gt_beyond_duration": beyond, "source_unit": unit},
-    )
+    return Benchmark.from_files(spec, samples, path, gt_beyond_duration=beyond, source_unit=unit)

@@ -29,7 +29,7 @@ from timelens_eval.benchmarks._io import (
     timelens_query,
     windows,
 )
-from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample, file_sha256
+from timelens_eval.benchmarks.base import Benchmark, BenchmarkSpec, Sample
 from timelens_eval.errors import InputError
 
 __all__ = ["load_timelens_bench", "load_timelens_100k"]
@@ -62,14 +62,12 @@ def load_timelens_bench(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Ben
             )
     if not samples:
         raise InputError("no samples in file", path=path)
-    return Benchmark(
-        name=spec.name,
-        samples=samples,
-        content_hash=file_sha256(path),
-        variant=spec.variant,
-        split=spec.split,
-        source=str(path),
-        notes={"gt_beyond_duration": beyond, "multi_window": sum(len(s.gt) > 1 for s in samples)},
+    return Benchmark.from_files(
+        spec,
+        samples,
+        path,
+        gt_beyond_duration=beyond,
+        multi_window=sum(len(s.gt) > 1 for s in samples),
     )
 
 
@@ -109,12 +107,4 @@ def load_timelens_100k(spec: BenchmarkSpec, path: Path | None, **_: Any) -> Benc
             )
     if not samples:
         raise InputError("no samples in file", path=path)
-    return Benchmark(
-        name=spec.name,
-        samples=samples,
-        content_hash=file_sha256(path),
-        variant=spec.variant,
-        split=spec.split,
-        source=str(path),
-        notes={"gt_beyond_duration": beyond, "sources": sources},
-    )
+    return Benchmark.from_files(spec, samples, path, gt_beyond_duration=beyond, sources=sources)
