@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from timelens_eval.errors import ConfigError  # noqa: E402
 from timelens_eval.tiny_models import (  # noqa: E402
     SPECIAL_TOKENS,
     build_tiny_model,
@@ -59,6 +60,48 @@ def test_tokenizer_round_trips_any_text_and_keeps_control_tokens_whole() -> None
         ids = tok(token, add_special_tokens=False)["input_ids"]
         assert len(ids) == 1 and ids[0] >= 256
     assert len(tok) == 256 + len(SPECIAL_TOKENS)
+
+
+_CORPUS = [
+    f"{t}.0s Please find the {c} {shape} {verb}, determining its starting and ending times."
+    for t in range(12)
+    for c in ("red", "blue", "green")
+    for shape in ("circle", "square")
+    for verb in ("appears", "moves to the left", "grows bigger")
+]
+
+
+def test_bpe_tokenizer_learns_the_corpus_words_and_still_round_trips_any_text() -> None:
+    tok = build_tiny_tokenizer(_CORPUS, vocab_size=400)
+    byte_tok = build_tiny_tokenizer()
+    sentence = "Please find the blue square moves to the left"
+    assert len(tok(sentence)["input_ids"]) <= len(byte_tok(sentence)["input_ids"]) // 3
+    for word in (" blue", " square", " Please", " find"):
+        assert len(tok(word, add_special_tokens=False)["input_ids"]) == 1, word
+    # Text the corpus never had still encodes and decodes exactly, byte by byte if need be.
+    text = "Unseen: ünïcödé ✓ 12.5 - 17.0 seconds\n\ttabs"
+    assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+    for token in SPECIAL_TOKENS:
+        assert len(tok(token, add_special_tokens=False)["input_ids"]) == 1
+    assert len(tok) <= 400 + len(SPECIAL_TOKENS)
+    # The same corpus gives the same tokenizer.
+    again = build_tiny_tokenizer(list(_CORPUS), vocab_size=400)
+    assert again.backend_tokenizer.to_str() == tok.backend_tokenizer.to_str()
+
+
+def test_bpe_model_records_its_tokenizer_and_sizes_the_embedding(tmp_path: Path) -> None:
+    from transformers import AutoConfig
+
+    path = build_tiny_model(
+        tmp_path / "bpe", "qwen2_5_vl", tokenizer_corpus=_CORPUS, vocab_size=400
+    )
+    meta = json.loads((path / "tiny_model.json").read_text())
+    tok = load_processor(path).tokenizer
+    assert meta["tokenizer"] == "bpe" and meta["vocab_size"] == len(tok)
+    assert AutoConfig.from_pretrained(path).text_config.vocab_size == len(tok)
+    assert len(tok(" circle", add_special_tokens=False)["input_ids"]) == 1
+    with pytest.raises(ConfigError, match="vocab_size"):
+        build_tiny_tokenizer(_CORPUS, vocab_size=100)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -3,9 +3,10 @@
 :func:`build_tiny_model` writes a directory that ``AutoModelForImageTextToText`` and
 ``AutoProcessor`` load like a real checkpoint: a model of the real Qwen2.5-VL or Qwen3-VL
 architecture with a few thousand parameters, a byte-level tokenizer made with the
-``tokenizers`` library (every text round-trips; no merges, so nothing is learned from
-data), the family's image processor (and video processor when ``torchvision`` is
-installed, which the Hugging Face video processors need), and a Qwen-style chat template.
+``tokenizers`` library (every text round-trips; by default no merges, so nothing is
+learned from data; optionally BPE merges learned from a given corpus), the family's
+image processor (and video processor when ``torchvision`` is installed, which the
+Hugging Face video processors need), and a Qwen-style chat template.
 
 Nothing is downloaded: the function works with ``HF_HUB_OFFLINE=1``. The same ``seed``
 gives the same weights, so answers are reproducible across runs.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -127,17 +129,37 @@ def _byte_alphabet() -> list[str]:
     return [chars[b] for b in range(256)]
 
 
-def build_tiny_tokenizer() -> Any:
-    """A byte-level tokenizer (256 byte tokens + Qwen's control tokens) as a fast HF tokenizer."""
+def build_tiny_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 1024) -> Any:
+    """A byte-level tokenizer plus Qwen's control tokens, as a fast HF tokenizer.
+
+    Without ``corpus`` the vocabulary is the 256 byte tokens (no merges). With ``corpus``
+    (an iterable of texts) byte-level BPE merges are learned from it, up to
+    ``vocab_size`` tokens before the control tokens; every text still round-trips, and
+    the same corpus gives the same tokenizer. A tiny model trained from scratch on
+    templated prompts reads them in a few words' worth of tokens instead of one per byte.
+    """
     _require("tokenizers", "the tiny tokenizer")
     _require("transformers", "the tiny tokenizer")
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {ch: i for i, ch in enumerate(_byte_alphabet())}
-    core = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
+    if corpus is None:
+        vocab = {ch: i for i, ch in enumerate(_byte_alphabet())}
+        core = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
+    else:
+        if vocab_size < 256:
+            raise ConfigError(f"tiny tokenizer: vocab_size {vocab_size} is below the 256 bytes")
+        core = Tokenizer(models.BPE(fuse_unk=False))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     core.decoder = decoders.ByteLevel()
+    if corpus is not None:
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            initial_alphabet=_byte_alphabet(),
+            special_tokens=[],
+            show_progress=False,
+        )
+        core.train_from_iterator(corpus, trainer)
     core.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     return PreTrainedTokenizerFast(
         tokenizer_object=core,
@@ -326,12 +348,16 @@ def build_tiny_model(
     family: TinyFamily = "qwen2_5_vl",
     seed: int = 0,
     spec: TinyModelSpec | None = None,
+    tokenizer_corpus: Iterable[str] | None = None,
+    vocab_size: int = 1024,
 ) -> Path:
     """Write a tiny random ``family`` checkpoint (model, processor, tokenizer) to ``out_dir``.
 
     Deterministic: the same ``seed`` and sizes give the same weights. No network access.
     Returns ``out_dir``. Load it with ``AutoModelForImageTextToText.from_pretrained`` and
-    ``AutoProcessor.from_pretrained``.
+    ``AutoProcessor.from_pretrained``. ``tokenizer_corpus`` and ``vocab_size`` give the
+    tokenizer learned BPE merges (see :func:`build_tiny_tokenizer`); by default it is
+    bytes only.
     """
     _require("torch", "building a tiny model")
     _require("transformers", "building a tiny model")
@@ -341,7 +367,7 @@ def build_tiny_model(
     spec = spec or TinyModelSpec(family=family, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tiny_tokenizer()
+    tokenizer = build_tiny_tokenizer(tokenizer_corpus, vocab_size)
     config = _config(spec, _token_ids(tokenizer))
     # fork_rng restores the caller's global RNG state afterwards; CPU generator only.
     with torch.random.fork_rng(devices=[]):
@@ -360,6 +386,8 @@ def build_tiny_model(
                 "seed": spec.seed,
                 "hidden_size": spec.hidden_size,
                 "num_layers": spec.num_layers,
+                "tokenizer": "bytes" if tokenizer_corpus is None else "bpe",
+                "vocab_size": len(tokenizer),
                 "video_processor": has_video_processor(),
                 "note": "randomly initialised; answers are noise",
             },
