@@ -43,6 +43,13 @@ class DataConfig(BaseModel):
         None, description="Selection file written by `rlvr sample`; None: every sample."
     )
     limit: int | None = Field(None, ge=1, description="Only the first N (selected) samples.")
+    frame_cache: int = Field(
+        16,
+        ge=1,
+        description="input_mode=images: decoded videos kept in memory while rows are built "
+        "(epochs over a small split re-read every video; a cache as large as the split "
+        "decodes each video once).",
+    )
 
 
 class TinySize(BaseModel):
@@ -56,6 +63,12 @@ class TinySize(BaseModel):
     vision_hidden_size: int = 64
     vision_depth: int = 2
     seed: int = 0
+    tokenizer: Literal["bytes", "bpe"] = Field(
+        "bytes",
+        description="bytes: one token per byte; bpe: merges learned from the training prompts "
+        "and answers (see timelens_eval.tiny_models.build_tiny_tokenizer).",
+    )
+    vocab_size: int = Field(1024, ge=256, description="Tokens before the control tokens (bpe).")
 
 
 class ReferenceSettings(BaseModel):

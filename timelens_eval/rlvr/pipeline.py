@@ -249,17 +249,20 @@ class _ImageRows:
         ENCODINGS.get(config.encoding)  # unknown names fail before training starts
         self.config = config
         self.preset = resolve_preset(config.model, config.preset)
-        # TRL reads each row num_generations times in a row: keep the last few decodes.
+        # TRL reads each row num_generations times in a row, SFT reads every row once per
+        # epoch: decoded frames are kept, least recently used first out (data.frame_cache).
         self._frames: dict[str, Any] = {}
 
     def _sample(self, path: str, duration: float) -> Any:
         from timelens_eval.video.sampler import sample_frames
 
-        if path not in self._frames:
-            if len(self._frames) >= 16:
-                self._frames.pop(next(iter(self._frames)))
-            self._frames[path] = sample_frames(path, self.config.frames, duration_hint=duration)
-        return self._frames[path]
+        frames = self._frames.pop(path, None)
+        if frames is None:
+            if len(self._frames) >= self.config.data.frame_cache:
+                self._frames.pop(next(iter(self._frames)))  # least recently used
+            frames = sample_frames(path, self.config.frames, duration_hint=duration)
+        self._frames[path] = frames
+        return frames
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         from PIL import Image
