@@ -332,3 +332,104 @@ def test_reference_sft_from_needs_a_checkpoint(tmp_path) -> None:
     )
     with pytest.raises(ConfigError, match="no checkpoint"):
         run_reference(config)
+
+
+@pytest.mark.slow
+def test_reference_command_runs_every_stage_shortened(workdir) -> None:
+    """`rlvr reference` end to end at toy sizes: BPE tokenizer learned from the training
+    prompts, SFT, difficulty, sampling, GRPO, evaluation; both checkpoints record their
+    inputs, and the default run's loader turns one into an adapter that answers."""
+    pytest.importorskip("trl")
+    from timelens_eval.adapters import build_adapter
+    from timelens_eval.benchmarks import load_benchmark
+    from timelens_eval.runner import RunOptions, run_benchmark
+    from timelens_eval.runner_main import INPUTS_FILE, reference_model
+
+    loader = {"split": "train", "videos": 2, "cache_dir": str(workdir / "synth")}
+    out = workdir / "reference-short"
+    config = {
+        "name": "reference-short",
+        "model": "unused",
+        "output_dir": str(out),
+        "input_mode": "images",
+        "encoding": "interleaved",
+        "preset": "qwen2.5-vl",
+        "dtype": "float32",
+        "frames": {"fps": 0.5, "max_frames": 8, "max_pixels": 56 * 56, "patch": 28},
+        "data": {"benchmark": "synthetic-refined", "loader_options": loader},
+        "sft": {
+            "learning_rate": 1e-3,
+            "max_steps": 2,
+            "per_device_train_batch_size": 2,
+            "use_cpu": True,
+        },
+        "sampling": {"buckets": [{"min_duration": 0, "max_duration": 1000, "target_size": 3}]},
+        "grpo": {
+            "num_generations": 2,
+            "per_device_train_batch_size": 2,
+            "max_completion_length": 8,
+            "learning_rate": 1e-4,
+            "max_steps": 1,
+            "save_strategy": "no",
+            "use_cpu": True,
+        },
+        "early_stopping": {"window": 1, "reward_tolerance": 0.0, "std_tolerance": 0.0},
+        "reference": {
+            "size": {
+                "hidden_size": 32,
+                "num_layers": 1,
+                "num_heads": 2,
+                "vision_hidden_size": 32,
+                "vision_depth": 1,
+                "tokenizer": "bpe",
+                "vocab_size": 320,
+            },
+            "difficulty_limit": 4,
+            "eval_loader_options": loader,
+            "eval_limit": 3,
+            "baselines": ["uniform"],
+        },
+    }
+    path = workdir / "reference-short.json"
+    path.write_text(json.dumps(config))
+    assert main(["rlvr", "reference", "--config", str(path)]) == 0
+
+    meta = json.loads((out / "init" / "tiny_model.json").read_text())
+    assert meta["tokenizer"] == "bpe" and 256 < meta["vocab_size"] <= 320 + 7
+    report = json.loads((out / "evaluation.json").read_text())
+    assert set(report["models"]) == {"sft", "sft+grpo", "uniform"}
+    assert report["paired"]["sft+grpo - sft"]["n"] == 3
+    assert len(json.loads((out / "selection.json").read_text())["sample_ids"]) == 3
+    for checkpoint in (out / "sft" / "final", out / "grpo" / "final"):
+        inputs = json.loads((checkpoint / INPUTS_FILE).read_text())
+        assert inputs["encoding"] == "interleaved" and inputs["frames"]["fps"] == 0.5
+        assert inputs["adapter_args"]["vision"] == "images"
+    # The learned merges cover the training prompts: the template words are single tokens.
+    from timelens_eval.tiny_models import load_processor
+
+    tokenizer = load_processor(out / "grpo" / "final").tokenizer
+    from timelens_eval.prompts import get_template
+
+    instruction = get_template("timelens").render(bench_query(loader))
+    ids = tokenizer(instruction, add_special_tokens=False)["input_ids"]
+    assert len(ids) < len(instruction.encode()) / 2
+    assert tokenizer.decode(ids) == instruction
+
+    model = reference_model(out / "grpo" / "final", label="short")
+    assert model.adapter == "transformers" and model.options["frames"].max_frames == 8
+    bench = load_benchmark("synthetic-refined", **loader)
+    options = RunOptions(
+        output=workdir / "short-run" / "r.json", limit=2, bootstrap=0, **model.options
+    )
+    outcome = run_benchmark(
+        build_adapter(model.adapter, model.args), bench, options, adapter_name=model.adapter
+    )
+    assert outcome.result is not None and outcome.result.summary.n == 2
+    assert outcome.result.spec.prompt.encoding == "interleaved"
+    assert outcome.result.spec.frames == model.options["frames"]
+
+
+def bench_query(loader: dict) -> str:
+    from timelens_eval.benchmarks import load_benchmark
+
+    return load_benchmark("synthetic-refined", **loader).samples[0].query

@@ -1,21 +1,39 @@
 """The main job: the embedded default models on the synthetic original/refined pair.
 
 ``timelens-eval run`` with no arguments calls :func:`run_default`; the table it prints
-is :func:`results_table`.
+is :func:`results_table`. The default models are the three baselines and, when the
+``transformers`` extra is installed, the reference model that ships with the package
+(``timelens_eval/data/reference-tiny``, trained by ``timelens-eval rlvr reference``; see
+docs/reference-model.md). It is evaluated through the ``transformers`` adapter with the
+frames, template and timestamp encoding it was trained with, which its directory records
+in ``timelens_eval_inputs.json``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from timelens_eval.errors import InputError
 from timelens_eval.runner import RunOptions, RunOutcome, arun_benchmark
 from timelens_eval.store import RunResult
 
-__all__ = ["DefaultModel", "DEFAULT_MODELS", "DEFAULT_BENCHMARKS", "run_default", "results_table"]
+__all__ = [
+    "DefaultModel",
+    "DEFAULT_MODELS",
+    "DEFAULT_BENCHMARKS",
+    "INPUTS_FILE",
+    "REFERENCE_MODEL_DIR",
+    "default_models",
+    "reference_model",
+    "run_default",
+    "results_table",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,11 @@ class DefaultModel:
 
     adapter: str
     args: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """Run options this model needs (``frames``, ``template``, ``encoding``); options the
+    caller sets explicitly win."""
+    label: str | None = None
+    """Folder of its runs under ``runs/default`` (default: the adapter's model name)."""
 
 
 DEFAULT_MODELS: tuple[DefaultModel, ...] = (
@@ -31,7 +54,55 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
     DefaultModel("prior"),
     DefaultModel("random", {"seed": 0}),
 )
-"""Evaluated by ``timelens-eval run`` with no arguments."""
+"""The baselines, evaluated by ``timelens-eval run`` with no arguments."""
+
+REFERENCE_MODEL_DIR = Path(__file__).resolve().parent / "data" / "reference-tiny"
+"""The shipped reference checkpoint."""
+
+INPUTS_FILE = "timelens_eval_inputs.json"
+"""Beside a checkpoint: the adapter arguments, frames, template and encoding it expects."""
+
+
+def reference_model(
+    path: Path = REFERENCE_MODEL_DIR, label: str = "reference-tiny"
+) -> DefaultModel:
+    """The checkpoint at ``path`` as a default model, with the inputs it was trained on."""
+    from timelens_eval.video.types import FrameSpec
+
+    inputs_path = path / INPUTS_FILE
+    try:
+        inputs = json.loads(inputs_path.read_text(encoding="utf-8"))
+        frames = FrameSpec.model_validate(inputs["frames"])
+        options = {"frames": frames, "template": inputs["template"], "encoding": inputs["encoding"]}
+        args = dict(inputs["adapter_args"])
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the model's inputs: {exc.strerror}", path=inputs_path
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not an inputs file ({exc})", path=inputs_path) from None
+    return DefaultModel("transformers", {**args, "model": str(path)}, options, label)
+
+
+def default_models(note: Callable[[str], None] | None = None) -> tuple[DefaultModel, ...]:
+    """The baselines, plus the shipped reference model when the packages it needs are
+    installed (otherwise ``note`` is told why it is left out)."""
+    models = list(DEFAULT_MODELS)
+    if not (REFERENCE_MODEL_DIR / "config.json").exists():
+        if note is not None:
+            note(f"reference model left out: no checkpoint at {REFERENCE_MODEL_DIR}")
+        return tuple(models)
+    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+    if missing:
+        if note is not None:
+            note(
+                f"reference model left out: it needs {' and '.join(missing)} "
+                "(pip install 'timelens-eval[transformers]')"
+            )
+        return tuple(models)
+    models.append(reference_model())
+    return tuple(models)
+
 
 DEFAULT_BENCHMARKS: tuple[str, ...] = ("synthetic-original", "synthetic-refined")
 
@@ -39,15 +110,19 @@ DEFAULT_BENCHMARKS: tuple[str, ...] = ("synthetic-original", "synthetic-refined"
 def run_default(
     options: RunOptions,
     *,
-    models: Sequence[DefaultModel] = DEFAULT_MODELS,
+    models: Sequence[DefaultModel] | None = None,
     benchmarks: Sequence[str] = DEFAULT_BENCHMARKS,
     on_result: Callable[[RunOutcome], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> list[RunOutcome]:
     """Run every default model on every default benchmark; adapters are built (and
-    their arguments checked) before any benchmark is loaded or run."""
+    their arguments checked) before any benchmark is loaded or run. ``models`` defaults
+    to :func:`default_models` (``note`` hears why the reference model is left out)."""
     from timelens_eval.adapters import build_adapter
     from timelens_eval.benchmarks import load_benchmark
 
+    if models is None:
+        models = default_models(note)
     adapters = [(m, build_adapter(m.adapter, m.args)) for m in models]
     loaded = [load_benchmark(name) for name in benchmarks]
 
@@ -56,11 +131,13 @@ def run_default(
         try:
             for model, adapter in adapters:
                 for bench in loaded:
-                    output = options.runs_dir / "default" / adapter.model / f"{bench.name}.json"
+                    folder = model.label or adapter.model
+                    output = options.runs_dir / "default" / folder / f"{bench.name}.json"
+                    needs = {k: v for k, v in model.options.items() if getattr(options, k) is None}
                     outcome = await arun_benchmark(
                         adapter,
                         bench,
-                        options.model_copy(update={"output": output}),
+                        options.model_copy(update={"output": output, **needs}),
                         adapter_name=model.adapter,
                     )
                     outcomes.append(outcome)

@@ -171,7 +171,12 @@ def _run_default(base, names: list[str], output: Path | None) -> None:  # noqa: 
     if output is not None:
         base = base.model_copy(update={"runs_dir": output})
     try:
-        outcomes = run_default(base, benchmarks=names or DEFAULT_BENCHMARKS, on_result=_report)
+        outcomes = run_default(
+            base,
+            benchmarks=names or DEFAULT_BENCHMARKS,
+            on_result=_report,
+            note=lambda text: typer.echo(text, err=True),
+        )
     except KeyboardInterrupt:
         typer.echo("interrupted: finished samples are saved; rerun to resume", err=True)
         raise typer.Exit(130) from None

@@ -26,7 +26,14 @@ from typing import Any
 from timelens_eval.errors import ConfigError
 from timelens_eval.rlvr.config import ReferenceSettings, RLVRConfig, TinySize
 
-__all__ = ["TinySize", "ReferenceSettings", "run_reference", "evaluate_checkpoints"]
+__all__ = [
+    "TinySize",
+    "ReferenceSettings",
+    "run_reference",
+    "evaluate_checkpoints",
+    "tokenizer_corpus",
+    "write_inputs_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,62 @@ def _adapter_args(config: RLVRConfig, checkpoint: Path) -> dict[str, Any]:
         "device": config.reference.device,
         "dtype": "float32",
     }
+
+
+def write_inputs_file(config: RLVRConfig, checkpoint: Path) -> Path:
+    """Record beside ``checkpoint`` the adapter arguments, frames, template and encoding it
+    was trained with, so that the default run evaluates it on the same inputs."""
+    from timelens_eval.runner_main import INPUTS_FILE
+
+    args = _adapter_args(config, checkpoint)
+    del args["model"]
+    args["device"] = "cpu"
+    document = {
+        "adapter": "transformers",
+        "adapter_args": args,
+        "frames": config.frames.model_dump(mode="json", exclude_none=True),
+        "template": config.template,
+        "encoding": config.encoding,
+    }
+    path = checkpoint / INPUTS_FILE
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def tokenizer_corpus(config: RLVRConfig) -> list[str]:
+    """The texts a ``bpe`` reference tokenizer learns its merges from.
+
+    For every training sample: the text parts of its prompt exactly as the adapter builds
+    them (template, query and the encoding's timestamp texts at the config's frame times)
+    and its SFT answer. Only the training split is read; no frame is decoded (the
+    timestamps are the sampler's nominal times ``k / fps``).
+    """
+    import numpy as np
+
+    from timelens_eval.messages import TextPart
+    from timelens_eval.prompts import build_prompt
+    from timelens_eval.rlvr.pipeline import load_training_samples
+    from timelens_eval.rlvr.sft import answer_text
+    from timelens_eval.video.types import Frames
+
+    _, samples = load_training_samples(config)
+    fps = config.frames.fps
+    texts: list[str] = []
+    for sample in samples:
+        n = max(1, int(np.ceil(float(sample.duration) * fps - 1e-9)))
+        if config.frames.max_frames is not None:
+            n = min(n, config.frames.max_frames)
+        times = np.arange(n, dtype=np.float64) / fps
+        frames = Frames(np.zeros((n, 1, 1, 3), dtype=np.uint8), times, float(sample.duration))
+        message = build_prompt(
+            sample.query, frames, config.template, config.encoding, float(sample.duration)
+        )
+        texts.extend(p.text for p in message.parts if isinstance(p, TextPart) and p.text)
+        gt = [[float(s.start), float(s.end)] for s in sample.gt]
+        texts.append(answer_text(gt, config.sft.answer_decimals))
+    if config.system_prompt:
+        texts.append(config.system_prompt)
+    return texts
 
 
 def evaluate_checkpoints(
@@ -146,7 +209,10 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
             raise ConfigError(f"reference.sft_from: no checkpoint at {sft_final}")
         logger.info("stage 1/5: SFT skipped (from %s)", sft_final)
     else:
-        init = build_tiny_model(out / "init", spec=spec)
+        corpus = tokenizer_corpus(config) if size.tokenizer == "bpe" else None
+        init = build_tiny_model(
+            out / "init", spec=spec, tokenizer_corpus=corpus, vocab_size=size.vocab_size
+        )
         logger.info("stage 1/5: SFT")
         sft_final = warm_start(config.model_copy(update={"model": str(init)}))
 
@@ -173,6 +239,8 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
             update={"model": str(sft_final), "data": data, "output_dir": str(out / "grpo")}
         )
     )
+    for checkpoint in (sft_final, grpo.final_checkpoint):
+        write_inputs_file(config, checkpoint)
     logger.info("stage 5/5: evaluation")
     report = evaluate_checkpoints(
         config, settings, {"sft": sft_final, "sft+grpo": grpo.final_checkpoint}, out
