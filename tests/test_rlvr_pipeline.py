@@ -404,6 +404,8 @@ def test_reference_command_runs_every_stage_shortened(workdir) -> None:
         inputs = json.loads((checkpoint / INPUTS_FILE).read_text())
         assert inputs["encoding"] == "interleaved" and inputs["frames"]["fps"] == 0.5
         assert inputs["adapter_args"]["vision"] == "images"
+    card = json.loads((out / "grpo" / "final" / "tiny_model.json").read_text())
+    assert card["note"].endswith("SFT + GRPO")
     # The learned merges cover the training prompts: the template words are single tokens.
     from timelens_eval.tiny_models import load_processor
 

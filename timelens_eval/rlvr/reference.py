@@ -51,7 +51,7 @@ def _adapter_args(config: RLVRConfig, checkpoint: Path) -> dict[str, Any]:
     }
 
 
-def write_inputs_file(config: RLVRConfig, checkpoint: Path) -> Path:
+def write_inputs_file(config: RLVRConfig, checkpoint: Path, stage: str = "trained") -> Path:
     """Record beside ``checkpoint`` the adapter arguments, frames, template and encoding it
     was trained with, so that the default run evaluates it on the same inputs."""
     from timelens_eval.runner_main import INPUTS_FILE
@@ -68,6 +68,11 @@ def write_inputs_file(config: RLVRConfig, checkpoint: Path) -> Path:
     }
     path = checkpoint / INPUTS_FILE
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    card = checkpoint / "tiny_model.json"
+    if card.exists():  # copied from the random init: say what the weights are now
+        meta = json.loads(card.read_text(encoding="utf-8"))
+        meta["note"] = f"trained by timelens-eval rlvr reference ({config.name}): {stage}"
+        card.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -239,8 +244,8 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
             update={"model": str(sft_final), "data": data, "output_dir": str(out / "grpo")}
         )
     )
-    for checkpoint in (sft_final, grpo.final_checkpoint):
-        write_inputs_file(config, checkpoint)
+    write_inputs_file(config, sft_final, "SFT only")
+    write_inputs_file(config, grpo.final_checkpoint, "SFT + GRPO")
     logger.info("stage 5/5: evaluation")
     report = evaluate_checkpoints(
         config, settings, {"sft": sft_final, "sft+grpo": grpo.final_checkpoint}, out
