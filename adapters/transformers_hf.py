@@ -31,6 +31,11 @@ Arguments: ``model`` (required), ``preset`` (``qwen2.5-vl``, ``qwen3-vl``,
 ``cuda:N``), ``dtype`` (``auto``, ``float32``, ``bfloat16``, ``float16``),
 ``attn_implementation`` (e.g. ``flash_attention_2``, ``sdpa``), ``trust_remote_code``,
 ``local_files_only``.
+
+A local checkpoint directory with a ``timelens_eval_inputs.json`` (written by
+``timelens-eval rlvr reference``, see :mod:`timelens_eval.checkpoint_inputs`) gives the
+preset, ``vision``, frames, template and encoding it was trained with; they take the
+place of the family preset's defaults.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from timelens_eval.adapters import (
     GroundingRequest,
     Usage,
 )
+from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
 from timelens_eval.errors import ConfigError, MissingDependencyError
 
 __all__ = ["TransformersAdapter", "TransformersConfig", "generate_kwargs"]
@@ -77,6 +83,15 @@ class TransformersConfig(BaseModel):
     attn_implementation: str | None = None
     trust_remote_code: bool = False
     local_files_only: bool = False
+
+
+def _is_dir(model: str) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(model).is_dir()
+    except OSError:
+        return False
 
 
 def generate_kwargs(generation: GenerationConfig) -> dict[str, Any]:
@@ -111,8 +126,14 @@ class TransformersAdapter(Adapter):
         for module in ("torch", "transformers"):
             if importlib.util.find_spec(module) is None:
                 raise MissingDependencyError("the transformers adapter", "transformers", module)
-        self.preset: ModelPreset = resolve_preset(self.config.model, self.config.preset)
-        self.vision: VisionInput = self.config.vision or self.preset.vision
+        # A local checkpoint may record the inputs it was trained on; they replace the
+        # family preset's defaults (explicit arguments still win).
+        inputs = read_checkpoint_inputs(self.config.model) if _is_dir(self.config.model) else None
+        trained = inputs.adapter_args if inputs is not None else {}
+        self.preset: ModelPreset = resolve_preset(
+            self.config.model, self.config.preset or trained.get("preset")
+        )
+        self.vision: VisionInput = self.config.vision or trained.get("vision") or self.preset.vision
         if self.vision != "images" and importlib.util.find_spec("torchvision") is None:
             raise MissingDependencyError(
                 f"video input (vision={self.vision}) of the transformers adapter",
@@ -120,9 +141,13 @@ class TransformersAdapter(Adapter):
                 "torchvision",
             )
         # Presets of this model family; the runner uses them unless overridden.
-        self.default_frames = self.preset.frames  # type: ignore[misc]
-        self.default_template = self.preset.template  # type: ignore[misc]
-        self.default_encoding = self.preset.encoding  # type: ignore[misc]
+        self.default_frames = inputs.frames if inputs else self.preset.frames  # type: ignore[misc]
+        self.default_template = (  # type: ignore[misc]
+            inputs.template if inputs else self.preset.template
+        )
+        self.default_encoding = (  # type: ignore[misc]
+            inputs.encoding if inputs else self.preset.encoding
+        )
         self._lock = threading.Lock()
         self._load()
 

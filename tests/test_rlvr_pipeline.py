@@ -342,8 +342,9 @@ def test_reference_command_runs_every_stage_shortened(workdir) -> None:
     pytest.importorskip("trl")
     from timelens_eval.adapters import build_adapter
     from timelens_eval.benchmarks import load_benchmark
+    from timelens_eval.checkpoint_inputs import INPUTS_FILE
     from timelens_eval.runner import RunOptions, run_benchmark
-    from timelens_eval.runner_main import INPUTS_FILE, reference_model
+    from timelens_eval.runner_main import reference_model
 
     loader = {"split": "train", "videos": 2, "cache_dir": str(workdir / "synth")}
     out = workdir / "reference-short"
@@ -429,6 +430,13 @@ def test_reference_command_runs_every_stage_shortened(workdir) -> None:
     assert outcome.result is not None and outcome.result.summary.n == 2
     assert outcome.result.spec.prompt.encoding == "interleaved"
     assert outcome.result.spec.frames == model.options["frames"]
+    # The adapter alone, given only the directory, takes the same inputs from the file.
+    adapter = build_adapter("transformers", {"model": str(out / "grpo" / "final")})
+    assert adapter.vision == "images" and adapter.default_encoding == "interleaved"
+    assert adapter.default_frames == model.options["frames"]
+    (out / "grpo" / "final" / INPUTS_FILE).write_text('{"frames": {"fps": -1}}')
+    with pytest.raises(InputError, match=INPUTS_FILE):
+        build_adapter("transformers", {"model": str(out / "grpo" / "final")})
 
 
 def bench_query(loader: dict) -> str:

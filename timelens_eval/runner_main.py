@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ __all__ = [
     "DefaultModel",
     "DEFAULT_MODELS",
     "DEFAULT_BENCHMARKS",
-    "INPUTS_FILE",
     "REFERENCE_MODEL_DIR",
     "default_models",
     "reference_model",
@@ -59,29 +57,20 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
 REFERENCE_MODEL_DIR = Path(__file__).resolve().parent / "data" / "reference-tiny"
 """The shipped reference checkpoint."""
 
-INPUTS_FILE = "timelens_eval_inputs.json"
-"""Beside a checkpoint: the adapter arguments, frames, template and encoding it expects."""
-
 
 def reference_model(
     path: Path = REFERENCE_MODEL_DIR, label: str = "reference-tiny"
 ) -> DefaultModel:
-    """The checkpoint at ``path`` as a default model, with the inputs it was trained on."""
-    from timelens_eval.video.types import FrameSpec
+    """The checkpoint at ``path`` as a default model, with the inputs it was trained on
+    (its ``timelens_eval_inputs.json``, see :mod:`timelens_eval.checkpoint_inputs`)."""
+    from timelens_eval.checkpoint_inputs import INPUTS_FILE, read_checkpoint_inputs
 
-    inputs_path = path / INPUTS_FILE
-    try:
-        inputs = json.loads(inputs_path.read_text(encoding="utf-8"))
-        frames = FrameSpec.model_validate(inputs["frames"])
-        options = {"frames": frames, "template": inputs["template"], "encoding": inputs["encoding"]}
-        args = dict(inputs["adapter_args"])
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the model's inputs: {exc.strerror}", path=inputs_path
-        ) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not an inputs file ({exc})", path=inputs_path) from None
-    return DefaultModel("transformers", {**args, "model": str(path)}, options, label)
+    inputs = read_checkpoint_inputs(path)
+    if inputs is None:
+        raise InputError(f"no {INPUTS_FILE} beside the checkpoint", path=path)
+    options = {"frames": inputs.frames, "template": inputs.template, "encoding": inputs.encoding}
+    args = {**inputs.adapter_args, "model": str(path)}
+    return DefaultModel(inputs.adapter, args, options, label)
 
 
 def default_models(note: Callable[[str], None] | None = None) -> tuple[DefaultModel, ...]:

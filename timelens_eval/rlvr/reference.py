@@ -53,21 +53,21 @@ def _adapter_args(config: RLVRConfig, checkpoint: Path) -> dict[str, Any]:
 
 def write_inputs_file(config: RLVRConfig, checkpoint: Path, stage: str = "trained") -> Path:
     """Record beside ``checkpoint`` the adapter arguments, frames, template and encoding it
-    was trained with, so that the default run evaluates it on the same inputs."""
-    from timelens_eval.runner_main import INPUTS_FILE
+    was trained with (:mod:`timelens_eval.checkpoint_inputs`), so that the adapter and the
+    default run evaluate it on the same inputs."""
+    from timelens_eval.checkpoint_inputs import CheckpointInputs, write_checkpoint_inputs
 
     args = _adapter_args(config, checkpoint)
     del args["model"]
     args["device"] = "cpu"
-    document = {
-        "adapter": "transformers",
-        "adapter_args": args,
-        "frames": config.frames.model_dump(mode="json", exclude_none=True),
-        "template": config.template,
-        "encoding": config.encoding,
-    }
-    path = checkpoint / INPUTS_FILE
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    inputs = CheckpointInputs(
+        adapter="transformers",
+        adapter_args=args,
+        frames=config.frames,
+        template=config.template,
+        encoding=config.encoding,
+    )
+    path = write_checkpoint_inputs(checkpoint, inputs)
     card = checkpoint / "tiny_model.json"
     if card.exists():  # copied from the random init: say what the weights are now
         meta = json.loads(card.read_text(encoding="utf-8"))
