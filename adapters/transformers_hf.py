@@ -28,7 +28,8 @@ raise :class:`~timelens_eval.errors.MissingDependencyError` naming the
 Arguments: ``model`` (required), ``preset`` (``qwen2.5-vl``, ``qwen3-vl``,
 ``timelens-7b``, ``timelens-8b``; default: from the model name), ``vision`` (``video``,
 ``chunks``, ``images``; default: the preset's), ``device`` (``auto``, ``cpu``, ``cuda``,
-``cuda:N``), ``dtype`` (``auto``, ``float32``, ``bfloat16``, ``float16``),
+``cuda:N``), ``name`` (display name in results), ``dtype`` (``auto``, ``float32``,
+``bfloat16``, ``float16``),
 ``attn_implementation`` (e.g. ``flash_attention_2``, ``sdpa``), ``trust_remote_code``,
 ``local_files_only``.
 
@@ -76,6 +77,7 @@ class TransformersConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="Hub name or local checkpoint directory.")
+    name: str | None = Field(None, description="Display name in results (default: model).")
     preset: str | None = Field(None, description="Model-family preset; default from the name.")
     vision: VisionInput | None = Field(None, description="How frames are passed.")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
@@ -153,6 +155,11 @@ class TransformersAdapter(Adapter):
 
     def __repr__(self) -> str:
         return f"TransformersAdapter(model={self.config.model!r}, preset={self.preset.name!r})"
+
+    @property
+    def model(self) -> str:
+        """The ``name`` argument, else the hub name or checkpoint path."""
+        return self.config.name or self.config.model
 
     def _load(self) -> None:
         import torch

@@ -19,27 +19,92 @@ from timelens_eval.store import read_result
 
 @pytest.mark.slow
 def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_path, capsys):
-    from timelens_eval.runner_main import DEFAULT_BENCHMARKS, DEFAULT_MODELS
+    from timelens_eval.runner_main import DEFAULT_BENCHMARKS, DEFAULT_MODELS, default_models
 
+    models = default_models()
     assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
     out = capsys.readouterr().out
     headers = sorted(tmp_path.glob("default/*/*.json"))
     headers = [h for h in headers if not h.name.endswith(".spec.json")]
-    assert len(headers) == len(DEFAULT_MODELS) * len(DEFAULT_BENCHMARKS) == 6
+    assert len(headers) == len(models) * len(DEFAULT_BENCHMARKS)
     seen = set()
+    results = {}
     for header in headers:
         result = read_result(header)
         seen.add((result.spec.adapter, result.spec.benchmark))
-        assert result.spec.model_type == "baseline" and result.summary.n > 100
+        results[result.spec.adapter, result.spec.benchmark] = result
+        assert result.summary.n > 100 and result.summary.errors == 0
         assert result.spec.variant in ("original", "refined") and result.spec.benchmark_hash
         mean = result.summary.metrics["mIoU"]
         assert mean.ci_low <= mean.value <= mean.ci_high
         assert f"{mean.value:.1f}" in out  # the table shows it
-    assert {a for a, _ in seen} == {"uniform", "prior", "random"}
+    assert {a for a, _ in seen} == {m.adapter for m in models}
+    assert {"uniform", "prior", "random"} <= {a for a, _ in seen}
+    for model in models[len(DEFAULT_MODELS) :]:
+        # The shipped reference model: the transformers adapter on the inputs it was
+        # trained with; every answer parses and it localises better than the prior.
+        for bench in DEFAULT_BENCHMARKS:
+            result = results[model.adapter, bench]
+            assert result.spec.model_type == "open" and result.spec.model == model.label
+            assert result.spec.frames == model.options["frames"]
+            assert result.spec.prompt.encoding == model.options["encoding"]
+            assert result.summary.parse_failures == 0
+        refined = "synthetic-refined"
+        for metric in ("R1@0.5", "mIoU"):
+            ours = results[model.adapter, refined].summary.metrics[metric].value
+            assert ours > results["prior", refined].summary.metrics[metric].value
     assert "synthetic-original" in out and "synthetic-refined" in out and "R1@0.7" in out
     # A second call resumes everything and prints the same table.
     assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
     assert capsys.readouterr().out == out
+
+
+def test_reference_model_is_left_out_with_a_reason_when_torch_is_missing(monkeypatch):
+    import importlib.util
+
+    from timelens_eval import runner_main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        runner_main.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else real(name, *a),
+    )
+    notes: list[str] = []
+    models = runner_main.default_models(notes.append)
+    assert models == runner_main.DEFAULT_MODELS
+    assert len(notes) == 1 and "torch" in notes[0] and "timelens-eval[transformers]" in notes[0]
+
+
+def test_reference_model_reads_the_inputs_beside_the_checkpoint(tmp_path):
+    from timelens_eval.checkpoint_inputs import INPUTS_FILE
+    from timelens_eval.errors import InputError
+    from timelens_eval.runner_main import reference_model
+
+    with pytest.raises(InputError, match=INPUTS_FILE):
+        reference_model(tmp_path)
+    (tmp_path / INPUTS_FILE).write_text('{"frames": {"fps": 1}}')
+    with pytest.raises(InputError, match="not an inputs file"):
+        reference_model(tmp_path)
+    (tmp_path / INPUTS_FILE).write_text(
+        json.dumps(
+            {
+                "adapter_args": {"preset": "qwen2.5-vl", "vision": "images", "device": "cpu"},
+                "frames": {"fps": 1.0, "max_pixels": 18816},
+                "template": "timelens",
+                "encoding": "interleaved",
+            }
+        )
+    )
+    model = reference_model(tmp_path, label="mine")
+    assert model.args == {
+        "preset": "qwen2.5-vl",
+        "vision": "images",
+        "device": "cpu",
+        "model": str(tmp_path),
+        "name": "mine",
+    }
+    assert model.options["frames"].max_pixels == 18816 and model.label == "mine"
 
 
 def test_adapter_with_default_benchmarks_and_limit(tmp_path, capsys, monkeypatch):

@@ -69,7 +69,7 @@ def reference_model(
     if inputs is None:
         raise InputError(f"no {INPUTS_FILE} beside the checkpoint", path=path)
     options = {"frames": inputs.frames, "template": inputs.template, "encoding": inputs.encoding}
-    args = {**inputs.adapter_args, "model": str(path)}
+    args = {**inputs.adapter_args, "model": str(path), "name": label}
     return DefaultModel(inputs.adapter, args, options, label)
 
 
