@@ -443,3 +443,37 @@ def bench_query(loader: dict) -> str:
     from timelens_eval.benchmarks import load_benchmark
 
     return load_benchmark("synthetic-refined", **loader).samples[0].query
+
+
+@pytest.mark.parametrize(("cache", "decodes"), [(1, 3), (2, 2)])
+def test_images_mode_keeps_the_last_decoded_videos(workdir, monkeypatch, cache, decodes) -> None:
+    """data.frame_cache: decoded frames are reused, least recently used out first."""
+    from timelens_eval.rlvr.config import RLVRConfig
+    from timelens_eval.rlvr.pipeline import _ImageRows, load_training_samples
+    from timelens_eval.video import sampler
+
+    raw = _images_config(workdir, workdir / "unused.json", "unused")
+    raw["data"] = {**raw["data"], "frame_cache": cache, "selection": None}
+    config = RLVRConfig.model_validate(raw)
+    bench, samples = load_training_samples(config)
+    by_video = {}
+    for sample in samples:
+        by_video.setdefault(sample.video_id, sample)
+    a, b = list(by_video.values())[:2]
+    calls: list[str] = []
+    real = sampler.sample_frames
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(sampler, "sample_frames", counting)
+    transform = _ImageRows(config)
+    for sample in (a, a, b, a):
+        batch = {
+            "video_path": [str(bench.video_path(sample))],
+            "query": [sample.query],
+            "duration": [float(sample.duration)],
+        }
+        assert len(transform(batch)["images"][0]) >= 1
+    assert len(calls) == decodes
