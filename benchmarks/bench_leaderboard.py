@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+# One set of Chromium launch flags for the browser tests and this benchmark.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from timelens_eval.leaderboard import BuildOptions, build_site
 from timelens_eval.store import MetricsSummary, MetricValue, RunResult, RunSpec, write_result
@@ -78,17 +83,8 @@ def render_seconds(index: Path) -> float:
     """Seconds until headless Chromium has rendered every table of ``index``."""
     from playwright.sync_api import sync_playwright
 
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -59,6 +59,18 @@ def on_screen(times: list[float], targets: list[float]) -> list[int]:
     return sorted(set(idx))
 
 
+def assert_matches_full_decode(frames, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every sampled frame equals, pixel for pixel, the frame a full decode shows then."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        reference = {
+            round(float(f.pts * stream.time_base), 4): f.to_ndarray(format="rgb24")
+            for f in container.decode(stream)
+        }
+    for t, image in zip(frames.timestamps, frames.images, strict=True):
+        np.testing.assert_array_equal(image, reference[round(float(t), 4)])
+
+
 def indices_of(frames) -> list[int]:  # type: ignore[no-untyped-def]
     return [read_frame_index(img) for img in frames.images]
 
@@ -95,14 +107,7 @@ def test_dense_and_sparse_sampling_agree_with_the_source(videos: dict[str, Path]
 
 def test_frames_are_pixel_identical_to_a_full_decode(videos: dict[str, Path]) -> None:
     frames = sample_frames(videos["short_gop"], FrameSpec(fps=0.7))
-    with av.open(str(videos["short_gop"])) as container:
-        stream = container.streams.video[0]
-        reference = {
-            round(float(f.pts * stream.time_base), 4): f.to_ndarray(format="rgb24")
-            for f in container.decode(stream)
-        }
-    for t, image in zip(frames.timestamps, frames.images, strict=True):
-        np.testing.assert_array_equal(image, reference[round(float(t), 4)])
+    assert_matches_full_decode(frames, videos["short_gop"])
 
 
 def test_max_frames_spreads_frames_evenly(videos: dict[str, Path]) -> None:
@@ -340,11 +345,4 @@ def test_open_gop_leading_frames_after_a_seek(videos: dict[str, Path], fps: floa
     frames = sample_frames(videos["open_gop"], FrameSpec(fps=fps))
     targets = [k / fps for k in range(int(np.floor(10.0 * fps - 1e-9)) + 1)]
     assert indices_of(frames) == on_screen(CFR_TIMES, targets)
-    with av.open(str(videos["open_gop"])) as container:
-        stream = container.streams.video[0]
-        reference = {
-            round(float(f.pts * stream.time_base), 4): f.to_ndarray(format="rgb24")
-            for f in container.decode(stream)
-        }
-    for t, image in zip(frames.timestamps, frames.images, strict=True):
-        np.testing.assert_array_equal(image, reference[round(float(t), 4)])
+    assert_matches_full_decode(frames, videos["open_gop"])
