@@ -101,6 +101,117 @@ def test_callback_stops_the_trainer_and_logs_its_decisions(tmp_path) -> None:
     assert not any(line["stop"] for line in lines[:-1])
 
 
+def test_a_format_collapse_stops_even_while_the_reward_stays_level() -> None:
+    """Run 13 of docs/reference-model.md: the reward stayed level while the answers
+    stopped being answers. Only the format guard sees it, and it does not wait for
+    min_steps."""
+    steps = 120
+    rewards = 0.2 + 0.01 * np.sin(np.arange(steps))
+    stds = np.full(steps, 0.1) + 0.02 * np.cos(np.arange(steps) / 3)
+    formats = np.where(np.arange(steps) < 30, 1.0, 0.1)
+    config = EarlyStoppingConfig(window=10, min_steps=100, min_format_rate=0.8)
+    rule = PlateauRule(config)
+    stopped = next(
+        (i for i in range(steps) if rule.update(i, rewards[i], stds[i], formats[i]).stop), None
+    )
+    # the window mean falls below 0.8 once 3 of its 10 values are 0.1
+    assert stopped == 32
+    assert rule.decisions[-1].reason.startswith("format collapse")
+    # without the guard (or without format values) the same curves run past the collapse
+    assert PlateauRule(config.model_copy(update={"min_format_rate": None})).run(
+        rewards, stds
+    ) != 32
+    unguarded = PlateauRule(config)
+    assert not any(unguarded.update(i, rewards[i], stds[i]).stop for i in range(40))
+    # well-formed answers never trip it
+    steady = PlateauRule(config)
+    assert not any(steady.update(i, rewards[i], stds[i], 0.97).stop for i in range(99))
+
+
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError):
         EarlyStoppingConfig(window=0)
+
+
+def test_callback_reads_the_format_monitor_from_trl_logs(tmp_path) -> None:
+    pytest.importorskip("transformers")
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    config = EarlyStoppingConfig(window=3, min_steps=50, min_format_rate=0.5)
+    callback = make_early_stopping_callback(config, log_dir=tmp_path)
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to=[])
+    state, control = TrainerState(), TrainerControl()
+    for step, rate in enumerate([1.0, 1.0, 0.9, 0.2, 0.1, 0.0, 0.0], 1):
+        state.global_step = step
+        logs = {"reward": 0.3, "reward_std_within_group": 0.1, "rewards/answer_format/mean": rate}
+        callback.on_log(args, state, control, logs=logs)
+        if control.should_training_stop:
+            break
+    # windows: (1, .9, .2) -> .70, (.9, .2, .1) -> .40 < .5
+    assert callback.stopped_at == 5
+    last = json.loads((tmp_path / "early_stopping.jsonl").read_text().splitlines()[-1])
+    assert last["stop"] and last["reason"].startswith("format collapse: 0.400")
+
+
+def test_a_format_collapse_restores_the_last_well_formed_weights(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    config = EarlyStoppingConfig(
+        window=2, min_steps=50, min_format_rate=0.5, restore_on_format_collapse=True
+    )
+    callback = make_early_stopping_callback(config, log_dir=tmp_path)
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to=[])
+    state, control = TrainerState(), TrainerControl()
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    callback.on_train_begin(args, state, control, model=model)
+    # The rates logged at step k are those of the answers of the weights after step k-1.
+    rates = {1: 1.0, 2: 0.9, 3: 0.8, 4: 0.3, 5: 0.0}
+    for step, rate in rates.items():
+        with torch.no_grad():
+            model.weight.fill_(float(step))  # "the optimizer step" of step k
+        state.global_step = step
+        logs = {"reward": 0.3, "reward_std_within_group": 0.1, "rewards/answer_format/mean": rate}
+        callback.on_log(args, state, control, logs=logs, model=model)
+        if control.should_training_stop:
+            break
+    # windows of 2: (0.8, 0.3) -> 0.55, (0.3, 0.0) -> 0.15 < 0.5: stop at step 5. Step 3's
+    # answers (0.8) were the last well formed: they came from the weights after step 2.
+    assert callback.stopped_at == 5 and callback.restored_step == 2
+    assert model.weight.tolist() == [[2.0, 2.0]]
+    last = json.loads((tmp_path / "early_stopping.jsonl").read_text().splitlines()[-1])
+    assert last["reason"].endswith("weights of step 2 restored")
+
+    # without the option the weights stay where training left them
+    plain = make_early_stopping_callback(
+        config.model_copy(update={"restore_on_format_collapse": False})
+    )
+    state, control = TrainerState(), TrainerControl()
+    plain.on_train_begin(args, state, control, model=model)
+    for step, rate in rates.items():
+        with torch.no_grad():
+            model.weight.fill_(float(step))
+        state.global_step = step
+        logs = {"reward": 0.3, "reward_std_within_group": 0.1, "rewards/answer_format/mean": rate}
+        plain.on_log(args, state, control, logs=logs, model=model)
+    assert plain.stopped_at == 5 and plain.restored_step is None
+    assert model.weight.tolist() == [[5.0, 5.0]]
+
+
+def test_curves_show_the_format_monitor_and_the_restored_step(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    from timelens_eval.rlvr.plots import plot_training_curves
+
+    rows = [{"step": k, "reward": 0.2, "reward_std_within_group": 0.1} for k in range(1, 9)]
+    two = plot_training_curves(rows, tmp_path / "two.png", stop_step=8)
+    for k, row in enumerate(rows):
+        row["rewards/answer_format/mean"] = 1.0 if k < 5 else 0.0
+    three = plot_training_curves(rows, tmp_path / "three.png", stop_step=8, restored_step=4)
+    with Image.open(two) as a, Image.open(three) as b:
+        assert b.size[0] == pytest.approx(a.size[0] * 1.5, rel=0.02)  # a third panel
+        assert b.size[1] == a.size[1]

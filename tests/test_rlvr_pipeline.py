@@ -169,6 +169,10 @@ def test_train_runs_grpo_on_the_selection_and_writes_checkpoint_and_curves(
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     logged = [r for r in rows if "reward_std_within_group" in r]
     assert logged and all(0.0 <= r["rewards/tiou/mean"] <= 1.0 for r in logged)
+    # the answer-format monitor is logged every step and never enters the reward
+    for r in logged:
+        assert 0.0 <= r["rewards/answer_format/mean"] <= 1.0
+        assert r["reward"] == pytest.approx(r["rewards/tiou/mean"])
     decisions = (out / "early_stopping.jsonl").read_text().splitlines()
     assert len(decisions) == len(logged)
     assert (out / "curves.png").stat().st_size > 1000

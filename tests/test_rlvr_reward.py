@@ -9,6 +9,8 @@ import pytest
 
 from timelens_eval.rlvr.reward import (
     RewardConfig,
+    answer_format_ok,
+    answer_format_reward,
     completion_text,
     format_reward,
     grounding_reward,
@@ -98,8 +100,11 @@ def test_trl_reward_functions_read_conversational_completions() -> None:
     assert completion_text([]) == ""
 
     funcs, weights = make_reward_funcs()
-    assert [f.__name__ for f in funcs] == ["tiou"] and weights == [1.0]
+    assert [f.__name__ for f in funcs] == ["tiou", "answer_format"] and weights == [1.0, 0.0]
     assert funcs[0](completions=completions, gt=[GT] * 3, prompts=None) == pytest.approx(rewards)
+    assert funcs[1](completions=completions, gt=[GT] * 3) == [1.0, 0.0, 1.0]
+    funcs, weights = make_reward_funcs(RewardConfig(answer_format=None))
+    assert [f.__name__ for f in funcs] == ["tiou"] and weights == [1.0]
 
     funcs, weights = make_reward_funcs(RewardConfig(thinking=True, format_weight=0.5))
     assert [f.__name__ for f in funcs] == ["tiou", "format"] and weights == [1.0, 0.5]
@@ -127,3 +132,32 @@ def test_group_reward_stats() -> None:
     with pytest.raises(ValueError):
         group_reward_stats([1.0, 2.0, 3.0], 2)
     assert not math.isnan(group_reward_stats([1.0], 1)["reward_std_within_group"])
+
+
+ANSWER_FORMAT_TABLE = [
+    ("The event happens in 10 - 20 seconds.", True),
+    ("  The event happens in 10.5 - 20.0 seconds\n", True),
+    ("The event happens in 10.0 - 20.0 seconds. Then it ends.", False),
+    ("The seconds.0 seconds.0 - 13.0 seconds.0 - 14.0 seconds.", False),  # parses, hacked
+    ("10 - 20", False),
+    ("", False),
+]
+
+
+@pytest.mark.parametrize(("answer", "well_formed"), ANSWER_FORMAT_TABLE)
+def test_answer_format_monitor(answer: str, well_formed: bool) -> None:
+    assert answer_format_ok(answer) is well_formed
+    assert answer_format_reward([[{"role": "assistant", "content": answer}]]) == [
+        float(well_formed)
+    ]
+
+
+def test_the_hacked_answers_earn_iou_but_fail_the_format() -> None:
+    """Text that stopped being an answer still parses into a span and earns reward: only
+    the format monitor tells it apart."""
+    hacked = "The seconds.0 seconds.0 - 13.0 seconds.0 - 14.0 seconds."
+    assert grounding_reward(hacked, [(5.0, 15.0)], duration=DURATION) > 0.3
+    assert not answer_format_ok(hacked)
+    assert answer_format_ok("from 3 to 5 s", r"from \d+ to \d+ s")  # any model's own format
+    with pytest.raises(ValueError, match="answer_format"):
+        RewardConfig(answer_format="The event (happens")

@@ -13,7 +13,13 @@ consecutive checks. A within-group std below ``std_floor`` (no learning signal l
 also stops training when ``std_floor`` is set, and so does a collapse when
 ``max_drop`` is set: the windowed reward mean falling more than ``max_drop`` below the
 best windowed mean seen so far (a plateau rule alone never fires on a falling curve).
-Every check is logged as a :class:`StopDecision`; the callback writes them to
+``min_format_rate`` guards against reward hacking that keeps the reward level: it stops
+once the windowed share of completions in the answer format (the ``answer_format``
+monitor of :mod:`timelens_eval.rlvr.reward`) falls below it; this check starts as soon
+as one window is full, ``min_steps`` notwithstanding. By then the last steps' weights
+already write malformed answers; with ``restore_on_format_collapse`` the callback puts
+back the weights of the last step whose own answers met ``min_format_rate``. Every check
+is logged as a :class:`StopDecision`; the callback writes them to
 ``early_stopping.jsonl``.
 """
 
@@ -34,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 REWARD_KEY = "reward"
 STD_KEY = "reward_std_within_group"
+FORMAT_KEY = "rewards/answer_format/mean"
+FORMAT_COLLAPSE = "format collapse"
+"""How the reason of a stop by ``min_format_rate`` begins."""
 
 
 class EarlyStoppingConfig(BaseModel):
@@ -55,8 +64,21 @@ class EarlyStoppingConfig(BaseModel):
         ge=0,
         description="Stop when the windowed reward falls this far below its best (collapse).",
     )
+    min_format_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Stop when the windowed share of well-formed answers falls below this.",
+    )
+    restore_on_format_collapse: bool = Field(
+        False,
+        description="On a format-collapse stop, put back the weights of the last step whose "
+        "answers were well formed (keeps a copy of the weights in CPU memory every step: "
+        "meant for small models).",
+    )
     reward_key: str = REWARD_KEY
     std_key: str = STD_KEY
+    format_key: str = FORMAT_KEY
 
 
 class StopDecision(NamedTuple):
@@ -81,15 +103,31 @@ class PlateauRule:
         self.config = config or EarlyStoppingConfig()
         self.rewards: list[float] = []
         self.stds: list[float] = []
+        self.format_rates: list[float] = []
         self.decisions: list[StopDecision] = []
         self._streak = 0
         self._best: float | None = None
 
-    def update(self, step: int, reward: float, std: float) -> StopDecision:
-        """Record one logged step and decide whether to stop."""
+    def update(
+        self, step: int, reward: float, std: float, format_rate: float | None = None
+    ) -> StopDecision:
+        """Record one logged step (``format_rate``: its share of well-formed answers, if
+        logged) and decide whether to stop."""
         c = self.config
         self.rewards.append(float(reward))
         self.stds.append(float(std))
+        if format_rate is not None:
+            self.format_rates.append(float(format_rate))
+        if c.min_format_rate is not None and len(self.format_rates) >= c.window:
+            rate = float(np.mean(self.format_rates[-c.window :]))
+            if rate < c.min_format_rate:
+                reason = (
+                    f"{FORMAT_COLLAPSE}: {rate:.3f} of the answers in the answer format over "
+                    f"the last {c.window} steps (min_format_rate {c.min_format_rate:g})"
+                )
+                decision = StopDecision(step, True, reason, None, None, None, None)
+                self.decisions.append(decision)
+                return decision
         n = len(self.rewards)
         if n < max(2 * c.window, c.min_steps):
             decision = StopDecision(step, False, f"warming up ({n} values)", None, None, None, None)
@@ -143,6 +181,11 @@ def _window_means(values: Sequence[float], window: int) -> tuple[float, float]:
     return float(np.mean(arr[window:])), float(np.mean(arr[:window]))
 
 
+def _cpu_weights(model: Any) -> dict[str, Any]:
+    """A detached CPU copy of ``model``'s weights."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
 def make_early_stopping_callback(
     config: EarlyStoppingConfig | None = None, log_dir: str | Path | None = None
 ) -> Any:
@@ -150,6 +193,9 @@ def make_early_stopping_callback(
 
     Each decision is logged (``logging`` at INFO) and appended to
     ``log_dir/early_stopping.jsonl``; on a stop it sets ``control.should_training_stop``.
+    With ``restore_on_format_collapse`` it keeps the weights of the last step whose
+    answers were well formed and loads them back on a format-collapse stop
+    (``restored_step`` says which; the decision's reason says so too).
     """
     from transformers import TrainerCallback
 
@@ -160,12 +206,46 @@ def make_early_stopping_callback(
             self.rule = PlateauRule(config)
             self.path = Path(log_dir) / "early_stopping.jsonl" if log_dir is not None else None
             self.stopped_at: int | None = None
+            self.restored_step: int | None = None
+            # (step, weights): the weights after ``step``; ``_good`` is the latest whose
+            # answers (logged at the next step) were well formed
+            self._pending: tuple[int, dict[str, Any]] | None = None
+            self._good: tuple[int, dict[str, Any]] | None = None
+
+        def _keeps_weights(self) -> bool:
+            cfg = self.rule.config
+            return cfg.restore_on_format_collapse and cfg.min_format_rate is not None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            model = kw.get("model")
+            if self._keeps_weights() and model is not None:
+                self._pending = (state.global_step, _cpu_weights(model))
+            return control
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> Any:
             cfg = self.rule.config
             if not cfg.enabled or not logs or cfg.reward_key not in logs or cfg.std_key not in logs:
                 return control
-            decision = self.rule.update(state.global_step, logs[cfg.reward_key], logs[cfg.std_key])
+            format_rate = logs.get(cfg.format_key)
+            decision = self.rule.update(
+                state.global_step, logs[cfg.reward_key], logs[cfg.std_key], format_rate
+            )
+            model = kw.get("model")
+            if self._keeps_weights() and model is not None and format_rate is not None:
+                # this step's answers came from the previous step's weights
+                assert cfg.min_format_rate is not None
+                if format_rate >= cfg.min_format_rate and self._pending is not None:
+                    self._good = self._pending
+                if decision.stop and decision.reason.startswith(FORMAT_COLLAPSE):
+                    if self._good is not None:
+                        self.restored_step = self._good[0]
+                        model.load_state_dict(self._good[1])
+                        decision = decision._replace(
+                            reason=f"{decision.reason}; weights of step {self.restored_step} "
+                            "restored"
+                        )
+                else:
+                    self._pending = (state.global_step, _cpu_weights(model))
             logger.info("early stopping at step %d: %s", decision.step, decision.reason)
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

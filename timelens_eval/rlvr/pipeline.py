@@ -303,6 +303,8 @@ class TrainOutcome:
     curves_plot: Path
     steps: int
     stopped_early_at: int | None
+    restored_step: int | None = None
+    """The step whose weights were put back after a format collapse (None: none were)."""
 
 
 def _metrics_recorder(path: Path) -> Any:
@@ -448,12 +450,17 @@ def train(config: RLVRConfig) -> TrainOutcome:
     trainer.processing_class = processor
     _save_processor(processor, config.model, final)
     curves = plot_training_curves(
-        recorder.rows, out / "curves.png", stop_step=early.stopped_at, title=config.name
+        recorder.rows,
+        out / "curves.png",
+        stop_step=early.stopped_at,
+        restored_step=early.restored_step,
+        title=config.name,
     )
     summary = {
         "name": config.name,
         "steps": trainer.state.global_step,
         "stopped_early_at": early.stopped_at,
+        "weights_restored_from_step": early.restored_step,
         "samples": len(dataset),
         "final_checkpoint": str(final),
     }
@@ -465,4 +472,5 @@ def train(config: RLVRConfig) -> TrainOutcome:
         curves_plot=curves,
         steps=trainer.state.global_step,
         stopped_early_at=early.stopped_at,
+        restored_step=early.restored_step,
     )

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from timelens_eval.errors import MissingDependencyError
+from timelens_eval.rlvr.early_stopping import FORMAT_KEY
 
 __all__ = ["plot_training_curves", "plot_selection"]
 
@@ -29,17 +30,23 @@ def plot_training_curves(
     path: str | Path,
     *,
     stop_step: int | None = None,
+    restored_step: int | None = None,
     title: str = "GRPO",
 ) -> Path:
-    """Reward mean and within-group reward std per logged step, with the stopping point."""
+    """Reward mean and within-group reward std per logged step, with the stopping point;
+    a third panel shows the share of answers in the answer format where it was logged
+    (the ``answer_format`` monitor), and ``restored_step`` marks the weights put back
+    after a format collapse."""
     plt = _pyplot()
     rows = [r for r in logs if "reward" in r and "step" in r]
     steps = [r["step"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    panels = (
+    panels = [
         ("reward", "reward mean"),
         ("reward_std_within_group", "within-group reward std"),
-    )
+    ]
+    if any(FORMAT_KEY in r for r in rows):
+        panels.append((FORMAT_KEY, "answers in the answer format"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
     for ax, (key, label) in zip(axes, panels, strict=True):
         values = [r.get(key) for r in rows]
         ax.plot(steps, [np.nan if v is None else v for v in values], marker=".", lw=1)
@@ -48,6 +55,12 @@ def plot_training_curves(
         ax.grid(alpha=0.3)
         if stop_step is not None:
             ax.axvline(stop_step, color="tab:red", ls="--", lw=1, label=f"early stop ({stop_step})")
+        if restored_step is not None:
+            ax.axvline(
+                restored_step, color="tab:green", ls=":", lw=1.5,
+                label=f"weights restored ({restored_step})",
+            )
+        if stop_step is not None or restored_step is not None:
             ax.legend(loc="best", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

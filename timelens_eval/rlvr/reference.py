@@ -252,6 +252,7 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
     )
     report["grpo_steps"] = grpo.steps
     report["stopped_early_at"] = grpo.stopped_early_at
+    report["weights_restored_from_step"] = grpo.restored_step
     report["difficulty_mean_iou"] = difficulty.mean_iou
     (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -11,6 +11,13 @@ Thinking mode (for ablations) reads the span from the last ``<answer>...</answer
 only (no tag: 0) and adds a separate format reward for
 ``<think>...</think><answer>...</answer>``.
 
+Thinking-free training also watches the answers' form: ``answer_format`` scores 1 for a
+completion that is exactly the answer format (by default TimeLens', ``The event happens
+in <s> - <e> seconds.``) and 0 otherwise, with weight 0. It never changes the reward or
+the advantages; TRL logs its mean every step (``rewards/answer_format/mean``), which the
+early-stopping guard ``min_format_rate`` reads. The IoU reward alone can be earned by
+text that is no longer an answer but still parses into a span.
+
 The functions named ``*_reward`` follow TRL's reward-function convention: they take the
 batch's ``completions`` plus the dataset columns as keyword arguments and return one
 float per completion.
@@ -23,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from timelens_eval.metrics import score_parsed
 from timelens_eval.parsing import parse_spans
@@ -37,6 +44,9 @@ __all__ = [
     "format_ok",
     "tiou_reward",
     "format_reward",
+    "TIMELENS_ANSWER_FORMAT",
+    "answer_format_ok",
+    "answer_format_reward",
     "make_reward_funcs",
     "group_reward_stats",
 ]
@@ -45,6 +55,10 @@ _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _THINK_FORMAT = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", re.DOTALL)
 
 RewardFunc = Callable[..., list[float]]
+
+TIMELENS_ANSWER_FORMAT = r"The event happens in \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds\.?"
+"""The answer the TimeLens prompt asks for, as a regular expression (whole text, after
+stripping surrounding whitespace)."""
 
 
 class RewardConfig(BaseModel):
@@ -63,6 +77,22 @@ class RewardConfig(BaseModel):
     parse: ParseOptions = Field(
         default_factory=ParseOptions, description="Parser options (default: TimeLens')."
     )
+    answer_format: str | None = Field(
+        TIMELENS_ANSWER_FORMAT,
+        description="Regular expression a well-formed thinking-free answer matches in full; "
+        "the share of completions that do is logged as rewards/answer_format/mean (weight "
+        "0: it never changes the reward). None: not logged.",
+    )
+
+    @field_validator("answer_format")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"answer_format is not a regular expression: {exc}") from None
+        return value
 
 
 def completion_text(completion: Any) -> str:
@@ -137,8 +167,25 @@ def format_reward(completions: Sequence[Any], **_: Any) -> list[float]:
     return [1.0 if format_ok(completion_text(c)) else 0.0 for c in completions]
 
 
+def answer_format_ok(text: str, pattern: str = TIMELENS_ANSWER_FORMAT) -> bool:
+    """True when ``text`` (surrounding whitespace aside) is exactly the answer format."""
+    return re.fullmatch(pattern, (text or "").strip()) is not None
+
+
+def answer_format_reward(
+    completions: Sequence[Any], pattern: str = TIMELENS_ANSWER_FORMAT, **_: Any
+) -> list[float]:
+    """1 for each completion in the answer format, else 0 (a monitor: weight 0)."""
+    compiled = re.compile(pattern)
+    return [
+        1.0 if compiled.fullmatch(completion_text(c).strip()) else 0.0 for c in completions
+    ]
+
+
 def make_reward_funcs(config: RewardConfig | None = None) -> tuple[list[RewardFunc], list[float]]:
-    """The reward functions and their weights for ``config`` (IoU only, or IoU + format)."""
+    """The reward functions and their weights for ``config``: IoU (plus the weight-0
+    ``answer_format`` monitor when ``config.answer_format`` is set), or, in thinking mode,
+    IoU and the think/answer format reward."""
     config = config or RewardConfig()
 
     def tiou(completions: Sequence[Any], gt: Any, duration: Any = None, **kw: Any) -> list[float]:
@@ -146,7 +193,14 @@ def make_reward_funcs(config: RewardConfig | None = None) -> tuple[list[RewardFu
 
     tiou.__name__ = "tiou"
     if not config.thinking:
-        return [tiou], [1.0]
+        if config.answer_format is None:
+            return [tiou], [1.0]
+        pattern = config.answer_format
+
+        def answer_format(completions: Sequence[Any], **kw: Any) -> list[float]:
+            return answer_format_reward(completions, pattern)
+
+        return [tiou, answer_format], [1.0, 0.0]
 
     def format_(completions: Sequence[Any], **kw: Any) -> list[float]:
         return format_reward(completions)
