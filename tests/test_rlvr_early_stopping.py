@@ -76,25 +76,44 @@ def test_noise_patience_and_min_steps() -> None:
     assert not first.stop and "warming up" in first.reason
 
 
-def test_callback_stops_the_trainer_and_logs_its_decisions(tmp_path) -> None:
-    pytest.importorskip("transformers")
+def _drive(callback, tmp_path, rows, model=None):  # type: ignore[no-untyped-def]
+    """Feed ``rows`` (one TRL log dict per step, from step 1) to ``callback`` the way the
+    Trainer does, with a loss-only log after each (ignored) and, given a ``model``, its
+    weights set to the step number by "the optimizer step" before each log. Returns the
+    step at which the callback stopped training, or None."""
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
-    config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01)
-    callback = make_early_stopping_callback(config, log_dir=tmp_path)
     args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to=[])
     state, control = TrainerState(), TrainerControl()
-    curve = [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
-    stopped = None
-    for step, reward in enumerate(curve, 1):
+    callback.on_train_begin(args, state, control, model=model)
+    for step, logs in enumerate(rows, 1):
+        if model is not None:
+            import torch
+
+            with torch.no_grad():
+                model.weight.fill_(float(step))
         state.global_step = step
-        callback.on_log(
-            args, state, control, logs={"reward": reward, "reward_std_within_group": 0.1}
-        )
-        callback.on_log(args, state, control, logs={"loss": 0.0})  # other logs are ignored
+        callback.on_log(args, state, control, logs=logs, model=model)
+        callback.on_log(args, state, control, logs={"loss": 0.0}, model=model)
         if control.should_training_stop:
-            stopped = step
-            break
+            return step
+    return None
+
+
+def _logs(format_rates, reward=0.3):  # type: ignore[no-untyped-def]
+    return [
+        {"reward": reward, "reward_std_within_group": 0.1, "rewards/answer_format/mean": r}
+        for r in format_rates
+    ]
+
+
+def test_callback_stops_the_trainer_and_logs_its_decisions(tmp_path) -> None:
+    pytest.importorskip("transformers")
+    config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01)
+    callback = make_early_stopping_callback(config, log_dir=tmp_path)
+    curve = [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    rows = [{"reward": r, "reward_std_within_group": 0.1} for r in curve]
+    stopped = _drive(callback, tmp_path, rows)
     assert stopped == 10 and callback.stopped_at == 10
     lines = [json.loads(x) for x in (tmp_path / "early_stopping.jsonl").read_text().splitlines()]
     assert len(lines) == 10 and lines[-1]["stop"] and "plateau" in lines[-1]["reason"]
@@ -135,20 +154,11 @@ def test_config_rejects_bad_values() -> None:
 
 def test_callback_reads_the_format_monitor_from_trl_logs(tmp_path) -> None:
     pytest.importorskip("transformers")
-    from transformers import TrainerControl, TrainerState, TrainingArguments
-
     config = EarlyStoppingConfig(window=3, min_steps=50, min_format_rate=0.5)
     callback = make_early_stopping_callback(config, log_dir=tmp_path)
-    args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to=[])
-    state, control = TrainerState(), TrainerControl()
-    for step, rate in enumerate([1.0, 1.0, 0.9, 0.2, 0.1, 0.0, 0.0], 1):
-        state.global_step = step
-        logs = {"reward": 0.3, "reward_std_within_group": 0.1, "rewards/answer_format/mean": rate}
-        callback.on_log(args, state, control, logs=logs)
-        if control.should_training_stop:
-            break
+    stopped = _drive(callback, tmp_path, _logs([1.0, 1.0, 0.9, 0.2, 0.1, 0.0, 0.0]))
     # windows: (1, .9, .2) -> .70, (.9, .2, .1) -> .40 < .5
-    assert callback.stopped_at == 5
+    assert stopped == callback.stopped_at == 5
     last = json.loads((tmp_path / "early_stopping.jsonl").read_text().splitlines()[-1])
     assert last["stop"] and last["reason"].startswith("format collapse: 0.400")
 
@@ -156,32 +166,17 @@ def test_callback_reads_the_format_monitor_from_trl_logs(tmp_path) -> None:
 def test_a_format_collapse_restores_the_last_well_formed_weights(tmp_path) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from transformers import TrainerControl, TrainerState, TrainingArguments
-
     config = EarlyStoppingConfig(
         window=2, min_steps=50, min_format_rate=0.5, restore_on_format_collapse=True
     )
     callback = make_early_stopping_callback(config, log_dir=tmp_path)
-    args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to=[])
-    state, control = TrainerState(), TrainerControl()
     model = torch.nn.Linear(2, 1, bias=False)
-    with torch.no_grad():
-        model.weight.fill_(0.0)
-    callback.on_train_begin(args, state, control, model=model)
     # The rates logged at step k are those of the answers of the weights after step k-1.
-    rates = {1: 1.0, 2: 0.9, 3: 0.8, 4: 0.3, 5: 0.0}
-    for step, rate in rates.items():
-        with torch.no_grad():
-            model.weight.fill_(float(step))  # "the optimizer step" of step k
-        state.global_step = step
-        logs = {"reward": 0.3, "reward_std_within_group": 0.1, "rewards/answer_format/mean": rate}
-        callback.on_log(args, state, control, logs=logs, model=model)
-        if control.should_training_stop:
-            break
+    rates = [1.0, 0.9, 0.8, 0.3, 0.0]
     # windows of 2: (0.8, 0.3) -> 0.55, (0.3, 0.0) -> 0.15 < 0.5: stop at step 5. Step 3's
     # answers (0.8) were the last well formed: they came from the weights after step 2.
-    assert callback.stopped_at == 5 and callback.restored_step == 2
-    assert model.weight.tolist() == [[2.0, 2.0]]
+    assert _drive(callback, tmp_path, _logs(rates), model) == 5
+    assert callback.restored_step == 2 and model.weight.tolist() == [[2.0, 2.0]]
     last = json.loads((tmp_path / "early_stopping.jsonl").read_text().splitlines()[-1])
     assert last["reason"].endswith("weights of step 2 restored")
 
@@ -189,16 +184,8 @@ def test_a_format_collapse_restores_the_last_well_formed_weights(tmp_path) -> No
     plain = make_early_stopping_callback(
         config.model_copy(update={"restore_on_format_collapse": False})
     )
-    state, control = TrainerState(), TrainerControl()
-    plain.on_train_begin(args, state, control, model=model)
-    for step, rate in rates.items():
-        with torch.no_grad():
-            model.weight.fill_(float(step))
-        state.global_step = step
-        logs = {"reward": 0.3, "reward_std_within_group": 0.1, "rewards/answer_format/mean": rate}
-        plain.on_log(args, state, control, logs=logs, model=model)
-    assert plain.stopped_at == 5 and plain.restored_step is None
-    assert model.weight.tolist() == [[5.0, 5.0]]
+    assert _drive(plain, tmp_path, _logs(rates), model) == 5
+    assert plain.restored_step is None and model.weight.tolist() == [[5.0, 5.0]]
 
 
 def test_curves_show_the_format_monitor_and_the_restored_step(tmp_path) -> None:

@@ -160,6 +160,8 @@ def test_train_runs_grpo_on_the_selection_and_writes_checkpoint_and_curves(
     ]
     assert [r["step"] for r in sft_rows if "loss" in r] == [1, 2]
     config["model"] = str(sft_final)
+    # every completion counts as well formed, so a non-zero weight would show in the reward
+    config["reward"] = {"answer_format": "(?s).*"}
     config_path.write_text(json.dumps(config))
     assert main(["rlvr", "train", "--config", str(config_path)]) == 0
 
@@ -171,7 +173,7 @@ def test_train_runs_grpo_on_the_selection_and_writes_checkpoint_and_curves(
     assert logged and all(0.0 <= r["rewards/tiou/mean"] <= 1.0 for r in logged)
     # the answer-format monitor is logged every step and never enters the reward
     for r in logged:
-        assert 0.0 <= r["rewards/answer_format/mean"] <= 1.0
+        assert r["rewards/answer_format/mean"] == 1.0
         assert r["reward"] == pytest.approx(r["rewards/tiou/mean"])
     decisions = (out / "early_stopping.jsonl").read_text().splitlines()
     assert len(decisions) == len(logged)
