@@ -176,10 +176,7 @@ def answer_format_reward(
     completions: Sequence[Any], pattern: str = TIMELENS_ANSWER_FORMAT, **_: Any
 ) -> list[float]:
     """1 for each completion in the answer format, else 0 (a monitor: weight 0)."""
-    compiled = re.compile(pattern)
-    return [
-        1.0 if compiled.fullmatch(completion_text(c).strip()) else 0.0 for c in completions
-    ]
+    return [float(answer_format_ok(completion_text(c), pattern)) for c in completions]
 
 
 def make_reward_funcs(config: RewardConfig | None = None) -> tuple[list[RewardFunc], list[float]]:
