@@ -150,6 +150,10 @@ def test_a_format_collapse_stops_even_while_the_reward_stays_level() -> None:
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError):
         EarlyStoppingConfig(window=0)
+    with pytest.raises(ValueError, match="restore_on_format_collapse needs min_format_rate"):
+        EarlyStoppingConfig(restore_on_format_collapse=True)
+    with pytest.raises(ValueError, match="min_format_rate"):
+        EarlyStoppingConfig(min_format_rate=1.5)
 
 
 def test_callback_reads_the_format_monitor_from_trl_logs(tmp_path) -> None:

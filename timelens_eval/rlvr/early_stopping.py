@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["EarlyStoppingConfig", "StopDecision", "PlateauRule", "make_early_stopping_callback"]
 
@@ -79,6 +79,12 @@ class EarlyStoppingConfig(BaseModel):
     reward_key: str = REWARD_KEY
     std_key: str = STD_KEY
     format_key: str = FORMAT_KEY
+
+    @model_validator(mode="after")
+    def _restore_needs_a_threshold(self) -> EarlyStoppingConfig:
+        if self.restore_on_format_collapse and self.min_format_rate is None:
+            raise ValueError("restore_on_format_collapse needs min_format_rate")
+        return self
 
 
 class StopDecision(NamedTuple):
@@ -213,8 +219,7 @@ def make_early_stopping_callback(
             self._good: tuple[int, dict[str, Any]] | None = None
 
         def _keeps_weights(self) -> bool:
-            cfg = self.rule.config
-            return cfg.restore_on_format_collapse and cfg.min_format_rate is not None
+            return self.rule.config.restore_on_format_collapse
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
             model = kw.get("model")
