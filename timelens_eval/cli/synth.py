@@ -1,4 +1,5 @@
-"""CLI commands: ``synth generate`` writes a synthetic split (videos and annotations)."""
+"""CLI commands: ``synth generate`` writes a synthetic split (videos and annotations);
+``synth confusions`` tells where a model's answers on a split land, event by event."""
 
 from __future__ import annotations
 
@@ -86,5 +87,52 @@ def register(app: typer.Typer) -> None:
                     for name, rate in ERROR_RATES.items()
                 )
             )
+
+    @synth.command("confusions")
+    def confusions(
+        predictions: Annotated[
+            Path,
+            typer.Argument(help="A run's samples.jsonl (or any prediction file) on the split."),
+        ],
+        split: Annotated[str, typer.Option(help="Split the predictions were made on.")] = "test",
+        seed: Annotated[int, typer.Option(help="Seed of that split.")] = 0,
+        videos: Annotated[
+            int | None, typer.Option(help="Number of videos of that split (default: its default).")
+        ] = None,
+        threshold: Annotated[float, typer.Option(help="IoU that counts as a match.")] = 0.5,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON instead of a table.")
+        ] = False,
+    ) -> None:
+        """Sort each answer by the event it lands on: its own, another event of the video, none."""
+        import json
+
+        from timelens_eval.predictions import read_predictions
+        from timelens_eval.synthetic.confusions import CATEGORIES, event_confusions
+        from timelens_eval.synthetic.plan import SplitConfig, plan_split, validate_config
+
+        if not 0.0 < threshold <= 1.0:
+            raise ConfigError("--threshold must be in (0, 1]")
+        config = SplitConfig(split=split, seed=seed, videos=videos)
+        validate_config(config)
+        result = event_confusions(read_predictions(predictions), plan_split(config), threshold)
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+            return
+        typer.echo(
+            f"{predictions}: {result.samples} answered samples of {split} (seed {seed})"
+            + (f", {result.missing} not answered" if result.missing else "")
+            + f", IoU >= {threshold:g}"
+        )
+        for name in CATEGORIES:
+            typer.echo(f"  {name:<13} {result.counts[name]:>6}  {result.share(name):5.1f}%")
+        typer.echo(
+            f"  answers repeating another query's span of the same video: "
+            f"{result.repeated_span_share:.1f}%"
+        )
+        typer.echo(
+            f"  a perfect event detector choosing among a video's events at random: "
+            f"R1 {result.random_event_r1:.1f}"
+        )
 
     app.add_typer(synth, name="synth")
