@@ -15,7 +15,9 @@ at a time:
    to multiples of the patch, ``do_resize=False`` (as TimeLens does);
 3. ``generate`` decodes greedily (``do_sample=False``) unless the request's temperature
    is above 0, for at most ``max_new_tokens``; the new tokens are decoded with special
-   tokens skipped.
+   tokens skipped. A sampled request seeds torch with its seed and its sample id hashed
+   together (:func:`request_seed`), so it is reproducible, and the samples of a run do not
+   all draw the same random numbers.
 
 Usage counts the prompt's tokens (text and visual) and the generated tokens.
 
@@ -42,6 +44,7 @@ place of the family preset's defaults.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import threading
 import time
@@ -113,6 +116,16 @@ def generate_kwargs(generation: GenerationConfig) -> dict[str, Any]:
         "top_p": generation.top_p,
         "top_k": None,
     }
+
+
+def request_seed(seed: int, sample_id: str) -> int:
+    """The torch seed of one request: ``seed`` and ``sample_id`` hashed together (SHA-256).
+
+    One seed for every request would restart the same random stream for each sample, so
+    sampled answers would be correlated across the samples of a run.
+    """
+    digest = hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
 class TransformersAdapter(Adapter):
@@ -227,7 +240,7 @@ class TransformersAdapter(Adapter):
         kwargs = generate_kwargs(request.generation)
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             if request.generation.seed is not None:
-                torch.manual_seed(request.generation.seed)
+                torch.manual_seed(request_seed(request.generation.seed, request.sample_id))
             output = self._model.generate(**batch, **kwargs)
         new = output[0, prompt_len:]
         pad = self._processor.tokenizer.pad_token_id

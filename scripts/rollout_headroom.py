@@ -104,10 +104,12 @@ def measure(
                     sample,
                     message,
                     GenerationConfig(
-                        temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+                        temperature=temperature,
+                        max_new_tokens=max_new_tokens,
+                        seed=j + 1,  # the adapter hashes it with the sample id
                     ),
                 )
-                for seed in range(1, k + 1)
+                for j in range(k)
             ]
             rows.append({"sample_id": sample.sample_id, "greedy": best, "sampled": sampled})
             if bar is not None:

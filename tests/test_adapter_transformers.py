@@ -23,6 +23,7 @@ from timelens_eval_adapters.presets import PRESETS, build_qwen_inputs  # noqa: E
 from timelens_eval_adapters.transformers_hf import (  # noqa: E402
     TransformersAdapter,
     generate_kwargs,
+    request_seed,
 )
 
 from timelens_eval.adapters import GenerationConfig, GroundingRequest  # noqa: E402
@@ -69,11 +70,13 @@ def _adapter(path: Path, preset: str, **extra: object) -> TransformersAdapter:
     )
 
 
-def _request(frames: Frames, preset: str, **generation: object) -> GroundingRequest:
+def _request(
+    frames: Frames, preset: str, sample_id: str = "s1", **generation: object
+) -> GroundingRequest:
     p = PRESETS[preset]
     message = build_prompt("the bar moves right", frames, p.template, p.encoding, 3.0)
     return GroundingRequest(
-        sample_id="s1",
+        sample_id=sample_id,
         query="the bar moves right",
         duration=3.0,
         video_path=None,
@@ -122,6 +125,11 @@ def test_sampling_with_a_seed_is_reproducible(tiny: dict[str, Path], video: Path
     greedy = _request(frames, "qwen2.5-vl", max_new_tokens=16)
     outs = {asyncio.run(adapter.ground(r)).text for r in (hot, other, greedy)}
     assert len(outs) >= 2  # a hot sampler with other seeds does not repeat greedy output
+    # the same seed on another sample draws other random numbers (the prompt is the same)
+    twin = _request(frames, "qwen2.5-vl", "s2", temperature=5.0, max_new_tokens=16, seed=7)
+    assert asyncio.run(adapter.ground(twin)).text != texts[0]
+    assert request_seed(7, "s1") != request_seed(7, "s2") != request_seed(8, "s2")
+    assert request_seed(7, "s1") == request_seed(7, "s1")
 
 
 def test_timelens_7b_preset_interleaves_timestamps_before_frames(
