@@ -22,8 +22,8 @@ all (it found none). :func:`event_confusions` sorts each answer's first span int
 It also reports two references for a model that ignores the query:
 ``random_event_r1`` is the R1 of a perfect event detector that answers with one of the
 video's events drawn uniformly at random (the expectation, not a draw), and
-``repeated_span_share`` the share of answered samples whose span is exactly the span the
-same model gave another query about the same video.
+``repeated_span_share`` the share of answers with a usable span whose span is exactly the
+span the same model gave another query about the same video.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class EventConfusions:
     random_event_r1: float
     """R1@threshold (percent) of a perfect detector picking one of the video's events."""
     repeated_span_share: float
-    """Percent of answered samples whose span equals one given to another query of the video."""
+    """Percent of the answers with a usable span that repeat another query's span (same video)."""
     no_event_distances: list[float] = field(default_factory=list)
     """For ``no_event`` answers: seconds from the span's centre to the nearest event's."""
 
