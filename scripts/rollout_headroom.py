@@ -61,11 +61,15 @@ def measure(
     """Greedy and sampled rewards of ``model`` on ``benchmark``; see the module docstring."""
     if k < 1 or temperature <= 0:
         raise ValueError("k must be at least 1 and temperature above 0")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
     extra = split_adapter_args(adapter_args) if adapter_args else {}
     adapter = build_adapter("transformers", {"model": model, "device": "cpu", **extra})
     options = {"split": split} if split else {}
     bench = load_benchmark(benchmark, annotations, video_root=video_root, **options)
     samples = bench.samples[:limit] if limit else bench.samples
+    if not samples:
+        raise ValueError(f"benchmark {bench.name!r} has no samples")
     greedy = GenerationConfig(temperature=0.0, max_new_tokens=max_new_tokens)
     rows: list[dict[str, Any]] = []
 

@@ -13,7 +13,6 @@ pytest.importorskip("transformers")
 
 from timelens_eval.benchmarks import load_benchmark  # noqa: E402
 from timelens_eval.cli import main as cli_main  # noqa: E402
-from timelens_eval.rlvr.reward import grounding_reward  # noqa: E402
 from timelens_eval.store import read_result, read_sample_records  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "rollout_headroom.py"
@@ -99,12 +98,8 @@ def test_bad_arguments_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     script = _load_script()
     assert script.main(["--model", str(tmp_path / "missing"), "--k", "0"]) == 2
     assert "k must be at least 1" in capsys.readouterr().err
+    assert script.main(["--model", str(tmp_path / "missing"), "--limit", "0"]) == 2
+    assert "limit must be at least 1" in capsys.readouterr().err
     assert script.main(["--model", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
 
-
-def test_reward_is_the_grpo_reward() -> None:
-    """The script scores with the GRPO reward: a hedge of several spans takes the first."""
-    gt = [[2.0, 4.0]]
-    assert grounding_reward("The event happens in 2.0 - 4.0 seconds.", gt) == 1.0
-    assert grounding_reward("no idea", gt) == 0.0
