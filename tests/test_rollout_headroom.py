@@ -102,4 +102,3 @@ def test_bad_arguments_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "limit must be at least 1" in capsys.readouterr().err
     assert script.main(["--model", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
-
