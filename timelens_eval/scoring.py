@@ -25,8 +25,9 @@ import numpy as np
 from timelens_eval.benchmarks._io import timelens_query
 from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.metrics import ERROR_STATUS, summarize
-from timelens_eval.parsing import ParseStatus, parse_spans
+from timelens_eval.metrics import ERROR_STATUS, CIMethod, summarize, video_clusters
+from timelens_eval.parsing import ParseStatus, first_span, parse_spans
+from timelens_eval.parsing_batch import first_spans
 from timelens_eval.predictions import (
     PredictionSet,
     TimelensColumns,
@@ -258,12 +259,16 @@ def _top_spans(
             continue
         spans = preds.spans[p]
         answer = preds.answers[p]
-        if spans is None or (not default and answer):
+        if spans is None and default:
+            top = first_span(answer)
+            spans = () if top is None else (top,)
+        elif spans is None or (not default and answer):
             spans = parse_spans(
                 answer,
                 duration=rows.durations[r],
                 options=options,
                 out_of_range_tolerance=protocol.out_of_range_tolerance,
+                max_spans=1,
             ).spans
         elif not default:
             spans = _postprocess(spans, rows.durations[r], options)
@@ -311,6 +316,7 @@ def score_predictions(
     bootstrap: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    ci: CIMethod = "auto",
 ) -> ScoreResult:
     """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys)."""
     if benchmark is None:
@@ -335,7 +341,9 @@ def score_predictions(
     status = _statuses(rows, start, end, protocol)
     ious = _ious(rows, start, end)
     ious[status == ParseStatus.REVERSED.value] = 0.0
-    summary = summarize(ious, status, rows.video_ids, protocol, bootstrap=bootstrap, seed=seed)
+    summary = summarize(
+        ious, status, rows.video_ids, protocol, bootstrap=bootstrap, seed=seed, ci=ci
+    )
     return ScoreResult(
         summary=summary,
         coverage=coverage,
@@ -356,20 +364,20 @@ def score_timelens_columns(
     *,
     bootstrap: int = 1000,
     seed: int = 0,
+    ci: CIMethod = "auto",
 ) -> ScoreResult:
     """Score a TimeLens file read by :func:`read_timelens_columns` (GT from the keys).
 
     Vectorised: the same rules as :func:`score_predictions` with the default parse
-    options; answers without ``timestamps`` are parsed one by one.
+    options; the answers without ``timestamps`` are parsed together by
+    :func:`~timelens_eval.parsing_batch.first_spans`.
     """
     if protocol.parse != _DEFAULT_PARSE:
         raise ConfigError("the column path only serves the default parse options")
     start = cols.pred_start.copy()
     end = cols.pred_end.copy()
-    for i, answer in cols.unparsed.items():
-        duration = None if np.isnan(cols.durations[i]) else float(cols.durations[i])
-        top = parse_spans(answer, duration=duration).top
-        start[i], end[i] = (np.nan, np.nan) if top is None else top
+    if len(cols.answer_rows):
+        start[cols.answer_rows], end[cols.answer_rows] = first_spans(cols.answers)
     has = ~np.isnan(start)
     with np.errstate(invalid="ignore"):
         reversed_ = has & ~(start < end)
@@ -378,11 +386,20 @@ def score_timelens_columns(
         outside = has & ~reversed_ & known & ((start < 0) | (end > limit))
         ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)
     ious[~has | reversed_ | ~np.isfinite(ious)] = 0.0
-    status = np.full(len(start), ParseStatus.OK.value, dtype=object)
+    status = np.full(len(start), ParseStatus.OK.value, dtype="<U12")
     status[~has] = ParseStatus.NO_SPAN.value
     status[reversed_] = ParseStatus.REVERSED.value
     status[outside] = ParseStatus.OUT_OF_RANGE.value
-    summary = summarize(ious, status, cols.videos, protocol, bootstrap=bootstrap, seed=seed)
+    summary = summarize(
+        ious,
+        status,
+        cols.videos,
+        protocol,
+        bootstrap=bootstrap,
+        seed=seed,
+        ci=ci,
+        clusters=video_clusters(cols.videos),
+    )
     return ScoreResult(
         summary=summary,
         coverage=Coverage(expected=None, matched=len(cols.keys)),
@@ -391,7 +408,7 @@ def score_timelens_columns(
         format="timelens",
         sample_ids=cols.keys,
         ious=ious,
-        statuses=list(status),
+        statuses=status.tolist(),
     )
 
 
@@ -404,6 +421,7 @@ def score_file(
     bootstrap: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    ci: CIMethod = "auto",
 ) -> ScoreResult:
     """Read and score a prediction file; large TimeLens files take the column path."""
     if (
@@ -414,8 +432,8 @@ def score_file(
     ):
         cols = read_timelens_columns(path)
         if cols is not None:
-            return score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed)
+            return score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed, ci=ci)
     preds = read_predictions(path, format)
     return score_predictions(
-        preds, benchmark, protocol, bootstrap=bootstrap, seed=seed, strict=strict
+        preds, benchmark, protocol, bootstrap=bootstrap, seed=seed, strict=strict, ci=ci
     )
