@@ -138,9 +138,9 @@ def _status_values(statuses: Iterable[Any]) -> np.ndarray:
 def video_clusters(video_ids: Sequence[str]) -> tuple[np.ndarray, int]:
     """Integer code of each sample's video (first-seen order) and the number of videos."""
     n = len(video_ids)
-    first_seen = dict.fromkeys(video_ids)
-    if len(first_seen) == n:  # every sample its own video
+    if len(set(video_ids)) == n:  # every sample its own video
         return np.arange(n, dtype=np.intp), n
+    first_seen = dict.fromkeys(video_ids)
     codes = dict(zip(first_seen, range(len(first_seen)), strict=True))
     inverse = np.fromiter(map(codes.__getitem__, video_ids), dtype=np.intp, count=n)
     return inverse, len(codes)

@@ -98,7 +98,13 @@ class ScoreResult:
     benchmark_hash: str | None = None
     sample_ids: list[str] = field(default_factory=list)
     ious: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    statuses: list[str] = field(default_factory=list)
+    status_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<U12"))
+    """Per-sample status (a :class:`ParseStatus` value or ``"error"``), as an array."""
+
+    @property
+    def statuses(self) -> list[str]:
+        """Per-sample status as a list of strings."""
+        return self.status_codes.tolist()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object: metrics in percent, CIs, counts, coverage, protocol."""
@@ -354,7 +360,7 @@ def score_predictions(
         benchmark_hash=benchmark.content_hash if benchmark is not None else None,
         sample_ids=rows.sample_ids,
         ious=ious,
-        statuses=list(status),
+        status_codes=status.astype("<U12"),
     )
 
 
@@ -408,7 +414,7 @@ def score_timelens_columns(
         format="timelens",
         sample_ids=cols.keys,
         ious=ious,
-        statuses=status.tolist(),
+        status_codes=status,
     )
 
 
