@@ -42,6 +42,7 @@ __all__ = ["first_spans"]
 _SEP = "\x00"
 _PAD = 8  # separator bytes after the text, so that reads past a run stay in bounds
 _DIGITS_EXACT = 15  # digits below 2**53: their value / 10**k is exactly float()'s
+_LONG = 20_000  # characters: longer answers take the per-answer parser
 _VECTOR_DIGITS = 6  # runs up to this long are read with numpy, longer ones by float()
 
 _DOT, _COLON = ord("."), ord(":")
@@ -66,8 +67,9 @@ def first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     n = len(answers)
     if n == 0:
         return np.full(0, np.nan), np.full(0, np.nan)
-    # Answers the per-answer parser reads: not ASCII, or holding the separator.
-    apart = [i for i, a in enumerate(answers) if not a.isascii()]
+    # Answers the per-answer parser reads: not ASCII, holding the separator, or so long
+    # that arrays over every character would cost more than the lazy per-answer scan.
+    apart = [i for i, a in enumerate(answers) if not a.isascii() or len(a) > _LONG]
     texts = list(answers)
     for i in apart:
         texts[i] = ""
