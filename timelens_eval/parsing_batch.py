@@ -42,6 +42,7 @@ __all__ = ["first_spans"]
 _SEP = "\x00"
 _PAD = 8  # separator bytes after the text, so that reads past a run stay in bounds
 _DIGITS_EXACT = 15  # digits below 2**53: their value / 10**k is exactly float()'s
+_CHUNK_CHARS = 1 << 20  # characters of text per chunk
 _LONG = 20_000  # characters: longer answers take the per-answer parser
 _VECTOR_DIGITS = 6  # runs up to this long are read with numpy, longer ones by float()
 
@@ -64,6 +65,26 @@ _GAP_CLOSE[list(_SPACES + b"-")] = True
 
 def first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Start and end of the first span of each answer (NaN where it has none)."""
+    n = len(answers)
+    start = np.full(n, np.nan)
+    end = np.full(n, np.nan)
+    # Chunks of about a megabyte of text: every array of a chunk stays in cache, and the
+    # allocator reuses the same memory chunk after chunk.
+    chunk_start = 0
+    while chunk_start < n:
+        size = 0
+        stop = chunk_start
+        while stop < n and size < _CHUNK_CHARS:
+            size += len(answers[stop])
+            stop += 1
+        start[chunk_start:stop], end[chunk_start:stop] = _chunk_first_spans(
+            answers[chunk_start:stop]
+        )
+        chunk_start = stop
+    return start, end
+
+
+def _chunk_first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     n = len(answers)
     if n == 0:
         return np.full(0, np.nan), np.full(0, np.nan)
