@@ -44,12 +44,14 @@ __all__ = [
     "PairedTest",
     "paired_test",
     "ERROR_STATUS",
+    "STATUS_VALUES",
 ]
 
 ERROR_STATUS = "error"
 """Status of a sample whose request failed for good (scored as IoU 0, counted apart)."""
+STATUS_VALUES = (*(s.value for s in ParseStatus), ERROR_STATUS)
+"""Every per-sample status; :func:`summarize` also takes statuses as indices into this."""
 
-_UNPARSED = {ParseStatus.NO_SPAN.value, ERROR_STATUS}
 
 # Replicates x clusters processed at once by the bootstrap (bounds its memory).
 _BOOTSTRAP_BLOCK_CELLS = 4_000_000
@@ -131,8 +133,17 @@ def score_answer(
 def _status_values(statuses: Iterable[Any]) -> np.ndarray:
     # ParseStatus is a str enum, so its members compare equal to their values.
     if isinstance(statuses, np.ndarray):
-        return statuses if statuses.dtype.kind == "U" else statuses.astype(object, copy=False)
+        if statuses.dtype.kind in "Uiu":
+            return statuses
+        return statuses.astype(object, copy=False)
     return np.array(list(statuses), dtype=object)
+
+
+def _is_status(status: np.ndarray, value: str) -> np.ndarray:
+    """Where ``status`` (strings, or integer codes into :data:`STATUS_VALUES`) is ``value``."""
+    if status.dtype.kind in "iu":
+        return status == STATUS_VALUES.index(value)
+    return status == value
 
 
 def video_clusters(video_ids: Sequence[str]) -> tuple[np.ndarray, int]:
@@ -251,13 +262,16 @@ def summarize(
         raise ValueError("IoUs must be finite numbers in [0, 1]")
 
     counts = {
-        "parse_failures": int(np.sum(status == ParseStatus.NO_SPAN.value)),
-        "reversed": int(np.sum(status == ParseStatus.REVERSED.value)),
-        "out_of_range": int(np.sum(status == ParseStatus.OUT_OF_RANGE.value)),
-        "errors": int(np.sum(status == ERROR_STATUS)),
+        name: int(np.count_nonzero(_is_status(status, value)))
+        for name, value in (
+            ("parse_failures", ParseStatus.NO_SPAN.value),
+            ("reversed", ParseStatus.REVERSED.value),
+            ("out_of_range", ParseStatus.OUT_OF_RANGE.value),
+            ("errors", ERROR_STATUS),
+        )
     }
     if protocol.unparsed == "exclude":
-        keep = ~np.isin(status, list(_UNPARSED))
+        keep = ~(_is_status(status, ParseStatus.NO_SPAN.value) | _is_status(status, ERROR_STATUS))
         ious = ious[keep]
         inverse, k = video_clusters([v for v, kept in zip(video_ids, keep, strict=True) if kept])
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import mmap
 import operator
 import re
 from collections.abc import Iterator
@@ -553,9 +554,10 @@ def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
     gc.disable()
     try:
         try:
-            data = decoder.decode(path.read_bytes())
-        except (msgspec.DecodeError, msgspec.ValidationError, OSError):
-            return None
+            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                data = decoder.decode(mm)  # the file's pages, never copied
+        except (msgspec.DecodeError, msgspec.ValidationError, OSError, ValueError):
+            return None  # ValueError: an empty file cannot be mapped
         n = len(data)
         if n == 0:
             return None

@@ -25,7 +25,13 @@ import numpy as np
 from timelens_eval.benchmarks._io import timelens_query
 from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.metrics import ERROR_STATUS, CIMethod, summarize, video_clusters
+from timelens_eval.metrics import (
+    ERROR_STATUS,
+    STATUS_VALUES,
+    CIMethod,
+    summarize,
+    video_clusters,
+)
 from timelens_eval.parsing import ParseStatus, first_span, parse_spans
 from timelens_eval.parsing_batch import first_spans
 from timelens_eval.predictions import (
@@ -48,6 +54,7 @@ __all__ = [
 ]
 
 METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+_CODE = {value: code for code, value in enumerate(STATUS_VALUES)}
 _DEFAULT_PARSE = ParseOptions()
 _SHOWN = 20
 
@@ -98,13 +105,13 @@ class ScoreResult:
     benchmark_hash: str | None = None
     sample_ids: list[str] = field(default_factory=list)
     ious: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    status_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<U12"))
-    """Per-sample status (a :class:`ParseStatus` value or ``"error"``), as an array."""
+    status_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    """Per-sample status as an index into :data:`~timelens_eval.metrics.STATUS_VALUES`."""
 
     @property
     def statuses(self) -> list[str]:
-        """Per-sample status as a list of strings."""
-        return self.status_codes.tolist()
+        """Per-sample status: a :class:`ParseStatus` value or ``"error"``."""
+        return np.array(STATUS_VALUES)[self.status_codes].tolist()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object: metrics in percent, CIs, counts, coverage, protocol."""
@@ -360,7 +367,7 @@ def score_predictions(
         benchmark_hash=benchmark.content_hash if benchmark is not None else None,
         sample_ids=rows.sample_ids,
         ious=ious,
-        status_codes=status.astype("<U12"),
+        status_codes=np.fromiter(map(_CODE.__getitem__, status), np.int8, len(status)),
     )
 
 
@@ -392,10 +399,10 @@ def score_timelens_columns(
         outside = has & ~reversed_ & known & ((start < 0) | (end > limit))
         ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)
     ious[~has | reversed_ | ~np.isfinite(ious)] = 0.0
-    status = np.full(len(start), ParseStatus.OK.value, dtype="<U12")
-    status[~has] = ParseStatus.NO_SPAN.value
-    status[reversed_] = ParseStatus.REVERSED.value
-    status[outside] = ParseStatus.OUT_OF_RANGE.value
+    status = np.zeros(len(start), dtype=np.int8)  # codes into STATUS_VALUES
+    status[~has] = STATUS_VALUES.index(ParseStatus.NO_SPAN.value)
+    status[reversed_] = STATUS_VALUES.index(ParseStatus.REVERSED.value)
+    status[outside] = STATUS_VALUES.index(ParseStatus.OUT_OF_RANGE.value)
     summary = summarize(
         ious,
         status,
