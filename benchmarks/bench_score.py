@@ -297,6 +297,39 @@ def bench(corpus: str, n: int, tmp: Path, code: Path | None, keep: Path | None) 
     sys.stdout.flush()
 
 
+def parser_costs(n: int, code: Path | None) -> None:
+    """CPU microseconds per answer of each parser on ``n`` raw answers (one process)."""
+    import gc
+    import importlib.util
+
+    from timelens_eval.parsing import first_span, parse_spans
+    from timelens_eval.parsing_batch import first_spans
+
+    rng = random.Random(0)
+    answers = [
+        raw_answer(rng, round(rng.uniform(0, 90), 1), round(rng.uniform(0, 120), 1))
+        for _ in range(n)
+    ]
+    parsers = {"parse_spans (every span)": parse_spans, "first_span": first_span}
+    if code is not None:
+        spec = importlib.util.spec_from_file_location("tl_utils", code / "timelens" / "utils.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        parsers = {"TimeLens extract_time": module.extract_time, **parsers}
+    gc.disable()
+    print(f"\n### parsers: {n:,} raw answers, load average {os.getloadavg()[0]:.1f}\n")
+    print("| parser | CPU per answer (us) |\n|---|---:|")
+    for name, parse in parsers.items():
+        start = time.process_time()
+        for answer in answers:
+            parse(answer)
+        print(f"| {name} | {(time.process_time() - start) / n * 1e6:.2f} |")
+    start = time.process_time()
+    first_spans(answers)
+    print(f"| first_spans (all at once) | {(time.process_time() - start) / n * 1e6:.2f} |")
+    gc.enable()
+
+
 def main() -> None:
     """Parse the arguments and benchmark each corpus."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -307,11 +340,16 @@ def main() -> None:
     parser.add_argument("--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO"))
     parser.add_argument("--timelens-rev", default="main", help="revision of a bare git dir")
     parser.add_argument("--keep", type=Path, default=None, help="write the files in this folder")
+    parser.add_argument(
+        "--parsers", type=int, default=0, help="also time each parser on this many answers"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         code = None
         if args.timelens_repo is not None:
             code = export_timelens(Path(args.timelens_repo), Path(tmp), args.timelens_rev)
+        if args.parsers:
+            parser_costs(args.parsers, code)
         for corpus in args.corpus or ("raw", "parsed"):
             bench(corpus, args.n, Path(tmp), code, args.keep)
 
