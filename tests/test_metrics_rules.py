@@ -8,13 +8,17 @@ import pytest
 from timelens_eval.metrics import (
     ANALYTIC_METHOD,
     BOOTSTRAP_METHOD,
+    STATUS_VALUES,
     cluster_bootstrap,
+    cluster_normal_interval,
     mean_iou,
     paired_test,
     recall_at_iou,
+    score_answer,
     summarize,
     video_clusters,
 )
+from timelens_eval.protocol import Protocol
 from timelens_eval.spans import best_window_iou, iou_arrays, temporal_iou
 
 
@@ -86,13 +90,11 @@ def test_paired_test_reports_both_values_and_the_difference_in_points() -> None:
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1.5, -0.1])
 def test_summarize_refuses_an_iou_that_is_not_finite_or_not_in_0_1(bad: float) -> None:
-    with pytest.raises(ValueError, match=r"finite numbers in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"^IoUs must be finite numbers in \[0, 1\]$"):
         summarize([0.5, bad], ["ok", "ok"], ["a", "b"], bootstrap=0)
 
 
 def test_summarize_counts_statuses_and_excludes_unparsed_on_request() -> None:
-    from timelens_eval.protocol import Protocol
-
     ious = [1.0, 0.0, 0.0, 0.0, 0.5]
     status = ["ok", "no_span", "reversed", "error", "out_of_range"]
     vids = ["a", "b", "c", "d", "a"]
@@ -113,7 +115,9 @@ def test_summarize_counts_statuses_and_excludes_unparsed_on_request() -> None:
     assert summarize(ious, status, vids, ci="analytic").ci_method == ANALYTIC_METHOD
     with pytest.raises(ValueError, match="ci must be"):
         summarize(ious, status, vids, ci="normal")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(
+        ValueError, match="^ious, statuses and video_ids must have the same length$"
+    ):
         summarize(ious, status[:4], vids)
 
 
@@ -147,3 +151,79 @@ def test_touching_and_empty_spans_score_zero() -> None:
     np.testing.assert_array_equal(got, [0, 0, 0, 0])
     assert best_window_iou((2, 4), [(0, 1), (2, 4), (3, 8)]) == 1.0
     assert best_window_iou((2, 4), []) == 0.0
+
+
+def test_defaults_are_1000_replicates_seed_0_and_95_percent() -> None:
+    ious, vids = _data(50)
+    status = ["ok"] * len(ious)
+    default = summarize(ious, status, vids)
+    assert (default.bootstrap_samples, default.bootstrap_seed, default.ci_level) == (1000, 0, 0.95)
+    explicit = summarize(ious, status, vids, bootstrap=1000, seed=0, ci_level=0.95)
+    assert default == explicit
+    reps = cluster_bootstrap(ious, vids)
+    assert reps.shape == (1000, 1)
+    np.testing.assert_array_equal(reps, cluster_bootstrap(ious, vids, replicates=1000, seed=0))
+    codes, k = video_clusters(vids)
+    low, high = cluster_normal_interval(ious, codes, k)
+    assert (low[0], high[0]) == tuple(x[0] for x in cluster_normal_interval(ious, codes, k, 0.95))
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 1.5, -0.2])
+def test_ci_level_outside_0_1_is_refused(level: float) -> None:
+    with pytest.raises(ValueError, match=r"ci_level must be in \(0, 1\)"):
+        summarize([0.5], ["ok"], ["a"], ci_level=level)
+
+
+def test_statuses_as_codes_strings_or_objects_count_alike() -> None:
+    ious = np.array([1.0, 0.0, 0.0, 0.0, 0.5])
+    names = ["ok", "no_span", "reversed", "error", "out_of_range"]
+    codes = np.array([STATUS_VALUES.index(s) for s in names], dtype=np.int8)
+    vids = ["a", "b", "c", "d", "e"]
+    results = [
+        summarize(ious, statuses, vids, bootstrap=0)
+        for statuses in (names, np.array(names), np.array(names, dtype=object), codes)
+    ]
+    assert all(r == results[0] for r in results)
+    assert (results[0].parse_failures, results[0].reversed, results[0].errors) == (1, 1, 1)
+    excluded = summarize(ious, codes, vids, Protocol(unparsed="exclude"), bootstrap=0)
+    assert excluded.n == 3
+
+
+def test_one_video_has_a_zero_width_bootstrap_interval_and_none_an_empty_one() -> None:
+    one = summarize([0.2, 0.6], ["ok", "ok"], ["v", "v"], bootstrap=50)
+    assert one.metrics["mIoU"].ci_low == one.metrics["mIoU"].ci_high == pytest.approx(40.0)
+    empty = cluster_bootstrap(np.zeros(0), [], replicates=7)
+    assert empty.shape == (7, 1) and np.isnan(empty).all()
+    single = cluster_bootstrap(np.array([0.25]), ["v"], replicates=3)
+    np.testing.assert_array_equal(single, [[25.0], [25.0], [25.0]])
+
+
+def test_a_metric_of_one_sample_and_of_none() -> None:
+    assert mean_iou()(np.array([0.7])) == pytest.approx(70.0)
+    assert recall_at_iou(0.3)(np.array([0.7])) == 100.0
+    assert np.isnan(mean_iou()(np.array([])))
+    assert mean_iou().contribution(np.array([0.25, 0.5])).tolist() == [0.25, 0.5]
+
+
+def test_score_answer_keeps_the_parse_and_checks_the_duration() -> None:
+    scored = score_answer("10 - 70", [(10.0, 60.0)], duration=60.0)
+    assert scored.parsed.status.value == "out_of_range" and scored.parsed.spans == ((10.0, 70.0),)
+    assert scored.iou == pytest.approx(50 / 60)
+    assert score_answer("10 - 70", [(10.0, 60.0)]).parsed.status.value == "ok"
+    tolerant = Protocol(out_of_range_tolerance=15.0)
+    assert score_answer("10 - 70", [(10, 60)], 60.0, tolerant).parsed.status.value == "ok"
+    assert score_answer("70 - 10", [(10.0, 60.0)]).iou == 0.0
+
+
+def test_summarize_with_precomputed_clusters_and_with_nothing_left() -> None:
+    ious, vids = _data(30)
+    status = ["ok"] * len(ious)
+    given = summarize(ious, status, vids, bootstrap=100, clusters=video_clusters(vids))
+    assert given == summarize(ious, status, vids, bootstrap=100)
+    fake = (np.zeros(len(ious), dtype=np.intp), 1)  # the clusters given are the ones used
+    assert summarize(ious, status, vids, bootstrap=100, clusters=fake).n_videos == 1
+    nothing = summarize([0.0], ["no_span"], ["a"], Protocol(unparsed="exclude"), bootstrap=10)
+    assert nothing.n == 0 and np.isnan(nothing.value("mIoU"))
+    assert nothing.metrics["mIoU"].ci_low is None and nothing.ci_method is None
+    one_rep = summarize([0.5, 1.0], ["ok", "ok"], ["a", "b"], bootstrap=1)
+    assert one_rep.ci_method == BOOTSTRAP_METHOD and one_rep.bootstrap_samples == 1
