@@ -7,6 +7,7 @@ import pytest
 
 from timelens_eval.metrics import (
     ANALYTIC_METHOD,
+    ANALYTIC_MIN_VIDEOS,
     BOOTSTRAP_METHOD,
     STATUS_VALUES,
     cluster_bootstrap,
@@ -227,3 +228,27 @@ def test_summarize_with_precomputed_clusters_and_with_nothing_left() -> None:
     assert nothing.metrics["mIoU"].ci_low is None and nothing.ci_method is None
     one_rep = summarize([0.5, 1.0], ["ok", "ok"], ["a", "b"], bootstrap=1)
     assert one_rep.ci_method == BOOTSTRAP_METHOD and one_rep.bootstrap_samples == 1
+
+
+def test_the_analytic_interval_starts_above_exactly_10000_videos() -> None:
+    ious = np.linspace(0, 1, ANALYTIC_MIN_VIDEOS)
+    at = summarize(ious, ["ok"] * len(ious), [f"v{i}" for i in range(len(ious))], bootstrap=2)
+    assert at.ci_method == BOOTSTRAP_METHOD
+    two = summarize([0.2, 0.8], ["ok", "ok"], ["a", "b"], ci="analytic")
+    assert two.ci_method == ANALYTIC_METHOD  # two videos are enough for the variance
+    ninety = summarize([0.2, 0.8, 0.5], ["ok"] * 3, ["a", "b", "c"], ci="analytic", ci_level=0.9)
+    wide = summarize([0.2, 0.8, 0.5], ["ok"] * 3, ["a", "b", "c"], ci="analytic")
+    assert ninety.metrics["mIoU"].ci_high < wide.metrics["mIoU"].ci_high
+    assert ninety.metrics["R1@0.5"].params == {"threshold": 0.5}
+    assert ninety.metrics["mIoU"].params == {}
+
+
+def test_paired_test_defaults_and_thresholds_of_one() -> None:
+    a = np.array([1.0, 0.55, 0.0, 0.9])
+    b = np.array([0.0, 0.6, 0.0, 1.0])
+    vids = ["x", "y", "z", "w"]
+    default = paired_test(a, b, vids)
+    explicit = paired_test(a, b, vids, "R1@0.5", bootstrap=2000, permutations=10000, seed=0)
+    assert default == explicit and default.metric == "R1@0.5"
+    top = paired_test(a, b, vids, "R1@1.0", bootstrap=10, permutations=10)
+    assert (top.metric, top.a, top.b) == ("R1@1", 25.0, 25.0)
