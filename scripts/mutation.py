@@ -31,7 +31,7 @@ OUT = ROOT / "out" / "mutation"
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "spans": (
         ["timelens_eval/spans.py"],
-        ["tests/test_core_spans.py", "tests/test_core_metrics.py"],
+        ["tests/test_core_spans.py", "tests/test_core_metrics.py", "tests/test_metrics_rules.py"],
     ),
     "parsing": (
         ["timelens_eval/parsing.py", "timelens_eval/parsing_batch.py"],
@@ -40,6 +40,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_parsing_real_outputs.py",
             "tests/test_parsing_batch.py",
             "tests/test_parsing_options.py",
+            "tests/test_score_paths.py",
         ],
     ),
     "metrics": (
@@ -52,7 +53,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_score_cli.py",
             "tests/test_score_paths.py",
             "tests/test_score_rules.py",
-            "tests/test_score_ci.py",
+            "tests/test_parsing_options.py",
             "tests/test_parsing_timelens_equivalence.py",
         ],
     ),
@@ -98,7 +99,7 @@ def run(group: str, fresh: bool) -> dict[str, int]:
     if fresh:
         shutil.rmtree(folder / "mutants", ignore_errors=True)
     mutmut = [sys.executable, "-m", "mutmut"]
-    env = {**os.environ, "PYTHONPATH": ""}
+    env = {**os.environ, "PYTHONPATH": "", "TIMELENS_PROPERTY_EXAMPLES": "40"}
     subprocess.run(["nice", "-n", "15", *mutmut, "run"], cwd=folder, env=env, check=False)
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True)
     stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())

@@ -31,6 +31,8 @@ import bench_score  # noqa: E402
 import timelens_reference as ref  # noqa: E402
 
 CORPUS = json.loads(ref.CORPUS.read_text(encoding="utf-8"))
+# Examples per property (scripts/mutation.py lowers it: every mutant reruns these tests).
+EXAMPLES = int(os.environ.get("TIMELENS_PROPERTY_EXAMPLES", "300"))
 
 # Pieces the rules react to: digits, separators, whitespace \s knows, letters of "to",
 # word characters, Unicode digits and case changes, the batch separator.
@@ -84,13 +86,13 @@ def test_corpus_and_benchmark_shapes_match_the_per_answer_parser() -> None:
     assert _batch(answers) == [first_span(a) for a in answers]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(texts, min_size=1, max_size=40))
 def test_generated_answers_match_the_per_answer_parser(answers: list[str]) -> None:
     assert _batch(answers) == [first_span(a) for a in answers]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(texts.filter(str.isascii), min_size=1, max_size=40))
 def test_generated_ascii_answers_take_the_vector_path(answers: list[str]) -> None:
     assert _batch(answers) == [first_span(a) for a in answers]
@@ -104,7 +106,7 @@ def extract_time(tmp_path_factory: pytest.TempPathFactory):
     return ref.load_extract_time(Path(repo), tmp_path_factory.mktemp("timelens"))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=EXAMPLES + EXAMPLES // 2, deadline=None)
 @given(text=texts)
 def test_generated_answers_match_live_extract_time(extract_time, text: str) -> None:
     theirs = [tuple(map(float, pair)) for pair in extract_time(text)]
