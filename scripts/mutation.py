@@ -103,17 +103,29 @@ def run(group: str, fresh: bool) -> dict[str, int]:
     subprocess.run(["nice", "-n", "15", *mutmut, "run"], cwd=folder, env=env, check=False)
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True)
     stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
+    write_survivors(folder)
+    return stats
+
+
+def write_survivors(folder: Path) -> list[str]:
+    """One line per surviving mutant (name, the line it changes and how) in survivors.txt."""
+    mutmut = [sys.executable, "-m", "mutmut"]
+    env = {**os.environ, "PYTHONPATH": ""}
     shown = subprocess.run(
         [*mutmut, "results"], cwd=folder, env=env, capture_output=True, text=True, check=True
     ).stdout
     names = [line.split(":")[0].strip() for line in shown.splitlines() if ": survived" in line]
-    with open(folder / "survivors.txt", "w", encoding="utf-8") as fh:
-        for name in names:
-            diff = subprocess.run(
-                [*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True
-            ).stdout
-            fh.write(f"## {name}\n{diff}\n")
-    return stats
+    lines = []
+    for name in names:
+        diff = subprocess.run(
+            [*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True
+        ).stdout.splitlines()
+        old = [d[1:].strip() for d in diff if d.startswith("-") and not d.startswith("---")]
+        new = [d[1:].strip() for d in diff if d.startswith("+") and not d.startswith("+++")]
+        short = name.split(".x_")[-1].split(".xǁ")[-1]
+        lines.append(f"{short}: `{' '.join(old)}` -> `{' '.join(new)}`")
+    (folder / "survivors.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
 
 
 def main() -> None:
@@ -122,6 +134,9 @@ def main() -> None:
     parser.add_argument("groups", nargs="*", help="groups to run (default: all)")
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument(
+        "--survivors", action="store_true", help="only list the survivors of the last run"
+    )
     args = parser.parse_args()
     if args.list:
         for name, (files, tests) in GROUPS.items():
@@ -130,6 +145,9 @@ def main() -> None:
     for group in args.groups or list(GROUPS):
         if group not in GROUPS:
             raise SystemExit(f"unknown group {group!r}; use one of {', '.join(GROUPS)}")
+        if args.survivors:
+            print("\n".join(write_survivors(OUT / group)))
+            continue
         stats = run(group, args.fresh)
         killed = stats.get("killed", 0) + stats.get("timeout", 0)
         total = stats.get("total", 0)

@@ -187,3 +187,21 @@ def test_completion_without_content_is_empty_text() -> None:
     assert completion_text({"role": "assistant", "content": None}) == ""
     assert completion_text([]) == ""
     assert completion_text(None) == ""
+
+
+def test_reward_functions_carry_the_config_through() -> None:
+    clip = RewardConfig(parse=ParseOptions(clip_to_duration=True), answer_format=r"\d+ - \d+")
+    funcs, weights = make_reward_funcs(clip)
+    assert [f.__name__ for f in funcs] == ["tiou", "answer_format"] and weights == [1.0, 0.0]
+    assert funcs[0](["50 - 80"], gt=[[(50, 60)]], duration=[60.0]) == [1.0]
+    assert funcs[1](["50 - 80", "The event happens in 1 - 2 seconds."]) == [1.0, 0.0]
+    thinking, _ = make_reward_funcs(RewardConfig(thinking=True, format_weight=0.5))
+    assert thinking[1](["<think>a</think><answer>1 - 2</answer>", "1 - 2"]) == [1.0, 0.0]
+    assert answer_format_reward(["7 - 9"], r"\d - \d") == [1.0]
+    assert answer_format_ok(None, "") and not answer_format_ok(None, "X+")
+
+
+@pytest.mark.parametrize("generations", [0, -1, 3])
+def test_group_stats_refuse_rewards_that_do_not_split_into_groups(generations: int) -> None:
+    with pytest.raises(ValueError, match="^4 rewards do not split into groups of"):
+        group_reward_stats([1.0, 0.0, 0.5, 0.5], generations)
