@@ -54,6 +54,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_score_paths.py",
             "tests/test_score_rules.py",
             "tests/test_parsing_options.py",
+            "tests/test_score_ci.py",
             "tests/test_parsing_timelens_equivalence.py",
         ],
     ),

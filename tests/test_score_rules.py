@@ -12,6 +12,7 @@ from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.cli import main
 from timelens_eval.errors import InputError
 from timelens_eval.predictions import read_predictions
+from timelens_eval.protocol import ParseOptions, Protocol
 from timelens_eval.scoring import score_file, score_predictions
 from timelens_eval.spans import Span
 
@@ -205,3 +206,206 @@ def test_a_gt_that_is_not_a_pair_or_list_of_pairs_is_one_line_naming_file_and_ke
 def test_gt_literal_shapes_that_are_read(tmp_path: Path, gt: str) -> None:
     path = _write(tmp_path, "p.json", {f"v.mp4>>>q>>>{gt}": {"answers": "1 - 2"}})
     assert read_predictions(path).gt[0][0] == (1.0, 2.0)
+
+
+def _bench4() -> Benchmark:
+    return _bench(
+        ("A#0", "A", "q", (0.0, 5.0)),
+        ("A#1", "A", "q", (0.0, 30.0)),
+        ("A#2", "A", "q", (0.5, 5.5)),
+        ("B#0", "B", "r", (10.0, 20.0)),
+    )
+
+
+def test_the_gt_in_the_key_must_match_both_ends_closely(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "p.json",
+        {
+            "A.mp4>>>q>>>[0.0, 30.0]": {"timestamps": [[0.0, 30.0]]},  # start matches A#0 too
+            "A.mp4>>>q>>>[0.5, 5.5]": {"timestamps": [[0.5, 5.5]]},  # within a second of A#0
+            "C.mp4>>>s>>>[1, 2]": {"timestamps": [[1, 2]]},  # no such sample
+        },
+    )
+    result = score_file(path, _bench4(), bootstrap=0)
+    assert result.statuses == ["error", "ok", "ok", "error"]  # A#0 and B#0 missing
+    assert result.coverage.extra == ["C.mp4>>>s>>>[1, 2]"]
+    assert result.coverage.missing == ["A#0", "B#0"]
+
+
+def test_equal_keys_after_cleaning_claim_two_samples_in_order(tmp_path: Path) -> None:
+    bench = _bench(("A#0", "A", "q", (0.0, 5.0)), ("A#1", "A", "q", (0.0, 5.0)))
+    path = _write(
+        tmp_path,
+        "p.json",
+        {
+            "A.mp4>>>q>>>[0.0, 5.0]": {"timestamps": [[0.0, 5.0]]},
+            "A.mp4>>>q.>>>[0.0, 5.0]": {"timestamps": [[0.0, 2.5]]},  # same query once cleaned
+        },
+    )
+    result = score_file(path, bench, bootstrap=0)
+    np.testing.assert_allclose(result.ious, [1.0, 0.5])
+    assert result.coverage.complete
+
+
+def test_moment_detr_qids_win_over_video_and_query(tmp_path: Path) -> None:
+    bench = _bench(("1", "vidA", "a dog", (0.0, 10.0)), ("2", "vidB", "a cat", (5.0, 9.0)))
+    path = _write(
+        tmp_path,
+        "md.jsonl",
+        [{"qid": 1, "vid": "vidB", "query": "a cat", "pred_relevant_windows": [[0, 10, 1]]}],
+    )
+    result = score_file(path, bench, bootstrap=0)
+    np.testing.assert_allclose(result.ious, [1.0, 0.0])
+
+
+def test_missing_first_then_found_and_benchmark_durations_and_duplicates(tmp_path: Path) -> None:
+    bench = _bench(("A#0", "A", "q", (0.0, 5.0)), ("B#0", "B", "r", (10.0, 20.0)))
+    path = _write(
+        tmp_path,
+        "own.jsonl",
+        [
+            {"sample_id": "B#0", "answer": "0 - 5"},
+            {"sample_id": "B#0", "answer": "10 - 70"},  # past the video's 60 s; kept (last)
+        ],
+    )
+    result = score_file(path, bench, bootstrap=0)
+    assert result.statuses == ["error", "out_of_range"]
+    np.testing.assert_allclose(result.ious, [0.0, 10 / 60])
+    assert result.coverage.duplicates == ["B#0"]
+    tolerant = Protocol(out_of_range_tolerance=15.0)
+    assert score_file(path, bench, protocol=tolerant, bootstrap=0).statuses == ["error", "ok"]
+    with pytest.raises(InputError) as info:
+        score_file(path, bench, bootstrap=0, strict=True)
+    assert str(info.value) == (
+        f"{path}: incomplete predictions under --strict: 1 missing (first: 'A#0'), "
+        "1 duplicate (first: 'B#0')"
+    )
+    assert score_predictions(read_predictions(path), bench).coverage.missing == ["A#0"]
+
+
+def test_out_of_range_tolerance_on_the_column_path(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "p.json", {"v.mp4>>>q>>>[0, 10]": {"answers": "0 - 62", "duration": 60}}
+    )
+    assert score_file(path, bootstrap=0).statuses == ["out_of_range"]
+    tolerant = Protocol(out_of_range_tolerance=5.0)
+    assert score_file(path, protocol=tolerant, bootstrap=0).statuses == ["ok"]
+
+
+def test_parse_options_on_parsed_spans_and_raw_answers_of_the_general_path(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "p.jsonl",
+        [
+            {"v1.mp4>>>q1>>>[0, 10]": {"timestamps": [[0.4, 9.6]], "duration": 60}},
+            {"v2.mp4>>>q2>>>[0.5, 10]": {"timestamps": [[0.2, 10]], "duration": 9.5}},
+            {"v3.mp4>>>q3>>>[0, 10]": {"timestamps": [[7, 3]], "answers": "0 - 10"}},
+            {"v4.mp4>>>q4>>>[50, 60]": {"answers": "50 - 80", "duration": 60}},
+        ],
+    )
+    rounded = score_file(
+        path, protocol=Protocol(parse=ParseOptions(round_to_seconds=True)), bootstrap=0
+    )
+    np.testing.assert_allclose(rounded.ious[:2], [1.0, 9.5 / 10])
+    clip = Protocol(parse=ParseOptions(clip_to_duration=True))
+    clipped = score_file(path, protocol=clip, bootstrap=0)
+    np.testing.assert_allclose(clipped.ious, [9.2 / 10, 9.0 / 9.8, 1.0, 1.0])
+    swap = score_file(path, protocol=Protocol(parse=ParseOptions(swap_reversed=True)), bootstrap=0)
+    np.testing.assert_allclose(swap.ious, [9.2 / 10, 9.5 / 9.8, 1.0, 10 / 30])
+    assert swap.statuses[1] == "out_of_range"  # not clipped: the option is off
+
+
+def test_which_path_scores_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import timelens_eval.scoring as scoring
+
+    calls: list[str] = []
+    real = scoring.score_timelens_columns
+    monkeypatch.setattr(
+        scoring, "score_timelens_columns", lambda *a, **k: calls.append("columns") or real(*a, **k)
+    )
+    path = _write(tmp_path, "p.json", {"A.mp4>>>q>>>[0.0, 5.0]": {"answers": "0 - 5"}})
+    score_file(path, bootstrap=0)
+    score_file(path, format="timelens", bootstrap=0)
+    assert calls == ["columns", "columns"]
+    score_file(path, _bench(("A#0", "A", "q", (0.0, 5.0))), bootstrap=0)  # benchmark
+    score_file(path, protocol=Protocol(parse=ParseOptions(units=True)), bootstrap=0)  # options
+    jsonl = _write(tmp_path, "p.jsonl", [{"A.mp4>>>q>>>[0.0, 5.0]": {"answers": "0 - 5"}}])
+    score_file(jsonl, bootstrap=0)
+    assert calls == ["columns", "columns"]
+    own = _write(tmp_path, "own.json", {"sample_id": "A#0", "answer": "0 - 5"})
+    forced = score_file(own, _bench(("A#0", "A", "q", (0.0, 5.0))), format="jsonl", bootstrap=0)
+    assert forced.format == "jsonl" and forced.ious.tolist() == [1.0]
+
+
+def test_seed_ci_and_protocol_reach_both_paths(tmp_path: Path) -> None:
+    values = {f"v{i % 7}.mp4>>>q{i}>>>[0, 10]": {"answers": f"0 - {i % 9 + 1}"} for i in range(40)}
+    values["w.mp4>>>none>>>[0, 10]"] = {"answers": "no span"}
+    json_path = _write(tmp_path, "p.json", values)
+    jsonl_path = _write(tmp_path, "p.jsonl", [{k: v} for k, v in values.items()])
+    for path in (json_path, jsonl_path):
+        seeded = score_file(path, seed=3, bootstrap=100)
+        assert seeded.summary == score_file(path, seed=3, bootstrap=100).summary
+        assert seeded.summary != score_file(path, bootstrap=100).summary
+        assert (
+            score_file(path, bootstrap=100).summary
+            == score_file(path, seed=0, bootstrap=100).summary
+        )
+        assert score_file(path, ci="analytic").summary.ci_method.startswith("cluster-robust")
+        excluded = score_file(path, protocol=Protocol(unparsed="exclude"), bootstrap=0)
+        assert excluded.summary.n == 40
+    preds = read_predictions(jsonl_path)
+    assert score_predictions(preds).summary == score_predictions(preds, seed=0).summary
+    assert score_predictions(preds, ci="analytic").summary.ci_method.startswith("cluster")
+
+
+def test_nothing_to_score_and_errors_name_the_file(tmp_path: Path) -> None:
+    empty = _write(tmp_path, "empty.jsonl", [])
+    empty.write_text("")
+    with pytest.raises(InputError) as info:
+        score_predictions(read_predictions(_write(tmp_path, "e.json", {})))
+    assert str(info.value) == f"{tmp_path / 'e.json'}: nothing to score"
+    bad = _write(tmp_path, "bad.jsonl", [{"v.mp4>>>q>>>[5, 2]": {"answers": "1 - 2"}}])
+    with pytest.raises(InputError) as info:
+        score_file(bad)
+    assert str(info.value).startswith(f"{bad}:1 (sample v.mp4>>>q>>>[5, 2]): ground truth")
+    md = _write(tmp_path, "md.jsonl", [{"qid": 1, "pred_relevant_windows": [[0, 1, 1]]}])
+    from timelens_eval.errors import ConfigError
+
+    with pytest.raises(ConfigError) as config_info:
+        score_file(md)
+    assert str(config_info.value) == (
+        "moment-detr predictions carry no ground truth; pass --benchmark NAME --annotations FILE"
+    )
+    from timelens_eval.predictions import read_timelens_columns
+    from timelens_eval.scoring import score_timelens_columns
+
+    cols = read_timelens_columns(
+        _write(tmp_path, "c.json", {"v.mp4>>>q>>>[0, 1]": {"answers": "0 - 1"}})
+    )
+    with pytest.raises(
+        ConfigError, match="^the column path only serves the default parse options$"
+    ):
+        score_timelens_columns(cols, Protocol(parse=ParseOptions(units=True)))
+    default = score_timelens_columns(cols)
+    assert default.summary == score_timelens_columns(cols, bootstrap=1000, seed=0).summary
+
+
+def test_score_json_with_a_benchmark_and_without_intervals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench_file = tmp_path / "bench.jsonl"
+    bench_file.write_text(
+        json.dumps(
+            {"qid": 1, "vid": "A", "query": "q", "duration": 60, "relevant_windows": [[0, 10]]}
+        )
+        + "\n"
+    )
+    preds = _write(tmp_path, "own.jsonl", [{"sample_id": "1", "spans": [[0, 10]]}])
+    argv = ["score", str(preds), "-b", "qvhighlights", "-a", str(bench_file), "--json"]
+    assert main([*argv, "--bootstrap", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["benchmark"] == "qvhighlights" and len(out["benchmark_hash"]) == 64
+    assert out["ci"] == {"R1@0.3": None, "R1@0.5": None, "R1@0.7": None, "mIoU": None}
+    assert out["ci_level"] is None and out["ci_method"] is None and out["bootstrap"] is None
+    assert out["coverage"]["matched"] == 1 and out["coverage"]["expected"] == 1
