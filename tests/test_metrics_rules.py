@@ -244,11 +244,29 @@ def test_the_analytic_interval_starts_above_exactly_10000_videos() -> None:
 
 
 def test_paired_test_defaults_and_thresholds_of_one() -> None:
-    a = np.array([1.0, 0.55, 0.0, 0.9])
-    b = np.array([0.0, 0.6, 0.0, 1.0])
-    vids = ["x", "y", "z", "w"]
-    default = paired_test(a, b, vids)
-    explicit = paired_test(a, b, vids, "R1@0.5", bootstrap=2000, permutations=10000, seed=0)
-    assert default == explicit and default.metric == "R1@0.5"
-    top = paired_test(a, b, vids, "R1@1.0", bootstrap=10, permutations=10)
-    assert (top.metric, top.a, top.b) == ("R1@1", 25.0, 25.0)
+    a, vids = _data(40, seed=4)
+    b = np.clip(a + np.random.default_rng(9).normal(0.02, 0.2, size=len(a)), 0, 1)
+    assert paired_test(a, b, vids) == paired_test(a, b, vids, "R1@0.5")
+    default = paired_test(a, b, vids, "mIoU")
+    explicit = paired_test(a, b, vids, "mIoU", bootstrap=2000, permutations=10000, seed=0)
+    assert default == explicit
+    assert default.ci_low != paired_test(a, b, vids, "mIoU", bootstrap=2001).ci_low
+    assert default.p_value != paired_test(a, b, vids, "mIoU", permutations=10001).p_value
+    assert default.ci_low != paired_test(a, b, vids, "mIoU", seed=1).ci_low
+    top = paired_test(a[:4], b[:4], vids[:4], "R1@1.0", bootstrap=10, permutations=10)
+    assert top.metric == "R1@1"
+
+
+def test_paired_interval_is_the_percentiles_of_bootstrapped_differences() -> None:
+    a, vids = _data(60, seed=2)
+    b = np.clip(a + np.random.default_rng(3).normal(0.0, 0.2, size=len(a)), 0, 1)
+    for level in (0.95, 0.8):
+        test = paired_test(
+            a, b, vids, "mIoU", bootstrap=300, permutations=50, seed=6, ci_level=level
+        )
+        reps = _direct_bootstrap(a - b, vids, 300, 6)
+        alpha = (1 - level) / 2
+        assert test.ci_low == pytest.approx(np.quantile(reps, alpha), abs=1e-9)
+        assert test.ci_high == pytest.approx(np.quantile(reps, 1 - alpha), abs=1e-9)
+    with pytest.raises(ValueError, match="^paired_test needs aligned arrays of the same samples$"):
+        paired_test(a, b[:-1], vids, "mIoU")
