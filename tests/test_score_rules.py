@@ -409,3 +409,52 @@ def test_score_json_with_a_benchmark_and_without_intervals(
     assert out["ci"] == {"R1@0.3": None, "R1@0.5": None, "R1@0.7": None, "mIoU": None}
     assert out["ci_level"] is None and out["ci_method"] is None and out["bootstrap"] is None
     assert out["coverage"]["matched"] == 1 and out["coverage"]["expected"] == 1
+
+
+def test_gt_tolerance_is_a_thousandth_of_a_second_on_each_end(tmp_path: Path) -> None:
+    bench = _bench(
+        ("A#0", "A", "q", (0.0, 5.0)),
+        ("A#1", "A", "q", (0.5, 5.0)),  # the key's start is half a second from A#0's
+        ("A#2", "A", "q", (0.001, 5.0)),  # a thousandth from A#0's: not close
+        ("B#0", "B", "r", (1.0, 5.5)),
+        ("B#1", "B", "r", (1.0, 5.0)),  # the key's end is half a second from B#0's
+        ("C#0", "C", "s", (0.0, 0.0)),
+        ("C#1", "C", "s", (0.0, 0.001)),
+    )
+    path = _write(
+        tmp_path,
+        "p.json",
+        {
+            "A.mp4>>>q>>>[0.5, 5.0]": {"timestamps": [[0.5, 5.0]]},
+            "A.mp4>>>q.>>>[0.001, 5.0]": {"timestamps": [[0.001, 5.0]]},
+            "B.mp4>>>r>>>[1.0, 5.0]": {"timestamps": [[1.0, 5.0]]},
+            "C.mp4>>>s>>>[0.0, 0.001]": {"timestamps": [[0.0, 0.001]]},
+        },
+    )
+    result = score_file(path, bench, bootstrap=0)
+    assert result.coverage.missing == ["A#0", "B#0", "C#0"]
+
+
+def test_clip_keeps_sub_second_ends_and_general_path_counts_matches(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "p.jsonl",
+        [
+            {"v.mp4>>>q>>>[0.2, 0.6]": {"timestamps": [[0.2, 0.6]], "duration": 60}},
+            {"w.mp4>>>r>>>[0.2, 0.6]": {"answers": "0.2 - 0.6", "duration": 60}},
+        ],
+    )
+    clip = Protocol(parse=ParseOptions(clip_to_duration=True))
+    result = score_file(path, protocol=clip, bootstrap=0)
+    np.testing.assert_allclose(result.ious, [1.0, 1.0])
+    assert result.coverage.matched == 2 and result.to_dict()["coverage"]["matched"] == 2
+
+
+def test_score_dict_holds_json_values(tmp_path: Path) -> None:
+    path = _write(tmp_path, "p.json", {"v.mp4>>>q>>>[0, 1]": {"answers": "0 - 1"}})
+    out = score_file(path, bootstrap=0).to_dict()
+    assert out["protocol"]["thresholds"] == [0.3, 0.5, 0.7]  # a list, as JSON has it
+    assert out["protocol"]["parse"] == {
+        "labelled": False, "units": False, "swap_reversed": False,
+        "round_to_seconds": False, "clip_to_duration": False,
+    }  # fmt: skip
