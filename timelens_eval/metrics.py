@@ -23,7 +23,7 @@ import numpy as np
 
 from timelens_eval.parsing import ParsedAnswer, ParseStatus, parse_spans
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
-from timelens_eval.spans import Span, best_window_iou
+from timelens_eval.spans import best_window_iou
 from timelens_eval.store import MetricsSummary, MetricValue
 
 __all__ = [
@@ -393,8 +393,3 @@ def paired_test(
         n=int(len(a)),
         n_videos=k,
     )
-
-
-def gt_spans(windows: Iterable[Sequence[float]]) -> tuple[Span, ...]:
-    """Ground-truth windows as spans."""
-    return tuple(Span(float(w[0]), float(w[1])) for w in windows)
