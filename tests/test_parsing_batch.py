@@ -135,3 +135,28 @@ def test_empty_and_separator_only_answers() -> None:
     assert _batch(answers) == [first_span(a) for a in answers]
     assert _batch([]) == []
     assert np.isnan(first_spans(["no span here"])[0]).all()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["123:45 - 1:00 and 2:00"],  # a run of three digits never starts a clock time
+        ["1:02.03:04 5:06"],  # the fraction run is part of the first clock, not a new one
+        ["0:01:02.5:07 then 0:09"],
+        ["a1 - 2", "b3 to 4"],  # a range that starts at the chunk's first run
+        ["9 then 1  -   2"],  # a gap of six characters
+        ["9 then 1 -        2", "8 then 3       to        4"],  # longer gaps
+        ["a9", "8 x 1 - 2"],  # the first run of the chunk is not followed by a gap opener
+        ["7 and 5.  -  6", "7 and 5. to  6"],  # a dot, then a range gap
+    ],
+)
+def test_shapes_at_the_edges_of_the_vector_rules(answers: list[str]) -> None:
+    assert _batch(answers) == [first_span(a) for a in answers]
+
+
+def test_gap_keys_pack_length_then_bytes() -> None:
+    from timelens_eval.parsing_batch import _gap_key
+
+    assert _gap_key(b" - ") == 3 | ord(" ") << 8 | ord("-") << 16 | ord(" ") << 24
+    assert _gap_key(b"-") == 1 | ord("-") << 8
+    assert _gap_key(b"") == 0

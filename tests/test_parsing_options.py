@@ -118,3 +118,16 @@ def test_parse_options_reach_the_scores_of_raw_and_parsed_answers(tmp_path: Path
     result = score_file(path, protocol=custom, bootstrap=0)
     np.testing.assert_allclose(result.ious, [1.0, 1.0, 1.0])
     assert result.statuses == ["ok", "ok", "ok"]
+
+
+def test_edges_of_options_and_statuses() -> None:
+    labelled = ParseOptions(labelled=True)
+    assert parse_spans("start 2 end 3 min", options=labelled).spans[0] == (120.0, 180.0)
+    clip = ParseOptions(clip_to_duration=True)
+    assert parse_spans("0.5 - 80", duration=60.0, options=clip).spans[0] == (0.5, 60.0)
+    assert parse_spans("0 - 10", duration=60.0).status is ParseStatus.OK  # starts at 0
+    assert parse_spans("0.5 - 10", duration=60.0).status is ParseStatus.OK
+    assert parse_spans("-0 - 10", duration=60.0).status is ParseStatus.OK
+    from timelens_eval.parsing import first_span
+
+    assert first_span(None) is None and first_span("") is None
