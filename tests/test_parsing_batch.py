@@ -145,6 +145,7 @@ def test_empty_and_separator_only_answers() -> None:
         ["0:01:02.5:07 then 0:09"],
         ["a1 - 2", "b3 to 4"],  # a range that starts at the chunk's first run
         ["9 then 1  -   2"],  # a gap of six characters
+        ["9 then 1 .        2"],  # a long gap of gap characters that is no range
         ["9 then 1 -        2", "8 then 3       to        4"],  # longer gaps
         ["a9", "8 x 1 - 2"],  # the first run of the chunk is not followed by a gap opener
         ["7 and 5.  -  6", "7 and 5. to  6"],  # a dot, then a range gap
