@@ -355,16 +355,20 @@ def _save_processor(processor: Any, source: str, dest: Path) -> None:
     import shutil
 
     src = Path(source)
-    if getattr(processor, "video_processor", None) is None and src.is_dir():
-        for path in src.iterdir():
-            if (
-                path.is_file()
-                and path.name not in _MODEL_FILES
-                and path.suffix not in _WEIGHT_SUFFIXES
-            ):
-                shutil.copy2(path, dest / path.name)
+    if getattr(processor, "video_processor", None) is not None:
+        processor.save_pretrained(str(dest))
+    if not src.is_dir():
         return
-    processor.save_pretrained(str(dest))
+    # Files of the source the processor does not write (all of them without a video
+    # processor; otherwise e.g. the tiny model card) travel with the checkpoint.
+    for path in src.iterdir():
+        if (
+            path.is_file()
+            and path.name not in _MODEL_FILES
+            and path.suffix not in _WEIGHT_SUFFIXES
+            and not (dest / path.name).exists()
+        ):
+            shutil.copy2(path, dest / path.name)
 
 
 def warm_start(config: RLVRConfig) -> Path:
