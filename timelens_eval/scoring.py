@@ -26,7 +26,7 @@ from timelens_eval.benchmarks._io import timelens_query
 from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.metrics import ERROR_STATUS, summarize
-from timelens_eval.parsing import ParseStatus, parse_spans
+from timelens_eval.parsing import ParseStatus, parse_spans, round_seconds
 from timelens_eval.predictions import (
     PredictionSet,
     TimelensColumns,
@@ -236,7 +236,7 @@ def _postprocess(spans: tuple[Span, ...], duration: float | None, options: Parse
     """The span post-processing options of the parser, for already-parsed spans."""
     out = list(spans)
     if options.round_to_seconds:
-        out = [Span(float(np.floor(s.start + 0.5)), float(np.floor(s.end + 0.5))) for s in out]
+        out = [Span(round_seconds(s.start), round_seconds(s.end)) for s in out]
     if options.swap_reversed:
         out = [Span(s.end, s.start) if s.start > s.end else s for s in out]
     if options.clip_to_duration and duration is not None:

@@ -137,6 +137,10 @@ class BenchmarkSpec:
     group: str | None = None
     """Leaderboard group, e.g. ``"charades"``; pairs share one."""
     options: Mapping[str, Any] = field(default_factory=dict)
+    run_protocol: str = "timelens"
+    """The protocol ``run`` scores live answers with by default (a name in
+    :data:`~timelens_eval.protocol.PROTOCOLS`): ``timelens-live`` on TimeLens-Bench, whose
+    published numbers come from rounded predictions."""
 
 
 BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")

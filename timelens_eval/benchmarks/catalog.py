@@ -59,6 +59,7 @@ _BUILTIN = [
         group="charades",
         default_annotations="data/TimeLens-Bench/charades-timelens.json",
         official=_TIMELENS_BENCH,
+        run_protocol="timelens-live",
     ),
     BenchmarkSpec(
         name="activitynet-timelens",
@@ -69,6 +70,7 @@ _BUILTIN = [
         group="activitynet",
         default_annotations="data/TimeLens-Bench/activitynet-timelens.json",
         official=_TIMELENS_BENCH,
+        run_protocol="timelens-live",
     ),
     BenchmarkSpec(
         name="qvhighlights-timelens",
@@ -79,6 +81,7 @@ _BUILTIN = [
         group="qvhighlights",
         default_annotations="data/TimeLens-Bench/qvhighlights-timelens.json",
         official=_TIMELENS_BENCH,
+        run_protocol="timelens-live",
     ),
     BenchmarkSpec(
         name="timelens-100k",

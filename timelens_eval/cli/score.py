@@ -21,10 +21,11 @@ _PARSE_OPTIONS = (
 _OPTS = ", ".join(_PARSE_OPTIONS)
 
 
-def build_protocol(options: list[str], unparsed: str) -> Any:
-    """A :class:`Protocol` with the named parse options switched on."""
-    from timelens_eval.protocol import ParseOptions, Protocol
+def build_protocol(options: list[str], unparsed: str, base: str = "timelens") -> Any:
+    """The protocol named ``base`` with the named parse options switched on."""
+    from timelens_eval.protocol import named_protocol
 
+    start = named_protocol(base)
     flags = {}
     for name in options:
         key = name.replace("-", "_")
@@ -39,11 +40,10 @@ def build_protocol(options: list[str], unparsed: str) -> Any:
         flags[key] = True
     if unparsed not in ("zero", "exclude"):
         raise ConfigError(f"--unparsed must be 'zero' or 'exclude', got {unparsed!r}")
-    if not flags and unparsed == "zero":
-        from timelens_eval.protocol import TIMELENS_PROTOCOL
-
-        return TIMELENS_PROTOCOL
-    return Protocol(name="custom", parse=ParseOptions(**flags), unparsed=unparsed)
+    if not flags and unparsed == start.unparsed:
+        return start
+    parse = start.parse.model_copy(update=flags)
+    return start.model_copy(update={"name": "custom", "parse": parse, "unparsed": unparsed})
 
 
 def _fmt(value: float | None) -> str:
@@ -109,6 +109,15 @@ def score(
     unparsed: Annotated[
         str, typer.Option("--unparsed", help="Unparsed answers: zero (default) or exclude.")
     ] = "zero",
+    protocol_name: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="Scoring protocol: timelens (times as written, the default) or timelens-live "
+            "(times rounded to whole seconds, ties to even, as the TimeLens evaluation of a "
+            "live model does).",
+        ),
+    ] = "timelens",
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).")
     ] = 1000,
@@ -124,7 +133,7 @@ def score(
         raise ConfigError("--annotations needs --benchmark NAME")
     if bootstrap < 0:
         raise ConfigError("--bootstrap must be >= 0")
-    protocol = build_protocol(option or [], unparsed)
+    protocol = build_protocol(option or [], unparsed, protocol_name)
     bench = None
     if benchmark is not None:
         from timelens_eval.benchmarks.base import load_benchmark
