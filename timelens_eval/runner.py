@@ -389,7 +389,7 @@ class _Run:
         from timelens_eval.runner_frames import prepare_message
 
         loop = asyncio.get_running_loop()
-        concurrency = self.options.concurrency
+        concurrency = self.adapter.max_in_flight or self.options.concurrency
         workers = getattr(pool, "_max_workers", 0)
         ahead = self.options.prefetch or concurrency + 2 * max(workers, 1)
         gate = asyncio.Semaphore(concurrency)

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "serve",
     "benchmarks",
     "frames",
+    "inputs",
     "synth",
     "compare",
     "leaderboard",
