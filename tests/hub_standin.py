@@ -233,6 +233,22 @@ class HubStandIn:
         """The ``GET`` requests for file ``name`` (a repository path)."""
         return [r for r in self.requests if r.method == "GET" and r.file == name]
 
+    def publish(self, repo: HubRepo) -> None:
+        """Put a new commit of ``repo`` on its ``main`` branch."""
+        with self.state.lock:
+            self.state.repos[repo.repo_id] = repo
+
+    def slow(self, name: str, *, chunk: int = 2048, pause: float = 0.02) -> None:
+        """Send file ``name`` slowly the next time it is fetched."""
+        with self.state.lock:
+            self.state.slow_once.add(name)
+            self.state.slow_chunk, self.state.slow_pause = chunk, pause
+
+    def drop(self, name: str) -> None:
+        """Cut the connection half way through file ``name`` the next time it is fetched."""
+        with self.state.lock:
+            self.state.drop_once.add(name)
+
     def clear(self) -> None:
         with self.state.lock:
             self.state.requests.clear()
