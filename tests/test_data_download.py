@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from hub_standin import HubRepo, HubStandIn
 
 from timelens_eval.store import read_result
 
+ROOT = Path(__file__).resolve().parents[1]
 SHARD_1 = "video_shards/charades/charades_shard_01.tar.gz"
 SHARD_2 = "video_shards/charades/charades_shard_02.tar.gz"
 ANET_SHARD = "video_shards/activitynet/activitynet_shard_01.tar.gz"
@@ -249,3 +251,24 @@ def test_root_option_and_the_data_variable(tmp_path: Path, bench) -> None:
                 ["run", "-a", "uniform", "-b", "charades-timelens", "--no-progress"], tmp_path, env
             )
         )
+
+
+def _docs_commands() -> list[list[str]]:
+    """The commands of docs/running.md's "From nothing to a number" section."""
+    text = (ROOT / "docs" / "running.md").read_text(encoding="utf-8")
+    section = text.split("## From nothing to a number", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line) for line in block.strip().splitlines()]
+
+
+def test_the_three_commands_of_the_docs(tmp_path: Path, bench) -> None:
+    commands = _docs_commands()
+    assert len(commands) == 3 and all(c[0] == "timelens-eval" for c in commands)
+    with HubStandIn([bench.repo]) as hub:
+        env = hub_env(hub.url, tmp_path)
+        outputs = [_ok(run_cli(command[1:], tmp_path, env)) for command in commands]
+    status = " ".join(outputs[1].stdout.split())
+    assert "charades-timelens.json" in status and "4 present, 0 missing" in status
+    assert "mIoU" in outputs[2].stdout and "uniform" in outputs[2].stdout
+    result = read_result(tmp_path / "runs/uniform/charades-timelens.json")
+    assert result.summary.n == bench.queries and result.spec.benchmark == "charades-timelens"
