@@ -5,6 +5,8 @@ protocol that ``huggingface_hub`` uses to download files (read from its 2.x sour
 
 * ``GET /api/datasets/{repo}/revision/{rev}``: the repository's info, with the commit
   (``sha``) the revision resolves to and its files (``siblings``);
+* ``GET /api/datasets/{repo}/tree/{rev}[/{path}]``: the files and folders below a path
+  (``snapshot_download``, the ``hf download`` command);
 * ``HEAD``/``GET /datasets/{repo}/resolve/{rev}/{path}``: a file, with ``X-Repo-Commit``,
   ``ETag``, ``Content-Length`` and ``Accept-Ranges``; a ``Range: bytes=N-`` request gets
   ``206`` and ``Content-Range``;
@@ -132,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(request, 404, "RepoNotFound", "Repository not found")
             if rest[:1] == ["revision"] and len(rest) == 2:
                 return self._info(request, repo, rest[1])
+            if rest[:1] == ["tree"] and len(rest) >= 2:
+                return self._tree(request, repo, rest[1], "/".join(rest[2:]))
             return self._error(request, 404, "RepoNotFound", "unknown endpoint")
         if parts[:1] == ["datasets"]:
             repo, rest = self._repo(parts[1:])
@@ -144,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _info(self, request: HubRequest, repo: HubRepo, revision: str) -> None:
         if revision not in ("main", repo.commit):
             return self._error(request, 404, "RevisionNotFound", "Invalid rev id")
-        body = json.dumps(
+        self._json(
+            request,
             {
                 "id": repo.repo_id,
                 "sha": repo.commit,
@@ -152,8 +157,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "siblings": [
                     {"rfilename": name, "size": len(data)} for name, data in repo.files.items()
                 ],
-            }
-        ).encode()
+            },
+        )
+
+    def _json(self, request: HubRequest, value: object) -> None:
+        body = json.dumps(value).encode()
         request.status = 200
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -161,6 +169,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         request.sent = len(body)
+
+    def _tree(self, request: HubRequest, repo: HubRepo, revision: str, below: str) -> None:
+        """Every file and folder below ``below`` (the listing is always recursive)."""
+        if revision not in ("main", repo.commit):
+            return self._error(request, 404, "RevisionNotFound", "Invalid rev id")
+        prefix = f"{below.strip('/')}/" if below.strip("/") else ""
+        entries: dict[str, dict] = {}
+        for name, data in sorted(repo.files.items()):
+            if not name.startswith(prefix):
+                continue
+            parts = name.split("/")
+            for depth in range(1, len(parts)):
+                folder = "/".join(parts[:depth])
+                if folder.startswith(prefix):
+                    entries.setdefault(
+                        folder, {"type": "directory", "oid": "0" * 40, "path": folder}
+                    )
+            oid = hashlib.sha1(data).hexdigest()
+            entries[name] = {"type": "file", "oid": oid, "size": len(data), "path": name}
+        self._json(request, list(entries.values()))
 
     def _file(self, request: HubRequest, repo: HubRepo, revision: str, name: str) -> None:
         if revision not in ("main", repo.commit):

@@ -108,6 +108,25 @@ def test_two_benchmarks_need_no_video_root(tmp_path: Path, bench) -> None:
         assert gone.is_file() and hub.requests == []
 
 
+def test_files_already_in_the_hub_cache_are_not_fetched_again(tmp_path: Path, bench) -> None:
+    with HubStandIn([bench.repo]) as hub:
+        env = hub_env(hub.url, tmp_path)
+        # what `hf download TencentARC/TimeLens-Bench --repo-type dataset` leaves behind
+        fill = "import sys; from huggingface_hub import snapshot_download as s; s(sys.argv[1], "
+        fill += "repo_type='dataset')"
+        done = subprocess.run(
+            [sys.executable, "-c", fill, REPO_ID], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert hub.gets(SHARD_1) and hub.gets(ANET_SHARD)
+        hub.clear()
+        _ok(run_cli(["data", "download", "charades-timelens"], tmp_path, env))
+        # one request: resolving main to the commit to pin; every file came from the cache
+        assert [(r.method, r.file) for r in hub.requests] == [("GET", None)]
+        assert "/revision/main" in hub.requests[0].path
+    assert _status(tmp_path, env, "charades-timelens")["present"] == 4
+
+
 def test_killed_download_resumes_without_refetching(tmp_path: Path, bench) -> None:
     with HubStandIn([bench.repo]) as hub:
         env = hub_env(hub.url, tmp_path)

@@ -177,9 +177,15 @@ def load_benchmark(
     spec = get_benchmark_spec(name)
     path = annotations if annotations is not None else default_annotation_path(spec)
     if path is not None and not Path(path).exists() and spec.default_annotations is not None:
+        from timelens_eval.datafiles.sources import fetch_hint
+
+        hint = fetch_hint(name)
         where = f" (official release: {spec.official})" if spec.official else ""
+        if annotations is not None:
+            raise InputError(f"annotation file not found{where}", path=path)
+        fetch = f"{hint}, or " if hint else ""
         raise InputError(
-            f"annotation file not found; expected it here or pass --annotations FILE{where}",
+            f"annotation file not found (expected here); {fetch}pass --annotations FILE{where}",
             path=path,
         )
     loader = load_object(spec.loader)

@@ -153,5 +153,5 @@ def fetch_hint(name: str) -> str:
     if name in HUB_SOURCES:
         return f"run `timelens-eval data download {name}`"
     if name in _MANUAL:
-        return f"`timelens-eval data download {name}` prints where to get them"
+        return f"see `timelens-eval data download {name}` for where to get them"
     return ""
