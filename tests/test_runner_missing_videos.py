@@ -118,3 +118,24 @@ def test_baselines_do_not_read_videos_and_are_not_stopped(
     summary = read_result(out).summary
     assert summary.n == len(load_benchmark("synthetic-refined", copy).samples)
     assert summary.missing_videos is None
+
+
+def test_which_adapters_have_their_videos_checked() -> None:
+    from timelens_eval.adapters import Adapter, GroundingOutput
+    from timelens_eval.runner_preflight import reads_video
+
+    class FileReader(Adapter):  # e.g. an API that uploads the video file itself
+        name = "file-reader"
+        needs_frames = False
+
+        async def ground(self, request):  # noqa: ANN001, ANN201
+            return GroundingOutput(text="0 - 1")
+
+    assert reads_video(FileReader())
+    assert reads_video(build_adapter("mock", "frames=true"))  # takes frames
+    assert not reads_video(build_adapter("uniform")) and not reads_video(build_adapter("mock"))
+    FileReader.reads_video = False  # answers from the query and duration alone
+    assert not reads_video(FileReader())
+    declared = build_adapter("mock")
+    declared.reads_video = True
+    assert reads_video(declared)

@@ -5,8 +5,9 @@ how many are missing, the first few paths and the folder searched; with
 ``allow_missing`` the run goes on and those samples are recorded as errors that no
 metric counts (see :func:`missing_video_ids`).
 
-Adapters whose answers do not depend on the video (the baselines: ``model_type``
-``"baseline"`` without frames) are not checked: a missing file changes nothing for them.
+Adapters whose answers do not depend on the video (``Adapter.reads_video`` False; by
+default the baselines, ``model_type`` ``"baseline"`` without frames) are not checked: a
+missing file changes nothing for them.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ class MissingVideosError(TimelensError):
 
 
 def reads_video(adapter: Adapter) -> bool:
-    """True when the adapter's answers depend on the video: it takes frames, or it is a
-    model (API and bridge adapters read the file themselves)."""
-    return bool(adapter.needs_frames) or adapter.model_type != "baseline"
+    """True when the adapter's answers depend on the video: it takes frames, it says so
+    (``reads_video``), or, when it does not say, it is a model (API and bridge adapters
+    read the file themselves) rather than a baseline."""
+    declared = getattr(adapter, "reads_video", None)
+    if adapter.needs_frames or declared is not None:
+        return bool(adapter.needs_frames or declared)
+    return adapter.model_type != "baseline"
 
 
 def missing_video_ids(
