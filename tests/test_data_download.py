@@ -225,6 +225,22 @@ def test_token_is_sent_and_revision_stays_pinned(tmp_path: Path, bench) -> None:
         assert bad.stderr.strip() == f"error: {REPO_ID}@v9: revision not found"
 
 
+def test_a_repository_without_the_benchmark_is_one_line(tmp_path: Path, bench) -> None:
+    no_shards = {k: v for k, v in bench.files.items() if "charades_shard" not in k}
+    no_annotations = {k: v for k, v in bench.files.items() if k != "charades-timelens.json"}
+    for files, message in (
+        (no_shards, "has no video shards for charades-timelens"),
+        (no_annotations, "has no charades-timelens.json (files: README.md, "),
+    ):
+        repo = HubRepo(REPO_ID, files)
+        with HubStandIn([repo]) as hub:
+            env = hub_env(hub.url, tmp_path / repo.commit[:8])
+            result = run_cli(["data", "download", "charades-timelens"], tmp_path, env)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1
+        assert result.stderr.startswith(f"error: {REPO_ID}@{repo.commit[:12]} {message}")
+        (tmp_path / BENCH / "timelens-eval-manifest.json").unlink()
+
+
 def test_hub_errors_are_one_line(tmp_path: Path, bench) -> None:
     with HubStandIn([]) as hub:  # no repository at all
         env = hub_env(hub.url, tmp_path)
@@ -270,6 +286,14 @@ def test_root_option_and_the_data_variable(tmp_path: Path, bench) -> None:
                 ["run", "-a", "uniform", "-b", "charades-timelens", "--no-progress"], tmp_path, env
             )
         )
+    # --video-root still overrides the benchmark's own folder
+    moved = tmp_path / "moved"
+    (tmp_path / "elsewhere/TimeLens-Bench/videos/charades").rename(moved)
+    run = ["run", "-a", "mock", "--adapter-args", "frames=true", "-b", "charades-timelens"]
+    run += ["--no-progress", "--bootstrap", "0"]
+    assert run_cli(run, tmp_path, env).returncode == 2  # the default folder is gone
+    _ok(run_cli([*run, "--video-root", str(moved)], tmp_path, env))
+    assert read_result(tmp_path / "runs/mock/charades-timelens.json").summary.errors == 0
 
 
 def _docs_commands() -> list[list[str]]:

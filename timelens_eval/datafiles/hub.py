@@ -99,7 +99,7 @@ def _failure(exc: Exception, what: str, endpoint: str) -> DownloadError:
         why = "repository not found (a private one needs `hf auth login` or HF_TOKEN)"
     elif isinstance(exc, errors.RevisionNotFoundError):
         why = "revision not found"
-    elif isinstance(exc, errors.RemoteEntryNotFoundError):
+    elif isinstance(exc, getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError)):
         why = "file not found in the repository"
     elif isinstance(exc, errors.HfHubHTTPError):
         why = _first_line(exc)
