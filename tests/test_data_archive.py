@@ -45,6 +45,7 @@ def _tree(root: Path) -> set[str]:
 
 BAD = [
     ([("/tmp/evil.mp4", b"x")], "absolute path"),
+    ([("C:/evil.mp4", b"x")], "absolute path"),
     ([("charades/../../evil.mp4", b"x")], "'..' in its path"),
     ([("../evil.mp4", b"x")], "'..' in its path"),
     ([_link("charades/out", "/etc/passwd")], "link to an absolute path"),

@@ -37,7 +37,7 @@ from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
-from timelens_eval.runner_preflight import MISSING_VIDEO
+from timelens_eval.runner_preflight import MISSING_VIDEO, missing_video_ids
 from timelens_eval.runner_progress import RunProgress
 from timelens_eval.runner_spec import Redactor
 from timelens_eval.runner_store import (
@@ -198,13 +198,9 @@ def build_spec(
 def summarize_records(
     records: Sequence[SampleRecord], protocol: Protocol, *, bootstrap: int, seed: int
 ) -> Any:
-    """Metrics of ``records`` in benchmark order (so the result is order-independent).
-
-    Samples skipped because their video was missing are left out of every metric and
-    counted in ``missing_videos``.
-    """
+    """Metrics of ``records`` in benchmark order (so the result is order-independent);
+    samples whose video was missing are left out and counted in ``missing_videos``."""
     from timelens_eval.metrics import summarize
-    from timelens_eval.runner_preflight import MISSING_VIDEO
 
     ordered = sorted(records, key=lambda r: (r.meta.get("index", 0), r.sample_id))
     scored = [r for r in ordered if not r.meta.get(MISSING_VIDEO)]
@@ -485,16 +481,6 @@ def write_run_header(spec: RunSpec, summary: Any, paths: RunPaths) -> RunResult:
     return result
 
 
-def _preflight(
-    adapter: Adapter, benchmark: Benchmark, selected: list[tuple[int, Sample]], options: RunOptions
-) -> set[str]:
-    """The pre-flight video check (``runner_preflight``), before anything is written."""
-    from timelens_eval.runner_preflight import missing_video_ids
-
-    samples = [s for _, s in selected]
-    return missing_video_ids(adapter, benchmark, samples, allow_missing=options.allow_missing)
-
-
 def _drop_errors(paths: RunPaths, records: list[SampleRecord]) -> list[SampleRecord]:
     """Rewrite the stream without failed samples (``--retry-errors``)."""
 
@@ -527,7 +513,9 @@ async def arun_benchmark(
     )
     paths = RunPaths.for_output(output)
     selected = select_samples(benchmark.samples, options.limit, shard)
-    missing = _preflight(adapter, benchmark, selected, options)  # before anything is written
+    missing = missing_video_ids(  # the pre-flight check, before anything is written
+        adapter, benchmark, [s for _, s in selected], allow_missing=options.allow_missing
+    )
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:
             paths.remove()

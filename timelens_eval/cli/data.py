@@ -100,7 +100,8 @@ def _print_status(rows: list) -> None:  # noqa: ANN001
             ann = row.annotations
             videos = f"{row.present:,} present, {row.missing:,} missing"
         digest = row.content_hash[:16] if row.content_hash else "-"
-        table.add_row(row.name, row.source, ann, digest, videos, row.video_folder or "-")
+        source = f"{row.source}@{row.commit[:12]}" if row.commit else row.source
+        table.add_row(row.name, source, ann, digest, videos, row.video_folder or "-")
     Console(width=None if sys.stdout.isatty() else 220).print(table)
     for row in rows:
         if row.error is not None:

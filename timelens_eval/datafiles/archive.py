@@ -43,7 +43,7 @@ class ExtractResult:
 
 def _member_parts(name: str, strip: str | None, archive: Path) -> tuple[str, ...]:
     """The member's path components below the target; ``strip`` drops a leading folder."""
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+    if name.startswith(("/", "\\")) or (len(name) > 2 and name[1] == ":" and name[2] in "/\\"):
         raise InputError(f"refused archive member {name!r}: absolute path", path=archive)
     parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", "."))
     if ".." in parts:
