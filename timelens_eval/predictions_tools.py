@@ -1,6 +1,6 @@
 """Readers of other tools' prediction files, read as they are (no conversion step).
 
-* ``timechat``: TimeChat's (and VTimeLLM's) JSON after their own answer parser,
+* ``timechat``: TimeChat's JSON after its own answer parser (any tool writing that shape),
   ``{id: {"timestamp": [[s, e]] or [], "query": ..., "vid": "X.mp4"}}``. The id is the
   sample's position in the benchmark's annotation order (0-based; for Charades-STA the
   line of ``charades_sta_test.txt``), checked against ``vid`` and ``query``.
@@ -88,7 +88,7 @@ def _spans(value: Any, what: str, path: Path, sample: str) -> tuple[Span, ...]:
 
 
 def read_timechat(path: Path) -> PredictionSet:
-    """Read a TimeChat/VTimeLLM-style ``{id: {timestamp, query, vid}}`` file."""
+    """Read a TimeChat-style ``{id: {timestamp, query, vid}}`` file."""
     data = read_json(path)
     if not isinstance(data, dict):
         raise InputError(
