@@ -108,6 +108,10 @@ class Adapter(abc.ABC):
     model_type: ClassVar[ModelType] = "open"
     needs_frames: ClassVar[bool] = True
     """False for adapters that ignore the video (baselines): the runner decodes nothing."""
+    reads_video: ClassVar[bool | None] = None
+    """Whether answers depend on the video (its frames or its file): then ``run`` checks
+    every video exists before the first request. None: true unless the adapter is a
+    baseline (``model_type``) that takes no frames."""
     secret_args: ClassVar[frozenset[str]] = frozenset({"api_key"})
     """Argument names never written to results, logs or errors."""
     max_in_flight: int | None = None

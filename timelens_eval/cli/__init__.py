@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "score",
     "serve",
     "benchmarks",
+    "data",
     "frames",
     "inputs",
     "synth",

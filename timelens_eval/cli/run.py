@@ -77,7 +77,17 @@ def run(
     annotations: Annotated[
         Path | None, typer.Option(help="Annotation file (one benchmark only).")
     ] = None,
-    video_root: Annotated[Path | None, typer.Option(help="Folder of the videos.")] = None,
+    video_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the videos (default: the benchmark's, see `data status`)."),
+    ] = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Run although videos are missing; those samples become errors no metric counts.",
+        ),
+    ] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
     shard: Annotated[str | None, typer.Option(help="i/N: run shard i (0-based) of N.")] = None,
     concurrency: Annotated[
@@ -160,6 +170,7 @@ def run(
         bootstrap=bootstrap,
         progress=show,
         generation=GenerationConfig(max_new_tokens=max_new_tokens),
+        allow_missing=allow_missing,
     )
     from timelens_eval.runner import parse_shard
 
@@ -185,6 +196,7 @@ def run(
     base = base.model_copy(update={"frames": override})
     names = names or list(DEFAULT_BENCHMARKS)
     loaded = [load_benchmark(n, annotations, video_root=video_root) for n in names]
+    _check_videos(built, loaded, base)
     results = []
     for index, bench in enumerate(loaded):
         target = output
@@ -207,12 +219,25 @@ def run(
     _print_table([r for r in results if r is not None])
 
 
+def _check_videos(adapter, loaded: list, options) -> None:  # noqa: ANN001
+    """Every benchmark's videos, before the first request of the first benchmark."""
+    from timelens_eval.runner import parse_shard, select_samples
+    from timelens_eval.runner_preflight import missing_video_ids
+
+    shard = parse_shard(options.shard)
+    for bench in loaded:
+        samples = [s for _, s in select_samples(bench.samples, options.limit, shard)]
+        missing_video_ids(adapter, bench, samples, allow_missing=options.allow_missing)
+
+
 def _report(outcome):  # noqa: ANN001, ANN202
     state = "done" if outcome.result is not None else "incomplete"
+    missing = getattr(outcome, "missing_videos", 0)
+    skipped = f"; {missing} with a missing video, left out of the metrics" if missing else ""
     typer.echo(
         f"{outcome.paths.header if outcome.result else outcome.paths.samples}: {state}, "
         f"{outcome.total} samples ({outcome.resumed} resumed, {outcome.ran} run, "
-        f"{outcome.errors} errors) in {outcome.seconds:.1f} s",
+        f"{outcome.errors} errors{skipped}) in {outcome.seconds:.1f} s",
         err=True,
     )
     return outcome.result

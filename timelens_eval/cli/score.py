@@ -58,7 +58,8 @@ def _print_table(result: Any) -> None:
 
     console = Console()
     summary = result.summary
-    title = f"{Path(result.predictions).name} ({result.format})"
+    how = ", detected" if result.format_detected else ""
+    title = f"{Path(result.predictions).name} ({result.format}{how})"
     if result.benchmark:
         title += f" on {result.benchmark}"
     table = Table(title=title)
@@ -76,10 +77,14 @@ def _print_table(result: Any) -> None:
         f"reversed={summary.reversed} out_of_range={summary.out_of_range}",
         highlight=False,
     )
-    line = f"coverage: matched {cov.matched}"
+    line = f"coverage: matched {cov.matched:,}"
     if cov.expected is not None:
-        line += f"/{cov.expected}, missing {len(cov.missing)} (scored 0), extra {len(cov.extra)}"
-    line += f", duplicates {len(cov.duplicates)}"
+        scored = "not scored: --matched-only" if result.matched_only else "scored 0"
+        line += (
+            f" of {cov.expected:,} samples, missing {len(cov.missing):,} ({scored}), "
+            f"extra {len(cov.extra):,}"
+        )
+    line += f", duplicates {len(cov.duplicates):,}"
     console.print(line, highlight=False)
     if not result.protocol.is_default:
         console.print(f"protocol: {result.protocol.model_dump_json()}", highlight=False)
@@ -96,10 +101,20 @@ def score(
     ] = None,
     format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="timelens, moment-detr or jsonl (default: detect)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="timelens, timechat, lmms-eval, moment-detr, jsonl or csv (default: detect).",
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on missing, extra or duplicate predictions.")
+    ] = False,
+    matched_only: Annotated[
+        bool,
+        typer.Option(
+            "--matched-only", help="Score only the benchmark samples that have a prediction."
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     option: Annotated[
@@ -131,6 +146,8 @@ def score(
         raise ConfigError(f"unknown --format {format!r}; use one of {', '.join(FORMATS)}")
     if annotations is not None and benchmark is None:
         raise ConfigError("--annotations needs --benchmark NAME")
+    if matched_only and benchmark is None:
+        raise ConfigError("--matched-only needs --benchmark NAME")
     if bootstrap < 0:
         raise ConfigError("--bootstrap must be >= 0")
     protocol = build_protocol(option or [], unparsed, protocol_name)
@@ -147,6 +164,7 @@ def score(
         bootstrap=bootstrap,
         seed=seed,
         strict=strict,
+        matched_only=matched_only,
     )
     if as_json:
         typer.echo(json.dumps(_finite_json(result.to_dict()), allow_nan=False))
