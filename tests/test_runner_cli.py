@@ -120,7 +120,7 @@ def test_adapter_with_default_benchmarks_and_limit(tmp_path, capsys, monkeypatch
         "0",
     ]
     assert main([*argv, "--limit", "20"]) == 0
-    result = read_result(tmp_path / "runs" / "random" / "synthetic-refined.json")
+    result = read_result(tmp_path / "runs" / "random" / "random" / "synthetic-refined.json")
     assert result.summary.n == 20 and result.spec.limit == 20
     assert main([*argv, "--limit", "30"]) == 2
     assert "limit: 20 != 30" in capsys.readouterr().err

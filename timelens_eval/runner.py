@@ -59,6 +59,7 @@ __all__ = [
     "parse_shard",
     "select_samples",
     "default_output",
+    "output_path",
     "build_spec",
     "summarize_records",
     "write_run_header",
@@ -75,7 +76,11 @@ class RunOptions(BaseModel):
     concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
     limit: int | None = Field(None, ge=1, description="Only the first N samples.")
     shard: str | None = Field(None, description="'i/N': the i-th of N shards (0-based).")
-    output: Path | None = Field(None, description="Header path; default under runs_dir.")
+    output: Path | None = Field(
+        None,
+        description="A path ending in .json: the header; any other path: the folder of "
+        "the header (see output_path). Default: under runs_dir.",
+    )
     runs_dir: Path = Path("runs")
     fresh: bool = Field(False, description="Discard earlier output instead of resuming.")
     retry_errors: bool = Field(False, description="On resume, run failed samples again.")
@@ -131,10 +136,36 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
 
-def default_output(runs_dir: Path, model: str, benchmark: str, shard: Shard | None) -> Path:
-    """``runs/<model>/<benchmark>[.shard-i-of-N].json``."""
+def _result_name(benchmark: str, shard: Shard | None) -> str:
+    """``<benchmark>[.shard-i-of-N].json``."""
     suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
-    return runs_dir / _slug(model) / f"{_slug(benchmark)}{suffix}.json"
+    return f"{_slug(benchmark)}{suffix}.json"
+
+
+def default_output(
+    runs_dir: Path, adapter: str, model: str, benchmark: str, shard: Shard | None
+) -> Path:
+    """``runs/<adapter>/<model>/<benchmark>[.shard-i-of-N].json``: two adapters that
+    report the same model name never share a folder."""
+    return runs_dir / _slug(adapter) / _slug(model) / _result_name(benchmark, shard)
+
+
+_SHARD_NAME = re.compile(r"\.shard-\d+-of-\d+$")
+
+
+def output_path(output: Path, benchmark: str, shard: Shard | None) -> Path:
+    """Where ``--output`` puts a run's header. One rule for every run:
+
+    * a path ending in ``.json`` (and not an existing folder) is the header itself; a
+      shard's name gets ``.shard-i-of-N`` before ``.json``, so the shards of one command
+      line never share files (a name that already says which shard it is stays);
+    * any other path is a folder, which gets ``<benchmark>[.shard-i-of-N].json``.
+    """
+    if output.suffix.lower() == ".json" and not output.is_dir():
+        if shard is None or _SHARD_NAME.search(output.stem):
+            return output
+        return output.with_name(f"{output.stem}.shard-{shard.index}-of-{shard.count}.json")
+    return output / _result_name(benchmark, shard)
 
 
 def _prompt_spec(template: str, encoding: str) -> PromptSpec:
@@ -434,15 +465,17 @@ def _sample_labels(sample: Sample) -> dict[str, Any]:
 
 
 def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
-    """The spec to keep: the earlier one when resuming (it must match)."""
-    if not paths.spec.exists():
+    """The spec to keep: the earlier one when resuming (it must match). A spec sidecar
+    under the name earlier versions used (``NAME.spec.json``) is read too."""
+    found = next((p for p in (paths.spec, paths.legacy_spec) if p.exists()), None)
+    if found is None:
         if paths.samples.exists() and paths.samples.stat().st_size > 0:
             raise ConfigError(
                 f"{paths.samples} exists without its spec file {paths.spec.name}; "
                 "pass --fresh to start over or choose another --output"
             )
         return spec
-    earlier = read_spec(paths.spec)
+    earlier = read_spec(found)
     diff = spec_differences(earlier, spec)
     if diff:
         shown = "; ".join(diff[:5]) + (f"; and {len(diff) - 5} more" if len(diff) > 5 else "")
@@ -495,15 +528,17 @@ async def arun_benchmark(
     shard = parse_shard(options.shard)
     name = adapter_name or adapter.name
     spec = spec or build_spec(adapter, name, benchmark, options)
-    output = options.output or default_output(
-        options.runs_dir, adapter.model, benchmark.name, shard
-    )
+    if options.output is not None:
+        output = output_path(Path(options.output), benchmark.name, shard)
+    else:
+        output = default_output(options.runs_dir, name, adapter.model, benchmark.name, shard)
     paths = RunPaths.for_output(output)
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:
             paths.remove()
         spec = _check_resume(paths, spec)
         write_spec(spec, paths.spec)
+        paths.legacy_spec.unlink(missing_ok=True)  # now kept under the current name
         paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
         selected = select_samples(benchmark.samples, options.limit, shard)

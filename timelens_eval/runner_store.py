@@ -6,8 +6,13 @@ A run's files, next to each other:
   every selected sample is recorded;
 * ``NAME.samples.jsonl``: one :class:`~timelens_eval.store.SampleRecord` a line,
   appended (write + flush + fsync) as samples finish;
-* ``NAME.spec.json``: the run's spec, written before the first sample, so that a
-  rerun can check it is resuming the same run.
+* ``NAME.json.spec``: the run's spec, written before the first sample, so that a
+  rerun can check it is resuming the same run;
+* ``NAME.json.lock``: an empty file locked while a process writes the run.
+
+The sidecars' names end outside ``*.json``, so a glob of result headers never catches
+them; :func:`timelens_eval.store.sidecar_kind` recognises them (and the names earlier
+versions used, ``NAME.spec.json`` and ``NAME.lock``).
 """
 
 from __future__ import annotations
@@ -64,15 +69,20 @@ class RunPaths:
 
     @property
     def spec(self) -> Path:
+        return self.header.with_name(self.header.name + ".spec")
+
+    @property
+    def legacy_spec(self) -> Path:
+        """Where earlier versions kept the spec (``NAME.spec.json``); read on resume."""
         return self.header.with_name(self.header.stem + ".spec.json")
 
     @property
     def lock(self) -> Path:
-        return self.header.with_name(self.header.stem + ".lock")
+        return self.header.with_name(self.header.name + ".lock")
 
     def remove(self) -> None:
         """Delete the header, the stream and the spec (a fresh start)."""
-        for path in (self.header, self.samples, self.spec):
+        for path in (self.header, self.samples, self.spec, self.legacy_spec):
             path.unlink(missing_ok=True)
 
 
@@ -143,15 +153,21 @@ class RunLock:
     def __enter__(self) -> RunLock:
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
+        try:  # the run's first write: an unwritable output fails here, in one line
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the run's files in {self.path.parent}: "
+                f"{exc.strerror or exc}; choose another --output"
+            ) from None
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._fh.close()
             raise ConfigError(
-                f"another run is writing {self.path.with_suffix('')}.*; "
-                "wait for it or choose another --output"
+                f"another run is writing {self.path.name.removesuffix('.lock')} "
+                f"(its lock {self.path} is held); wait for it or choose another --output"
             ) from None
         return self
 

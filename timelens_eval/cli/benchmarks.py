@@ -91,10 +91,15 @@ def list_benchmarks(
 
 
 def info(
-    name: Annotated[str, typer.Argument(help="Registered benchmark name.")],
+    name: Annotated[str, typer.Argument(help="Registered benchmark name.", metavar="NAME")],
     annotations: Annotated[
         Path | None,
-        typer.Option("--annotations", "-a", help="Annotation file (default: registered place)."),
+        typer.Option(
+            "--annotations",
+            "-a",
+            help="Annotation file (default: registered place).",
+            metavar="FILE",
+        ),
     ] = None,
     clip_gt: Annotated[
         bool, typer.Option("--clip-gt", help="Charades-STA: clip GT windows to the duration.")

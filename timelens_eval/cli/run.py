@@ -37,49 +37,119 @@ def _frames_override(fps: float | None, max_frames: int | None, adapter):  # noq
     return base.model_copy(update=update)
 
 
+def _names(registry_module: str, attribute: str) -> str:
+    import importlib
+
+    return ", ".join(getattr(importlib.import_module(registry_module), attribute).names())
+
+
+_TEMPLATES = _names("timelens_eval.prompts", "TEMPLATES")
+_ENCODINGS = _names("timelens_eval.video.encodings", "ENCODINGS")
+
+
 def run(
     adapter: Annotated[
         str | None,
-        typer.Option("--adapter", "-a", help="Adapter name (see `timelens-eval adapters list`)."),
+        typer.Option(
+            "--adapter",
+            "-a",
+            metavar="NAME",
+            help="Adapter (`timelens-eval adapters list`); without it, the default models.",
+        ),
     ] = None,
     adapter_args: Annotated[
         str | None,
-        typer.Option(help="Adapter arguments: key=value,key2=value2 (JSON values ok)."),
+        typer.Option(
+            metavar="K=V,...",
+            help="The adapter's arguments: key=value,key2=value2 (values may be JSON).",
+        ),
     ] = None,
     benchmark: Annotated[
         list[str] | None,
-        typer.Option("--benchmark", "-b", help="Benchmark name; repeat for several."),
+        typer.Option(
+            "--benchmark",
+            "-b",
+            metavar="NAME",
+            help="Benchmark (`timelens-eval benchmarks list`); repeat for several "
+            "(default: synthetic-original and synthetic-refined).",
+        ),
     ] = None,
     annotations: Annotated[
-        Path | None, typer.Option(help="Annotation file (one benchmark only).")
+        Path | None,
+        typer.Option(metavar="FILE", help="The benchmark's annotation file (one benchmark only)."),
     ] = None,
-    video_root: Annotated[Path | None, typer.Option(help="Folder of the videos.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
-    shard: Annotated[str | None, typer.Option(help="i/N: run shard i (0-based) of N.")] = None,
+    video_root: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Folder of the benchmark's videos.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Only the first N samples.")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="I/N",
+            help="Run shard I (0-based) of N; each shard writes its own files "
+            "(NAME.shard-I-of-N.json), joined by `timelens-eval merge`.",
+        ),
+    ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Requests in flight.")
+        int,
+        typer.Option("--concurrency", "-c", min=1, metavar="N", help="Requests in flight."),
     ] = 8,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Result header path (a folder with several benchmarks)."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where results go. A path ending in .json is the result file (one "
+            "benchmark; a shard's name gets .shard-I-of-N); any other path is a folder "
+            "that gets BENCHMARK.json per benchmark (per model: MODEL/BENCHMARK.json). "
+            "Default: RUNS_DIR/ADAPTER/MODEL/BENCHMARK.json.",
         ),
     ] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Default output folder.")] = Path("runs"),
+    runs_dir: Annotated[
+        Path,
+        typer.Option(
+            metavar="DIR",
+            help="Root of the default output (RUNS_DIR/ADAPTER/MODEL/; the default models: "
+            "RUNS_DIR/default/MODEL/).",
+        ),
+    ] = Path("runs"),
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Discard earlier output; do not resume.")
     ] = False,
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="When resuming, run failed samples again.")
     ] = False,
-    max_attempts: Annotated[int, typer.Option(min=1, help="Tries per sample.")] = 4,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request try.")] = None,
-    fps: Annotated[float | None, typer.Option(help="Override the frame rate.")] = None,
-    max_frames: Annotated[int | None, typer.Option(help="Override the frame cap.")] = None,
-    template: Annotated[str | None, typer.Option(help="Prompt template name.")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Timestamp encoding name.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Decoding processes.")] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates.")] = 1000,
+    max_attempts: Annotated[int, typer.Option(min=1, metavar="N", help="Tries per sample.")] = 4,
+    timeout: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Time limit of one request try.")
+    ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(metavar="FPS", help="Frames sampled per second (overrides the adapter's)."),
+    ] = None,
+    max_frames: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="At most N frames a video (overrides the adapter's)."),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help=f"Prompt template: {_TEMPLATES}."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help=f"Timestamp encoding: {_ENCODINGS}."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Frame-decoding processes (default: CPUs, max 4)."),
+    ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(min=0, metavar="N", help="Bootstrap replicates of the CIs (0: none)."),
+    ] = 1000,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -102,6 +172,7 @@ def run(
         concurrency=concurrency,
         limit=limit,
         shard=shard,
+        output=output,
         runs_dir=runs_dir,
         fresh=fresh,
         retry_errors=retry_errors,
@@ -122,7 +193,7 @@ def run(
     if adapter_args is not None and adapter is None:
         raise ConfigError("--adapter-args needs --adapter")
     if adapter is None:
-        _run_default(base, names, output)
+        _run_default(base, names)
         return
 
     from timelens_eval.adapters import build_adapter
@@ -130,20 +201,17 @@ def run(
     from timelens_eval.runner import run_benchmark
     from timelens_eval.runner_main import DEFAULT_BENCHMARKS
 
+    names = names or list(DEFAULT_BENCHMARKS)
+    _check_output_file(output, len(names))
     built = build_adapter(adapter, adapter_args)  # bad args / credentials fail here
     base = base.model_copy(update={"frames": _frames_override(fps, max_frames, built)})
-    names = names or list(DEFAULT_BENCHMARKS)
     loaded = [load_benchmark(n, annotations, video_root=video_root) for n in names]
     results = []
     for index, bench in enumerate(loaded):
-        target = output
-        if output is not None and len(loaded) > 1:
-            target = output / f"{bench.name}.json"
         if index > 0:
             built = build_adapter(adapter, adapter_args)
-        options = base.model_copy(update={"output": target})
         try:
-            outcome = run_benchmark(built, bench, options, adapter_name=adapter)
+            outcome = run_benchmark(built, bench, base, adapter_name=adapter)
         except KeyboardInterrupt:
             typer.echo(
                 "interrupted: finished samples are saved; run the same command to resume",
@@ -152,6 +220,16 @@ def run(
             raise typer.Exit(130) from None
         results.append(_report(outcome))
     _print_table([r for r in results if r is not None])
+
+
+def _check_output_file(output: Path | None, benchmarks: int) -> None:
+    """``--output X.json`` names one result: refuse it for several benchmarks."""
+    if output is None or benchmarks < 2 or output.is_dir() or output.suffix.lower() != ".json":
+        return
+    raise ConfigError(
+        f"--output {output} names one result file but {benchmarks} benchmarks are run; "
+        "give a folder (each benchmark gets FOLDER/BENCHMARK.json)"
+    )
 
 
 def _report(outcome):  # noqa: ANN001, ANN202
@@ -165,11 +243,9 @@ def _report(outcome):  # noqa: ANN001, ANN202
     return outcome.result
 
 
-def _run_default(base, names: list[str], output: Path | None) -> None:  # noqa: ANN001
+def _run_default(base, names: list[str]) -> None:  # noqa: ANN001
     from timelens_eval.runner_main import DEFAULT_BENCHMARKS, run_default
 
-    if output is not None:
-        base = base.model_copy(update={"runs_dir": output})
     try:
         outcomes = run_default(
             base,
@@ -187,11 +263,21 @@ def _run_default(base, names: list[str], output: Path | None) -> None:  # noqa: 
 
 
 def merge(
-    headers: Annotated[list[Path], typer.Argument(help="Header files (*.json) of all shards.")],
+    headers: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="SHARD.json...",
+            help="The result files of all shards (e.g. runs/A/M/B.shard-*.json); sidecar and "
+            "lock files among them are skipped.",
+        ),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Merged header path (default: the shard name without it)."
+            "--output",
+            "-o",
+            metavar="FILE.json",
+            help="The merged result file (default: the shards' name without .shard-I-of-N).",
         ),
     ] = None,
 ) -> None:
@@ -199,14 +285,18 @@ def merge(
     import re
 
     from timelens_eval.runner_merge import merge_shards
+    from timelens_eval.store import sidecar_kind
 
+    shards = [h for h in headers if sidecar_kind(h) is None]
+    if not shards:
+        raise ConfigError("merge: no shard result file among the arguments (only sidecars)")
     if output is None:
-        stem = re.sub(r"\.shard-\d+-of-\d+$", "", headers[0].stem)
-        if stem == headers[0].stem:
+        stem = re.sub(r"\.shard-\d+-of-\d+$", "", shards[0].stem)
+        if stem == shards[0].stem:
             raise ConfigError("merge: cannot derive the output name; pass --output")
-        output = headers[0].with_name(stem + ".json")
-    merged = merge_shards(headers, output)
-    typer.echo(f"{output}: {merged.summary.n} samples from {len(headers)} shards", err=True)
+        output = shards[0].with_name(stem + ".json")
+    merged = merge_shards(shards, output)
+    typer.echo(f"{output}: {merged.summary.n} samples from {len(shards)} shards", err=True)
     _print_table([merged])
 
 

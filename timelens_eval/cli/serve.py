@@ -12,22 +12,36 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        adapter: str = typer.Option(..., "--adapter", help="Registered adapter name."),
-        adapter_args: str = typer.Option(
-            "", "--adapter-args", help="Adapter arguments, k=v,k2=v2 (values may be JSON)."
+        adapter: str = typer.Option(
+            ..., "--adapter", help="Registered adapter name.", metavar="NAME"
         ),
-        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-        port: int = typer.Option(8000, "--port", help="TCP port."),
+        adapter_args: str = typer.Option(
+            "",
+            "--adapter-args",
+            help="Adapter arguments, k=v,k2=v2 (values may be JSON).",
+            metavar="K=V,...",
+        ),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Interface to listen on.", metavar="HOST"
+        ),
+        port: int = typer.Option(8000, "--port", help="TCP port.", metavar="PORT"),
         model_name: str = typer.Option(
-            None, "--model-name", help="Model id reported to clients (default: the adapter's)."
+            None,
+            "--model-name",
+            help="Model id reported to clients (default: the adapter's).",
+            metavar="ID",
         ),
         fps: float = typer.Option(
-            2.0, "--fps", help="Frame rate assumed when a request carries no timestamps."
+            2.0,
+            "--fps",
+            help="Frame rate assumed when a request carries no timestamps.",
+            metavar="FPS",
         ),
         api_key_env: str = typer.Option(
             None,
             "--api-key-env",
             help="Require clients to send the key held in this environment variable.",
+            metavar="VAR",
         ),
     ) -> None:
         """Serve an adapter at /v1/chat/completions for OpenAI-style clients."""
