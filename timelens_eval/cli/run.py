@@ -187,6 +187,7 @@ def run(
     from timelens_eval.runner import parse_shard
 
     parse_shard(shard)  # a bad --shard fails before anything is loaded
+    _check_writable(output if output is not None else runs_dir)
     names = list(benchmark or [])
     if annotations is not None and len(names) != 1:
         raise ConfigError("--annotations needs exactly one --benchmark")
@@ -220,6 +221,22 @@ def run(
             raise typer.Exit(130) from None
         results.append(_report(outcome))
     _print_table([r for r in results if r is not None])
+
+
+def _check_writable(target: Path) -> None:
+    """Fail before anything is loaded when the output cannot be written: the nearest
+    existing folder above ``target`` must be a folder this process may write to."""
+    import os
+
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == target and target.is_file():
+        return  # an earlier result file: resumed or refused later, with its reason
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {target}: {existing} is not writable")
 
 
 def _check_output_file(output: Path | None, benchmarks: int) -> None:
