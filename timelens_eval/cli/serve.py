@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
         model_name: str = typer.Option(
             None,
             "--model-name",
-            help="Model id reported to clients (default: the adapter's).",
+            help="Model id clients must name (default: the adapter's model; for a local "
+            "checkpoint, its folder's name).",
             metavar="ID",
         ),
         fps: float = typer.Option(
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
         """Serve an adapter at /v1/chat/completions for OpenAI-style clients."""
         from timelens_eval.adapters import build_adapter
         from timelens_eval.errors import ConfigError
-        from timelens_eval.serve import create_app, run_server
+        from timelens_eval.serve import create_app, run_server, served_model_id
 
         if fps <= 0:
             raise ConfigError("--fps must be > 0")
@@ -58,9 +59,9 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(f"--api-key-env: environment variable {api_key_env} is not set")
         built = build_adapter(adapter, adapter_args)
         app_ = create_app(built, model_name=model_name, api_key=key, fps=fps)
+        served = model_name or served_model_id(built.model)
         typer.echo(
-            f"serving adapter {adapter!r} as model {model_name or built.model!r} at "
-            f"http://{host}:{port}/v1",
+            f"serving adapter {adapter!r} as model {served!r} at http://{host}:{port}/v1",
             err=True,
         )
         run_server(app_, host=host, port=port)
