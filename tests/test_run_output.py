@@ -149,3 +149,15 @@ def test_compare_report_and_build_skip_sidecars_named_on_the_command_line(
     assert main(argv) == 0
     expected = 2 + len(find_result_files([shipped]))
     assert f"from {expected} results" in capsys.readouterr().out
+
+
+def test_a_path_inside_the_project_is_recorded_relative_to_it(tmp_path):
+    from timelens_eval.runner_main import REFERENCE_MODEL_DIR
+    from timelens_eval.runner_spec import portable_args
+
+    args = {"model": str(REFERENCE_MODEL_DIR), "elsewhere": str(tmp_path), "n": 3}
+    assert portable_args(args) == {
+        "model": "timelens_eval/data/reference-tiny",
+        "elsewhere": str(tmp_path),
+        "n": 3,
+    }

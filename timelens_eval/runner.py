@@ -38,11 +38,13 @@ from timelens_eval.errors import ConfigError, TimelensError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
 from timelens_eval.runner_progress import RunProgress
-from timelens_eval.runner_spec import Redactor
+from timelens_eval.runner_spec import Redactor, portable_args
 from timelens_eval.runner_store import (
     RunLock,
     RunPaths,
     SampleWriter,
+    default_output,
+    output_path,
     read_spec,
     recover_samples,
     spec_differences,
@@ -132,42 +134,6 @@ def select_samples(
     return chosen
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
-
-
-def _result_name(benchmark: str, shard: Shard | None) -> str:
-    """``<benchmark>[.shard-i-of-N].json``."""
-    suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
-    return f"{_slug(benchmark)}{suffix}.json"
-
-
-def default_output(
-    runs_dir: Path, adapter: str, model: str, benchmark: str, shard: Shard | None
-) -> Path:
-    """``runs/<adapter>/<model>/<benchmark>[.shard-i-of-N].json``: two adapters that
-    report the same model name never share a folder."""
-    return runs_dir / _slug(adapter) / _slug(model) / _result_name(benchmark, shard)
-
-
-_SHARD_NAME = re.compile(r"\.shard-\d+-of-\d+$")
-
-
-def output_path(output: Path, benchmark: str, shard: Shard | None) -> Path:
-    """Where ``--output`` puts a run's header. One rule for every run:
-
-    * a path ending in ``.json`` (and not an existing folder) is the header itself; a
-      shard's name gets ``.shard-i-of-N`` before ``.json``, so the shards of one command
-      line never share files (a name that already says which shard it is stays);
-    * any other path is a folder, which gets ``<benchmark>[.shard-i-of-N].json``.
-    """
-    if output.suffix.lower() == ".json" and not output.is_dir():
-        if shard is None or _SHARD_NAME.search(output.stem):
-            return output
-        return output.with_name(f"{output.stem}.shard-{shard.index}-of-{shard.count}.json")
-    return output / _result_name(benchmark, shard)
-
-
 def _prompt_spec(template: str, encoding: str) -> PromptSpec:
     """The prompt part of the spec; unknown template or encoding names fail here."""
     from timelens_eval.prompts import template_hash
@@ -175,13 +141,6 @@ def _prompt_spec(template: str, encoding: str) -> PromptSpec:
 
     ENCODINGS.get(encoding)
     return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
-
-
-def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
-    """Adapter arguments as plain JSON values (paths and other objects as text)."""
-    import json
-
-    return json.loads(json.dumps(args, default=str, sort_keys=True))
 
 
 def build_spec(
@@ -204,7 +163,7 @@ def build_spec(
         model=adapter.model,
         model_type=adapter.model_type,
         adapter=adapter_name,
-        adapter_args=_jsonable(adapter.describe()),
+        adapter_args=portable_args(adapter.describe()),
         benchmark=benchmark.name,
         variant=benchmark.variant,
         split=benchmark.split,

@@ -21,19 +21,25 @@ import hashlib
 import json
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.store import RunSpec, SampleRecord, read_sample_records
 
+if TYPE_CHECKING:
+    from timelens_eval.runner import Shard
+
 __all__ = [
     "RunPaths",
+    "default_output",
+    "output_path",
     "SampleWriter",
     "RunLock",
     "SPEC_VOLATILE_FIELDS",
@@ -259,3 +265,39 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def _result_name(benchmark: str, shard: Shard | None) -> str:
+    """``<benchmark>[.shard-i-of-N].json``."""
+    suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
+    return f"{_slug(benchmark)}{suffix}.json"
+
+
+def default_output(
+    runs_dir: Path, adapter: str, model: str, benchmark: str, shard: Shard | None
+) -> Path:
+    """``runs/<adapter>/<model>/<benchmark>[.shard-i-of-N].json``: two adapters that
+    report the same model name never share a folder."""
+    return runs_dir / _slug(adapter) / _slug(model) / _result_name(benchmark, shard)
+
+
+_SHARD_NAME = re.compile(r"\.shard-\d+-of-\d+$")
+
+
+def output_path(output: Path, benchmark: str, shard: Shard | None) -> Path:
+    """Where ``--output`` puts a run's header. One rule for every run:
+
+    * a path ending in ``.json`` (and not an existing folder) is the header itself; a
+      shard's name gets ``.shard-i-of-N`` before ``.json``, so the shards of one command
+      line never share files (a name that already says which shard it is stays);
+    * any other path is a folder, which gets ``<benchmark>[.shard-i-of-N].json``.
+    """
+    if output.suffix.lower() == ".json" and not output.is_dir():
+        if shard is None or _SHARD_NAME.search(output.stem):
+            return output
+        return output.with_name(f"{output.stem}.shard-{shard.index}-of-{shard.count}.json")
+    return output / _result_name(benchmark, shard)
