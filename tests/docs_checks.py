@@ -8,11 +8,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from docs_commands import REPO, DocBlock, DocCommand
 
 SHARED = REPO.parent / "shared"
@@ -110,8 +110,9 @@ def check_options(args: list[str]) -> None:
     """The command exists and every ``--option`` (and ``-x``) it names is one of its own."""
     command, path, words = _leaf(args)
     if getattr(command, "commands", None):
-        raise DocCommandError(f"no command {' '.join(args[:2])!r} (commands: "
-                              f"{', '.join(command.commands)})")
+        raise DocCommandError(
+            f"no command {' '.join(args[:2])!r} (commands: {', '.join(command.commands)})"
+        )
     known = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
     known |= {"--help", "--debug"}
     for word in words:
@@ -178,8 +179,19 @@ def install_example_adapter(folder: Path) -> Path:
     )
     target = folder / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -215,9 +227,7 @@ def prepare_workdir(folder: Path) -> Path:
 def needs_shared_data(block: DocBlock) -> bool:
     """Whether ``block`` runs a command on the real files of ../shared/data."""
     names = ("../shared/", "data/", *FIXTURES)
-    return any(
-        c.mode == "run" and any(name in c.text for name in names) for c in block.commands
-    )
+    return any(c.mode == "run" and any(name in c.text for name in names) for c in block.commands)
 
 
 def block_script(block: DocBlock) -> str:

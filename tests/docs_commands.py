@@ -44,9 +44,17 @@ PROGRAM = "timelens-eval"
 SHELL_LANGS = {"bash", "sh", "shell", "console", ""}
 MARKER = re.compile(r"<!--\s*docs-test:\s*(parse-only|skip)\s*(?:,\s*(.*?))?\s*-->")
 # Commands whose first words put them in the set-up class (checked, never run).
-SETUP = ("python3 -m venv", "python -m venv", ". .venv/bin/activate", "source .venv/bin/activate",
-         "pip install", "python -m pip install", "python3 -m pip install", "python -m pytest",
-         "python3 -m pytest")
+SETUP = (
+    "python3 -m venv",
+    "python -m venv",
+    ". .venv/bin/activate",
+    "source .venv/bin/activate",
+    "pip install",
+    "python -m pip install",
+    "python3 -m pip install",
+    "python -m pytest",
+    "python3 -m pytest",
+)
 # Other programs a block may name; a block that runs them must be marked parse-only.
 EXTERNAL = ("vllm", "accelerate", "python", "python3", "curl", "git", "sbatch")
 
