@@ -72,6 +72,11 @@ def test_shards_given_one_output_are_named_apart_and_merge_from_a_glob(tmp_path,
     assert main(["merge", *headers]) == 0
     assert "30 samples from 3 shards" in capsys.readouterr().err
     assert metrics_of(target) == metrics_of(whole)
+    # The merged result has no spec sidecar: a rerun there reads the header's spec.
+    assert main([*common, "-o", str(target)]) == 0
+    assert "(30 resumed, 0 run" in capsys.readouterr().err
+    assert main([*common, "--adapter-args", "rule=center", "-o", str(target)]) == 2
+    assert "holds a different run" in capsys.readouterr().err
 
 
 def test_two_adapters_reporting_one_model_name_do_not_collide(tmp_path, monkeypatch):

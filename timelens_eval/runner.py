@@ -425,16 +425,22 @@ def _sample_labels(sample: Sample) -> dict[str, Any]:
 
 def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
     """The spec to keep: the earlier one when resuming (it must match). A spec sidecar
-    under the name earlier versions used (``NAME.spec.json``) is read too."""
+    under the name earlier versions used (``NAME.spec.json``) is read too, and without
+    a sidecar the header's spec (a merged run has no sidecar)."""
     found = next((p for p in (paths.spec, paths.legacy_spec) if p.exists()), None)
-    if found is None:
-        if paths.samples.exists() and paths.samples.stat().st_size > 0:
-            raise ConfigError(
-                f"{paths.samples} exists without its spec file {paths.spec.name}; "
-                "pass --fresh to start over or choose another --output"
-            )
+    if found is not None:
+        earlier = read_spec(found)
+    elif paths.header.exists():  # e.g. written by `merge`: the header holds the spec
+        from timelens_eval.store import read_result
+
+        earlier = read_result(paths.header).spec
+    elif paths.samples.exists() and paths.samples.stat().st_size > 0:
+        raise ConfigError(
+            f"{paths.samples} exists without its spec file {paths.spec.name}; "
+            "pass --fresh to start over or choose another --output"
+        )
+    else:
         return spec
-    earlier = read_spec(found)
     diff = spec_differences(earlier, spec)
     if diff:
         shown = "; ".join(diff[:5]) + (f"; and {len(diff) - 5} more" if len(diff) > 5 else "")
