@@ -94,3 +94,58 @@ def test_a_command_block_runs_as_written(block, sessions):
         sessions[block.doc].run_through(block)
     except DocCommandError as exc:
         pytest.fail(f"{block.name}: a documented command fails: {exc}", pytrace=False)
+
+
+SAMPLE_DOC = """# A page
+
+Prose with `timelens-eval run --adapter mock --no-such-option 3` inline.
+
+```bash
+timelens-eval benchmarks list
+timelens-eval merge runs/model/shard-*.json
+```
+
+<!-- docs-test: parse-only, needs a GPU -->
+```bash
+timelens-eval run --adapter vllm --fsp 2
+```
+
+```bash
+timelens-eval run --adapter openai --benchmark charades-timelens   # needs a key
+timelens-eval frames VIDEO [--fps 2] [--colour red]
+pip install -e examples/no-such-package
+```
+
+<!-- docs-test: skip, another tool's transcript -->
+```bash
+timelens-eval this is not run
+```
+"""
+
+
+def test_the_checks_fail_on_commands_that_do_not_work(tmp_path):
+    from docs_commands import extract_blocks
+
+    doc = tmp_path / "page.md"
+    doc.write_text(SAMPLE_DOC)
+    runs, parsed, tail, skipped = extract_blocks(doc)
+    assert [c.mode for c in runs.commands] == ["run", "run"]
+    assert parsed.mode == "parse" and parsed.reason == "needs a GPU"
+    assert [c.mode for c in tail.commands] == ["parse", "options", "run"]
+    assert tail.commands[0].reason == "needs a key" and tail.commands[2].is_setup
+    assert skipped.mode == "skip" and not skipped.commands
+    # A glob that matches nothing: merge fails, so the block fails.
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(DocCommandError, match="page.md:7: timelens-eval merge"):
+        run_block(runs, work, doc_env(None), timeout=120)
+    with pytest.raises(DocCommandError, match="no such option --fsp"):
+        check_command(parsed.commands[0])
+    check_command(tail.commands[0])  # parses: options and values are real
+    with pytest.raises(DocCommandError, match="no option --colour"):
+        check_command(tail.commands[1])
+    with pytest.raises(DocCommandError, match="examples/no-such-package does not exist"):
+        check_command(tail.commands[2])
+    (inline,) = inline_commands(doc)
+    with pytest.raises(DocCommandError, match="no option --no-such-option"):
+        check_options(cli_args(inline))
