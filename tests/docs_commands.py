@@ -1,4 +1,5 @@
-"""The commands shown in README.md and docs/*.md, as the documentation tests run them.
+"""The commands shown in README.md, docs/*.md and the examples' READMEs, as the
+documentation tests run them.
 
 Every code block that holds shell commands is found (fenced blocks in ``bash``, ``sh``,
 ``shell`` or ``console``, unlabelled fenced blocks and indented blocks whose lines are
@@ -38,7 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
+DOCS = (
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    *sorted((REPO / "examples").glob("*/README.md")),
+)
 
 PROGRAM = "timelens-eval"
 SHELL_LANGS = {"bash", "sh", "shell", "console", ""}

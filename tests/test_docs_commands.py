@@ -81,7 +81,12 @@ def example_site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory, example_site) -> dict[Path, DocSession]:
     folder = tmp_path_factory.mktemp("docs")
-    return {doc: DocSession(folder / doc.stem, example_site) for doc in DOCS}
+    return {
+        doc: DocSession(
+            folder / "-".join(doc.relative_to(REPO).with_suffix("").parts), example_site
+        )
+        for doc in DOCS
+    }
 
 
 @pytest.mark.slow

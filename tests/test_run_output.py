@@ -166,3 +166,10 @@ def test_a_path_inside_the_project_is_recorded_relative_to_it(tmp_path):
         "elsewhere": str(tmp_path),
         "n": 3,
     }
+
+
+def test_the_default_run_takes_a_folder_not_a_file(tmp_path, capsys):
+    assert main(["run", "-o", str(tmp_path / "one.json"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the default run writes one result per model and benchmark; give a folder" in err
+    assert not any(tmp_path.iterdir())

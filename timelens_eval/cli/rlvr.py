@@ -69,7 +69,13 @@ def estimate_difficulty(
         Path | None, typer.Option("--video-root", help="Folder of the videos.", metavar="DIR")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Run header path.", metavar="PATH")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where the run goes: a .json path is the result file, another path a folder.",
+            metavar="PATH",
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N samples.", metavar="N")
