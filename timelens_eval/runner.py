@@ -39,11 +39,13 @@ from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
 from timelens_eval.runner_preflight import MISSING_VIDEO, missing_video_ids
 from timelens_eval.runner_progress import RunProgress
-from timelens_eval.runner_spec import Redactor
+from timelens_eval.runner_spec import Redactor, portable_args
 from timelens_eval.runner_store import (
     RunLock,
     RunPaths,
     SampleWriter,
+    default_output,
+    output_path,
     read_spec,
     recover_samples,
     spec_differences,
@@ -60,6 +62,7 @@ __all__ = [
     "parse_shard",
     "select_samples",
     "default_output",
+    "output_path",
     "build_spec",
     "summarize_records",
     "write_run_header",
@@ -76,7 +79,11 @@ class RunOptions(BaseModel):
     concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
     limit: int | None = Field(None, ge=1, description="Only the first N samples.")
     shard: str | None = Field(None, description="'i/N': the i-th of N shards (0-based).")
-    output: Path | None = Field(None, description="Header path; default under runs_dir.")
+    output: Path | None = Field(
+        None,
+        description="A path ending in .json: the header; any other path: the folder of "
+        "the header (see output_path). Default: under runs_dir.",
+    )
     runs_dir: Path = Path("runs")
     fresh: bool = Field(False, description="Discard earlier output instead of resuming.")
     retry_errors: bool = Field(False, description="On resume, run failed samples again.")
@@ -133,16 +140,6 @@ def select_samples(
     return chosen
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
-
-
-def default_output(runs_dir: Path, model: str, benchmark: str, shard: Shard | None) -> Path:
-    """``runs/<model>/<benchmark>[.shard-i-of-N].json``."""
-    suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
-    return runs_dir / _slug(model) / f"{_slug(benchmark)}{suffix}.json"
-
-
 def _prompt_spec(template: str, encoding: str) -> PromptSpec:
     """The prompt part of the spec; unknown template or encoding names fail here."""
     from timelens_eval.prompts import template_hash
@@ -150,13 +147,6 @@ def _prompt_spec(template: str, encoding: str) -> PromptSpec:
 
     ENCODINGS.get(encoding)
     return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
-
-
-def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
-    """Adapter arguments as plain JSON values (paths and other objects as text)."""
-    import json
-
-    return json.loads(json.dumps(args, default=str, sort_keys=True))
 
 
 def build_spec(
@@ -179,7 +169,7 @@ def build_spec(
         model=adapter.model,
         model_type=adapter.model_type,
         adapter=adapter_name,
-        adapter_args=_jsonable(adapter.describe()),
+        adapter_args=portable_args(adapter.describe()),
         benchmark=benchmark.name,
         variant=benchmark.variant,
         split=benchmark.split,
@@ -447,15 +437,23 @@ def _sample_labels(sample: Sample) -> dict[str, Any]:
 
 
 def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
-    """The spec to keep: the earlier one when resuming (it must match)."""
-    if not paths.spec.exists():
-        if paths.samples.exists() and paths.samples.stat().st_size > 0:
-            raise ConfigError(
-                f"{paths.samples} exists without its spec file {paths.spec.name}; "
-                "pass --fresh to start over or choose another --output"
-            )
+    """The spec to keep: the earlier one when resuming (it must match). A spec sidecar
+    under the name earlier versions used (``NAME.spec.json``) is read too, and without
+    a sidecar the header's spec (a merged run has no sidecar)."""
+    found = next((p for p in (paths.spec, paths.legacy_spec) if p.exists()), None)
+    if found is not None:
+        earlier = read_spec(found)
+    elif paths.header.exists():  # e.g. written by `merge`: the header holds the spec
+        from timelens_eval.store import read_result
+
+        earlier = read_result(paths.header).spec
+    elif paths.samples.exists() and paths.samples.stat().st_size > 0:
+        raise ConfigError(
+            f"{paths.samples} exists without its spec file {paths.spec.name}; "
+            "pass --fresh to start over or choose another --output"
+        )
+    else:
         return spec
-    earlier = read_spec(paths.spec)
     diff = spec_differences(earlier, spec)
     if diff:
         shown = "; ".join(diff[:5]) + (f"; and {len(diff) - 5} more" if len(diff) > 5 else "")
@@ -508,9 +506,10 @@ async def arun_benchmark(
     shard = parse_shard(options.shard)
     name = adapter_name or adapter.name
     spec = spec or build_spec(adapter, name, benchmark, options)
-    output = options.output or default_output(
-        options.runs_dir, adapter.model, benchmark.name, shard
-    )
+    if options.output is not None:
+        output = output_path(Path(options.output), benchmark.name, shard)
+    else:
+        output = default_output(options.runs_dir, name, adapter.model, benchmark.name, shard)
     paths = RunPaths.for_output(output)
     selected = select_samples(benchmark.samples, options.limit, shard)
     missing = missing_video_ids(  # the pre-flight check, before anything is written
@@ -521,6 +520,7 @@ async def arun_benchmark(
             paths.remove()
         spec = _check_resume(paths, spec)
         write_spec(spec, paths.spec)
+        paths.legacy_spec.unlink(missing_ok=True)  # now kept under the current name
         paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
         wanted = {s.sample_id for _, s in selected}

@@ -30,15 +30,22 @@ def _env_note(root: Path) -> None:
 
 
 def download(
-    names: Annotated[list[str], typer.Argument(help="Benchmark names, e.g. charades-timelens.")],
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Benchmark names, e.g. charades-timelens.", metavar="NAME..."),
+    ],
     root: Annotated[
         Path | None,
-        typer.Option("--root", help="Data folder (default: $TIMELENS_EVAL_DATA or ./data)."),
+        typer.Option(
+            "--root", metavar="DIR", help="Data folder (default: $TIMELENS_EVAL_DATA or ./data)."
+        ),
     ] = None,
     revision: Annotated[
         str | None,
         typer.Option(
-            "--revision", help="Hub branch, tag or commit (default: the pinned one, else main)."
+            "--revision",
+            metavar="REV",
+            help="Hub branch, tag or commit (default: the pinned one, else main).",
         ),
     ] = None,
 ) -> None:
@@ -112,11 +119,14 @@ def _print_status(rows: list) -> None:  # noqa: ANN001
 
 def status(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Benchmark names (default: all but the generated).")
+        list[str] | None,
+        typer.Argument(help="Benchmark names (default: all but the generated).", metavar="NAME..."),
     ] = None,
     root: Annotated[
         Path | None,
-        typer.Option("--root", help="Data folder (default: $TIMELENS_EVAL_DATA or ./data)."),
+        typer.Option(
+            "--root", metavar="DIR", help="Data folder (default: $TIMELENS_EVAL_DATA or ./data)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:

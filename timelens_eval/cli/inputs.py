@@ -24,29 +24,38 @@ def _clip(text: str | None):  # noqa: ANN202
 
 
 def inputs(
-    video: Annotated[Path, typer.Argument(help="Video file.")],
+    video: Annotated[Path, typer.Argument(help="Video file.", metavar="VIDEO")],
     preset: Annotated[
         str,
-        typer.Option(help="Model preset: qwen2.5-vl, qwen3-vl, timelens-7b or timelens-8b."),
+        typer.Option(
+            metavar="NAME",
+            help="Model preset: qwen2.5-vl, qwen3-vl, timelens-7b or timelens-8b.",
+        ),
     ],
     engine: Annotated[
-        str, typer.Option(help="Whose request to build: transformers or vllm.")
+        str,
+        typer.Option(metavar="NAME", help="Whose request to build: transformers or vllm."),
     ] = "transformers",
     model: Annotated[
         str | None,
         typer.Option(
+            metavar="PATH",
             help="Checkpoint (folder or Hub name) whose processor and tokenizer to use "
-            "(default: a tiny offline processor of the preset's family)."
+            "(default: a tiny offline processor of the preset's family).",
         ),
     ] = None,
-    query: Annotated[str, typer.Option(help="The sentence to ground.")] = (
+    query: Annotated[str, typer.Option(metavar="TEXT", help="The sentence to ground.")] = (
         "a person opens the door"
     ),
     clip: Annotated[
-        str | None, typer.Option(help="Only this part of the video: START,END in seconds.")
+        str | None,
+        typer.Option(metavar="START,END", help="Only this part of the video, in seconds."),
     ] = None,
     frame_sampler: Annotated[
-        str | None, typer.Option(help="Override the preset's frame sampler: qwen-vl-utils or pts.")
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Override the preset's frame sampler: qwen-vl-utils or pts."
+        ),
     ] = None,
     trust_remote_code: Annotated[
         bool, typer.Option(help="Load the checkpoint's own processor code (TimeLens-7B).")

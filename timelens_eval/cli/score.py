@@ -91,13 +91,23 @@ def _print_table(result: Any) -> None:
 
 
 def score(
-    predictions: Annotated[Path, typer.Argument(help="Prediction file (.json or .jsonl).")],
+    predictions: Annotated[
+        Path, typer.Argument(help="Prediction file (.json or .jsonl).", metavar="PREDICTIONS")
+    ],
     benchmark: Annotated[
         str | None,
-        typer.Option("--benchmark", "-b", help="Benchmark to score against (default: GT in keys)."),
+        typer.Option(
+            "--benchmark",
+            "-b",
+            help="Benchmark to score against (default: GT in keys).",
+            metavar="NAME",
+        ),
     ] = None,
     annotations: Annotated[
-        Path | None, typer.Option("--annotations", "-a", help="The benchmark's annotation file.")
+        Path | None,
+        typer.Option(
+            "--annotations", "-a", help="The benchmark's annotation file.", metavar="FILE"
+        ),
     ] = None,
     format: Annotated[
         str | None,
@@ -105,6 +115,7 @@ def score(
             "--format",
             "-f",
             help="timelens, timechat, lmms-eval, moment-detr, jsonl or csv (default: detect).",
+            metavar="FORMAT",
         ),
     ] = None,
     strict: Annotated[
@@ -119,24 +130,33 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help="Parse option to switch on (repeatable): " + _OPTS),
+        typer.Option(
+            "--option",
+            "-o",
+            help="Parse option to switch on (repeatable): " + _OPTS,
+            metavar="NAME",
+        ),
     ] = None,
     unparsed: Annotated[
-        str, typer.Option("--unparsed", help="Unparsed answers: zero (default) or exclude.")
+        str,
+        typer.Option(
+            "--unparsed", help="Unparsed answers: zero (default) or exclude.", metavar="RULE"
+        ),
     ] = "zero",
     protocol_name: Annotated[
         str,
         typer.Option(
             "--protocol",
+            metavar="NAME",
             help="Scoring protocol: timelens (times as written, the default) or timelens-live "
             "(times rounded to whole seconds, ties to even, as the TimeLens evaluation of a "
             "live model does).",
         ),
     ] = "timelens",
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).")
+        int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).", metavar="N")
     ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.", metavar="N")] = 0,
 ) -> None:
     """Score a prediction file (R1@0.3/0.5/0.7, mIoU with video-level bootstrap CIs)."""
     from timelens_eval.predictions import FORMATS

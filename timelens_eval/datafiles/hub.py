@@ -71,6 +71,7 @@ class DownloadReport:
 def _hub() -> Any:
     try:
         import huggingface_hub
+        import huggingface_hub.constants  # noqa: F401  (a submodule the package does not load)
     except ImportError:
         raise ConfigError(
             "data download needs huggingface_hub (a dependency of timelens-eval): "
