@@ -147,9 +147,15 @@ def describe_inputs(
     trust_remote_code: bool = False,
 ) -> InputsReport:
     """The model input for ``video`` and ``query`` under ``preset`` (see the module doc)."""
+    import importlib.util
+
+    from timelens_eval.errors import MissingDependencyError
     from timelens_eval.prompts import build_prompt
     from timelens_eval.video.sampler import sample_frames
 
+    for module in ("torch", "transformers", "torchvision"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError("timelens-eval inputs", "transformers-video", module)
     if preset not in PRESETS:
         raise UnknownNameError("model preset", preset, PRESETS)
     if engine not in ("transformers", "vllm"):

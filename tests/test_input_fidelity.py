@@ -286,3 +286,18 @@ def test_inputs_command_reports_the_official_frames_and_tokens(
         assert report["prompt"].startswith("<|im_start|>user\n<0.3 seconds><|vision_start|>")
     else:
         assert report["prompt"].startswith("<|im_start|>system\nYou are a helpful assistant.")
+
+
+def test_inputs_without_torchvision_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from timelens_eval_adapters.inputs import describe_inputs
+
+    from timelens_eval.errors import MissingDependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torchvision" else real(name)
+    )
+    with pytest.raises(MissingDependencyError, match=r"timelens-eval\[transformers-video\]"):
+        describe_inputs("any.mp4", "qwen3-vl")
