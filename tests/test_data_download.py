@@ -72,12 +72,12 @@ def test_download_then_run_with_no_other_flag(tmp_path: Path, bench) -> None:
     _ok(
         run_cli(["run", "-a", "uniform", "-b", "charades-timelens", "--no-progress"], tmp_path, env)
     )
-    result = read_result(tmp_path / "runs/uniform/charades-timelens.json")
+    result = read_result(tmp_path / "runs/uniform/uniform/charades-timelens.json")
     assert result.summary.n == bench.queries and result.summary.errors == 0
     # a model that reads the frames decodes every downloaded video
     args = ["run", "-a", "mock", "--adapter-args", "frames=true", "-b", "charades-timelens"]
     _ok(run_cli([*args, "--no-progress", "--bootstrap", "0"], tmp_path, env))
-    result = read_result(tmp_path / "runs/mock/charades-timelens.json")
+    result = read_result(tmp_path / "runs/mock/mock/charades-timelens.json")
     assert result.summary.n == bench.queries and result.summary.errors == 0
 
 
@@ -90,7 +90,7 @@ def test_two_benchmarks_need_no_video_root(tmp_path: Path, bench) -> None:
         run += ["-b", names[0], "-b", names[1], "--bootstrap", "0"]
         _ok(run_cli(run, tmp_path, env))
         for name in names:
-            assert read_result(tmp_path / f"runs/mock/{name}.json").summary.errors == 0
+            assert read_result(tmp_path / f"runs/mock/mock/{name}.json").summary.errors == 0
         # one video of the second benchmark gone: nothing runs, not even the first one
         (tmp_path / "runs").rename(tmp_path / "runs-before")
         gone = next((tmp_path / BENCH / "videos/activitynet").iterdir())
@@ -293,7 +293,7 @@ def test_root_option_and_the_data_variable(tmp_path: Path, bench) -> None:
     run += ["--no-progress", "--bootstrap", "0"]
     assert run_cli(run, tmp_path, env).returncode == 2  # the default folder is gone
     _ok(run_cli([*run, "--video-root", str(moved)], tmp_path, env))
-    assert read_result(tmp_path / "runs/mock/charades-timelens.json").summary.errors == 0
+    assert read_result(tmp_path / "runs/mock/mock/charades-timelens.json").summary.errors == 0
 
 
 def _docs_commands() -> list[list[str]]:
@@ -313,5 +313,5 @@ def test_the_three_commands_of_the_docs(tmp_path: Path, bench) -> None:
     status = " ".join(outputs[1].stdout.split())
     assert "charades-timelens.json" in status and "4 present, 0 missing" in status
     assert "mIoU" in outputs[2].stdout and "uniform" in outputs[2].stdout
-    result = read_result(tmp_path / "runs/uniform/charades-timelens.json")
+    result = read_result(tmp_path / "runs/uniform/uniform/charades-timelens.json")
     assert result.summary.n == bench.queries and result.spec.benchmark == "charades-timelens"
