@@ -109,7 +109,7 @@ def _logs(format_rates, reward=0.3):  # type: ignore[no-untyped-def]
 
 def test_callback_stops_the_trainer_and_logs_its_decisions(tmp_path) -> None:
     pytest.importorskip("transformers")
-    config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01)
+    config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01, patience=1)
     callback = make_early_stopping_callback(config, log_dir=tmp_path)
     curve = [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
     rows = [{"reward": r, "reward_std_within_group": 0.1} for r in curve]
@@ -137,9 +137,7 @@ def test_a_format_collapse_stops_even_while_the_reward_stays_level() -> None:
     assert stopped == 32
     assert rule.decisions[-1].reason.startswith("format collapse")
     # without the guard (or without format values) the same curves run past the collapse
-    assert PlateauRule(config.model_copy(update={"min_format_rate": None})).run(
-        rewards, stds
-    ) != 32
+    assert PlateauRule(config.model_copy(update={"min_format_rate": None})).run(rewards, stds) != 32
     unguarded = PlateauRule(config)
     assert not any(unguarded.update(i, rewards[i], stds[i]).stop for i in range(40))
     # well-formed answers never trip it
