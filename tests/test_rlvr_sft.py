@@ -12,8 +12,22 @@ torch = pytest.importorskip("torch")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from timelens_eval.rlvr.inputs import InputSpec  # noqa: E402
 from timelens_eval.rlvr.sft import SFTSettings, VideoSFTCollator, answer_text, run_sft  # noqa: E402
 from timelens_eval.rlvr.video_grpo import video_prompt  # noqa: E402
+from timelens_eval.video.types import FrameSpec  # noqa: E402
+
+
+def _inputs() -> InputSpec:
+    from timelens_eval_adapters.presets import PRESETS
+
+    return InputSpec(
+        preset=PRESETS["qwen2.5-vl"],
+        vision="video",
+        frames=FrameSpec(fps=2.0, patch=28),
+        template="timelens",
+        encoding="none",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +42,7 @@ def _rows(n: int = 1) -> list[dict]:
     return [
         {
             "prompt": video_prompt(f"When does event {i} happen?"),
+            "query": f"event {i}",
             "video": {
                 "frames": rng.integers(0, 256, size=(4, 56, 56, 3), dtype=np.uint8),
                 "fps": 2.0,
@@ -39,16 +54,18 @@ def _rows(n: int = 1) -> list[dict]:
     ]
 
 
-def test_answer_text() -> None:
+def test_answer_text_names_every_window_as_timelens_sft_data_does() -> None:
     assert answer_text([[1.25, 3.0]]) == "The event happens in 1.2 - 3.0 seconds."
-    assert answer_text([[1.0, 3.0], [5, 6]], decimals=0) == "The event happens in 1 - 3 seconds."
+    two = [[1.0, 3.0], [5, 6]]
+    assert answer_text(two) == "The event happens in 1.0 - 3.0 seconds, 5.0 - 6.0 seconds."
+    assert answer_text(two, decimals=0, spans="first") == "The event happens in 1 - 3 seconds."
 
 
 def test_collator_puts_the_loss_on_the_answer_only(tiny_vl) -> None:
     from timelens_eval.tiny_models import load_processor
 
     processor = load_processor(tiny_vl)
-    batch = VideoSFTCollator(processor, video_backend="patches")(_rows(2))
+    batch = VideoSFTCollator(processor, inputs=_inputs(), video_backend="patches")(_rows(2))
     tok = processor.tokenizer
     for i, row in enumerate(_rows(2)):
         target = batch["labels"][i][batch["labels"][i] != -100]
@@ -75,7 +92,13 @@ def test_sft_lowers_the_answer_loss(tiny_vl, tmp_path) -> None:
         learning_rate=1e-2, lr_scheduler_type="constant", warmup=0.0, max_steps=8, use_cpu=True
     )
     trainer = run_sft(
-        model, load_processor(tiny_vl), dataset, settings, tmp_path, video_backend="patches"
+        model,
+        load_processor(tiny_vl),
+        dataset,
+        settings,
+        tmp_path,
+        inputs=_inputs(),
+        video_backend="patches",
     )
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     assert len(losses) == 8
