@@ -201,6 +201,18 @@ def _load_policy(config: RLVRConfig, model: str | None = None) -> tuple[Any, Any
     return policy, processor
 
 
+def _prepare_policy(model: Any, freeze: bool, checkpointing: bool) -> None:
+    """Freeze the vision tower (not its merger) and, with activation checkpointing, make
+    the input embeddings' outputs require grad, as TimeLens' training scripts do (with
+    reentrant checkpointing a segment whose inputs need no grad passes none back)."""
+    from timelens_eval.rlvr.trainer import freeze_vision_tower
+
+    if freeze:
+        freeze_vision_tower(model)
+    if checkpointing:
+        model.enable_input_require_grads()
+
+
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors.index.json"}
 
@@ -261,10 +273,11 @@ def warm_start(config: RLVRConfig) -> Path:
     dataset = build_dataset(config, bench, samples)
     model, processor = _load_policy(config, source)
     freeze = config.sft.freeze_vision_tower
-    if freeze if freeze is not None else config.grpo.freeze_vision_tower:
-        from timelens_eval.rlvr.trainer import freeze_vision_tower
-
-        freeze_vision_tower(model)
+    _prepare_policy(
+        model,
+        freeze if freeze is not None else config.grpo.freeze_vision_tower,
+        config.sft.gradient_checkpointing,
+    )
     recorder = _metrics_recorder(out / "metrics.jsonl")
     (out / "metrics.jsonl").unlink(missing_ok=True)
     trainer = run_sft(
@@ -290,7 +303,7 @@ def train(config: RLVRConfig) -> TrainOutcome:
     from timelens_eval.rlvr.inputs import InputSpec
     from timelens_eval.rlvr.plots import plot_training_curves
     from timelens_eval.rlvr.reward import make_reward_funcs
-    from timelens_eval.rlvr.trainer import freeze_vision_tower, grpo_config, require_trl
+    from timelens_eval.rlvr.trainer import grpo_config, require_trl
     from timelens_eval.rlvr.video_grpo import video_grpo_trainer_class
 
     require_trl()
@@ -309,8 +322,7 @@ def train(config: RLVRConfig) -> TrainOutcome:
     logger.info("data filters: %s", report.summary())
     dataset = build_dataset(config, bench, samples)
     model, processor = _load_policy(config)
-    if config.grpo.freeze_vision_tower:
-        freeze_vision_tower(model)
+    _prepare_policy(model, config.grpo.freeze_vision_tower, config.grpo.gradient_checkpointing)
     funcs, weights = make_reward_funcs(config.reward)
     settings = config.grpo
     if len(weights) > 1 and "reward_weights" not in settings.extra:
