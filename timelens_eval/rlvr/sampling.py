@@ -55,7 +55,8 @@ __all__ = [
 class DurationBucket(BaseModel):
     """Videos with ``min_duration <= duration <= max_duration`` and how many to draw from them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # An open last bucket is written to JSON as Infinity (which Python's json reads back).
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
     min_duration: float = Field(ge=0)
     max_duration: float = Field(description="Inclusive upper bound; may be infinite.")
