@@ -1,0 +1,327 @@
+"""One input pipeline: the TimeLens-7B and -8B configs run on tiny Qwen2.5-VL / Qwen3-VL
+models on the CPU, and the trainer's model inputs equal the ``transformers`` adapter's.
+
+Each recipe config is loaded as shipped and changed only where a CPU needs it (the tiny
+model, the synthetic benchmark, float32 without DeepSpeed, TF32 or flash attention, one
+step, a few frames); the inputs (preset, template, encoding, frame budget, vision input)
+stay the recipe's. What ``generate`` receives is recorded in both paths and compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("trl")
+torch = pytest.importorskip("torch")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from timelens_eval.rlvr.config import RLVRConfig, load_config  # noqa: E402
+from timelens_eval.rlvr.inputs import InputSpec, prompt_message, shown_times  # noqa: E402
+from timelens_eval.rlvr.reward import snap_span_to_times  # noqa: E402
+from timelens_eval.tiny_models import has_video_processor  # noqa: E402
+
+# TRL 1.16 calls transformers' deprecated checkpointing names around generation; with the
+# recipes' reentrant checkpointing, Qwen3-VL's frozen ViT blocks get inputs that need no
+# gradient and say so (they need none: only the merger after them trains).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:None of the inputs have requires_grad=True:UserWarning"),
+    pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"),
+    pytest.mark.filterwarnings(
+        "ignore:`gradient_checkpointing_disable` is deprecated:FutureWarning"
+    ),
+    pytest.mark.filterwarnings(
+        "ignore:`gradient_checkpointing_enable` is deprecated:FutureWarning"
+    ),
+]
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "rlvr"
+NEEDS_VIDEO_PROCESSOR = pytest.mark.skipif(
+    not has_video_processor(), reason="the Hugging Face video processors need torchvision"
+)
+FAMILIES = {"timelens-7b.yaml": "qwen2_5_vl", "timelens-8b.yaml": "qwen3_vl"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("inputs")
+
+
+def _tiny(workdir: Path, family: str) -> Path:
+    """A tiny checkpoint whose processor would shrink frames if it resized them (its pixel
+    cap is below the recipes' 64-token floor): equal grids prove ``do_resize=False``."""
+    from timelens_eval.tiny_models import TinyModelSpec, build_tiny_model
+
+    out = workdir / f"tiny-{family}"
+    if not (out / "config.json").exists():
+        unit = 28 if family == "qwen2_5_vl" else 32
+        build_tiny_model(out, spec=TinyModelSpec(family=family, max_pixels=16 * unit * unit))
+    return out
+
+
+def _cpu_config(workdir: Path, name: str, **changes: Any) -> RLVRConfig:
+    """The recipe ``name`` with only what a CPU run of a tiny model needs changed."""
+    model = _tiny(workdir, FAMILIES[name])
+    cpu = {"bf16": False, "tf32": None, "deepspeed": None, "use_cpu": True}
+    overrides: dict[str, Any] = {
+        "model": str(model),
+        "output_dir": str(workdir / name / "run"),
+        "dtype": "float32",
+        "attn_implementation": "sdpa",
+        "frames.max_frames": 8,
+        "data.benchmark": "synthetic-refined",
+        "data.loader_options": {"split": "train", "videos": 2, "cache_dir": str(workdir / "s")},
+        "data.selection": None,
+        "data.limit": 1,
+        "difficulty.model": None,
+        **{f"grpo.{k}": v for k, v in cpu.items()},
+        "grpo.max_steps": 1,
+        "grpo.num_generations": 2,
+        "grpo.per_device_train_batch_size": 2,
+        "grpo.gradient_accumulation_steps": 1,
+        "grpo.max_completion_length": 8,
+        "grpo.save_strategy": "no",
+        **{f"sft.{k}": v for k, v in cpu.items()},
+        "sft.model": None,
+        "sft.max_steps": 1,
+        "sft.gradient_accumulation_steps": 1,
+        "sft.save_strategy": "no",
+        **changes,
+    }
+    return load_config(CONFIGS / name, overrides)
+
+
+class GenerateCalls:
+    """Records the keyword arguments of every ``generate`` call (CPU copies)."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        from transformers.generation.utils import GenerationMixin
+
+        self.calls: list[dict[str, Any]] = []
+        real = GenerationMixin.generate
+
+        def recording(model: Any, *args: Any, **kwargs: Any) -> Any:
+            self.calls.append(
+                {k: v.detach().cpu().clone() for k, v in kwargs.items() if torch.is_tensor(v)}
+            )
+            return real(model, *args, **kwargs)
+
+        monkeypatch.setattr(GenerationMixin, "generate", recording)
+
+
+def _adapter_inputs(config: RLVRConfig, monkeypatch: Any, workdir: Path) -> dict[str, Any]:
+    """What the ``transformers`` adapter passes to ``generate`` for the first training
+    sample, through the runner, on the config's inputs."""
+    from timelens_eval.adapters import GenerationConfig, build_adapter
+    from timelens_eval.rlvr.data import filtered_benchmark
+    from timelens_eval.runner import RunOptions, run_benchmark
+
+    inputs = InputSpec.from_config(config)
+    bench, _ = filtered_benchmark(
+        config.data.benchmark, config.data.filters, loader_options=config.data.loader_options
+    )
+    adapter = build_adapter(
+        "transformers",
+        {"model": config.model, "device": "cpu", "dtype": "float32", **inputs.adapter_args()},
+    )
+    calls = GenerateCalls(monkeypatch)
+    options = RunOptions(
+        output=workdir / f"eval-{config.name}" / "run.json",
+        limit=1,
+        concurrency=1,
+        bootstrap=0,
+        generation=GenerationConfig(max_new_tokens=2),
+        **inputs.run_options(),
+    )
+    outcome = run_benchmark(adapter, bench, options, adapter_name="transformers")
+    assert outcome.result is not None and len(calls.calls) == 1
+    return calls.calls[0]
+
+
+def _prompt_rows(call: dict[str, Any]) -> list[list[int]]:
+    return [
+        ids[mask.bool()].tolist()
+        for ids, mask in zip(call["input_ids"], call["attention_mask"], strict=True)
+    ]
+
+
+@NEEDS_VIDEO_PROCESSOR
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(
+    name, workdir, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """One GRPO step of the recipe on a tiny model (TimeLens-7B: Qwen2.5-VL with a
+    timestamp text before each frame pair and the GT snapped to them; TimeLens-8B:
+    Qwen3-VL), and the prompt and video tensors it generates from equal the
+    ``transformers`` adapter's for the same sample."""
+    from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
+    from timelens_eval.rlvr.pipeline import train
+
+    config = _cpu_config(workdir, name)
+    inputs = InputSpec.from_config(config)
+    assert inputs.preset.name == ("timelens-7b" if "7b" in name else "timelens-8b")
+    calls = GenerateCalls(monkeypatch)
+    outcome = train(config)
+    assert outcome.steps == 1 and len(calls.calls) == 1
+    trained = calls.calls[0]
+    monkeypatch.undo()
+    evaluated = _adapter_inputs(config, monkeypatch, workdir)
+
+    # Two completions of one prompt: the same ids twice, the video rows twice.
+    rows = _prompt_rows(trained)
+    assert rows[0] == rows[1] == _prompt_rows(evaluated)[0]
+    half = trained["video_grid_thw"].shape[0] // 2
+    assert torch.equal(trained["video_grid_thw"][:half], evaluated["video_grid_thw"])
+    n_rows = int(evaluated["video_grid_thw"].prod(-1).sum())
+    assert torch.equal(trained["pixel_values_videos"][:n_rows], evaluated["pixel_values_videos"])
+    if "second_per_grid_ts" in evaluated:  # Qwen2.5-VL
+        assert torch.equal(
+            trained["second_per_grid_ts"][:half].float(), evaluated["second_per_grid_ts"].float()
+        )
+    if "mm_token_type_ids" in evaluated:
+        types = trained["mm_token_type_ids"][0][trained["attention_mask"][0].bool()]
+        assert torch.equal(types, evaluated["mm_token_type_ids"][0])
+
+    # The frames reach the model at the size the sampler gave them (do_resize=False),
+    # although the checkpoint's processor would have shrunk them.
+    from timelens_eval.rlvr.data import load_training_samples
+    from timelens_eval.video.sampler import sample_frames
+
+    bench, samples = load_training_samples(config)
+    frames = sample_frames(bench.video_path(samples[0]), inputs.frames)
+    patch = 14 if inputs.preset.family == "qwen2.5-vl" else 16
+    grid = evaluated["video_grid_thw"][0].tolist()
+    assert grid[1:] == [frames.images.shape[1] // patch, frames.images.shape[2] // patch]
+    assert grid[1] * grid[2] > 16 * 4  # more than the processor's own cap (16 tokens)
+
+    if "7b" in name:  # one video after each timestamp text
+        row = {"video": str(bench.video_path(samples[0])), "query": samples[0].query,
+               "duration": samples[0].duration}  # fmt: skip
+        message = prompt_message(row, inputs)
+        assert evaluated["video_grid_thw"].shape[0] == len(shown_times(message, "chunks")) > 1
+
+    written = read_checkpoint_inputs(outcome.final_checkpoint)
+    assert written is not None and written.adapter_args == inputs.adapter_args()
+    assert (written.template, written.encoding) == (inputs.template, inputs.encoding)
+    assert written.frames == inputs.frames
+    summary = json.loads((outcome.output_dir / "summary.json").read_text())
+    assert summary["data_filters"]["kept"] == summary["data_filters"]["total"] > 0
+
+
+@NEEDS_VIDEO_PROCESSOR
+@pytest.mark.slow
+def test_sft_through_the_8b_recipe(workdir) -> None:
+    """`rlvr sft` with the 8B recipe: uniform per-bucket draw from the filtered pool, the
+    recipe's inputs, one step; the checkpoint records those inputs."""
+    from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
+    from timelens_eval.rlvr.pipeline import warm_start
+
+    config = _cpu_config(workdir, "timelens-8b.yaml", **{"data.limit": None})
+    final = warm_start(config)
+    out = final.parent
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1]
+    drawn = json.loads((out / "sft_selection.json").read_text())
+    assert drawn["selected"] == len(drawn["sample_ids"]) > 0  # every bucket is below 3,333
+    assert json.loads((out / "filters.json").read_text())["dropped"]["audio"] == 0
+    written = read_checkpoint_inputs(final)
+    assert written is not None and written.adapter_args == {
+        "preset": "timelens-8b",
+        "vision": "video",
+    }
+
+
+@NEEDS_VIDEO_PROCESSOR
+@pytest.mark.slow
+def test_difficulty_from_the_7b_recipe_runs_on_its_inputs(workdir) -> None:
+    """`rlvr estimate-difficulty --config`: the recipe's model, preset, frames, template,
+    encoding, 512 greedy tokens and filters, all from the one file."""
+    from timelens_eval.cli import main
+
+    config = _cpu_config(workdir, "timelens-7b.yaml")
+    path = workdir / "7b-cpu.json"
+    path.write_text(config.model_dump_json())
+    assert main(["rlvr", "estimate-difficulty", "--config", str(path), "--limit", "1"]) == 0
+    out = Path(config.output_dir) / "difficulty"
+    spec = json.loads(next(out.glob("*.spec.json")).read_text())
+    text = json.dumps(spec)
+    assert '"max_new_tokens": 512' in text and '"temperature": 0.0' in text
+    assert '"encoding": "interleaved"' in text and '"template": "timelens-7b"' in text
+    assert '"max_frames": 8' in text and '"preset": "timelens-7b"' in text
+    assert (out / "filters.json").exists()
+
+
+def _snapping_trainer(tmp_path: Path, snap: bool, seen: list[Any]) -> tuple[Any, InputSpec]:
+    """A video trainer on TimeLens-7B's inputs (built-in patches: no torchvision needed)
+    whose reward records the GT it is given."""
+    from datasets import Dataset
+    from timelens_eval_adapters.presets import PRESETS
+    from transformers import AutoModelForImageTextToText
+
+    from timelens_eval.rlvr.trainer import GRPOSettings, grpo_config
+    from timelens_eval.rlvr.video_grpo import video_grpo_trainer_class, video_prompt
+    from timelens_eval.tiny_models import build_tiny_model, load_processor
+    from timelens_eval.video.types import FrameSpec
+
+    path = tmp_path / "tiny"
+    if not (path / "config.json").exists():
+        build_tiny_model(path, "qwen2_5_vl")
+    frames = np.random.default_rng(0).integers(0, 256, size=(4, 56, 56, 3), dtype=np.uint8)
+    data = Dataset.from_dict(
+        {
+            "prompt": [video_prompt("x")],
+            "query": ["a cat jumps"],
+            "video": [{"frames": frames.tolist(), "fps": 2.0}],
+            "gt": [[[0.3, 1.2]]],
+            "duration": [2.0],
+        }
+    )
+
+    def reward(completions: Any, gt: Any, **_: Any) -> list[float]:
+        seen.extend(gt)
+        return [float(i % 2) for i in range(len(completions))]
+
+    settings = GRPOSettings(
+        num_generations=2,
+        per_device_train_batch_size=2,
+        max_completion_length=4,
+        max_steps=1,
+        save_strategy="no",
+        use_cpu=True,
+    )
+    preset = PRESETS["timelens-7b"]
+    spec = InputSpec(preset, "chunks", FrameSpec(fps=2.0, patch=28), preset.template, "interleaved")
+    model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
+    return video_grpo_trainer_class()(
+        model=model,
+        reward_funcs=[reward],
+        args=grpo_config(settings, tmp_path / "out"),
+        train_dataset=data,
+        processing_class=load_processor(path),
+        inputs=spec,
+        video_backend="patches",
+        snap_gt=snap,
+    ), spec
+
+
+@pytest.mark.slow
+def test_the_7b_reward_sees_the_gt_snapped_to_the_shown_frame_times(tmp_path) -> None:
+    seen: list[Any] = []
+    trainer, spec = _snapping_trainer(tmp_path, True, seen)
+    trainer.train()
+    row = {"video": {"frames": np.zeros((4, 56, 56, 3), np.uint8), "fps": 2.0},
+           "query": "a cat jumps", "duration": 2.0}  # fmt: skip
+    times = shown_times(prompt_message(row, spec), "chunks")
+    expected = [list(snap_span_to_times([0.3, 1.2], times))]
+    assert expected != [[0.3, 1.2]] and seen == [expected, expected]
+    raw: list[Any] = []
+    trainer, _ = _snapping_trainer(tmp_path, False, raw)
+    trainer.train()
+    assert raw == [[[0.3, 1.2]], [[0.3, 1.2]]]
