@@ -22,9 +22,16 @@ torch = pytest.importorskip("torch")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from timelens_eval.rlvr.config import RLVRConfig, load_config  # noqa: E402
+from timelens_eval.rlvr.config import RLVRConfig  # noqa: E402
 from timelens_eval.rlvr.inputs import InputSpec, prompt_message, shown_times  # noqa: E402
 from timelens_eval.rlvr.reward import snap_span_to_times  # noqa: E402
+from timelens_eval.rlvr.testing import (  # noqa: E402
+    RECIPE_FAMILIES,
+    GenerateRecorder,
+    adapter_generate_inputs,
+    generate_input_differences,
+    tiny_recipe,
+)
 from timelens_eval.tiny_models import has_video_processor  # noqa: E402
 
 # TRL 1.16 calls transformers' deprecated checkpointing names around generation; with the
@@ -41,11 +48,10 @@ pytestmark = [
     ),
 ]
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "rlvr"
 NEEDS_VIDEO_PROCESSOR = pytest.mark.skipif(
     not has_video_processor(), reason="the Hugging Face video processors need torchvision"
 )
-FAMILIES = {"timelens-7b.yaml": "qwen2_5_vl", "timelens-8b.yaml": "qwen3_vl"}
+FAMILIES = RECIPE_FAMILIES
 
 
 @pytest.fixture(scope="module")
@@ -53,110 +59,15 @@ def workdir(tmp_path_factory):  # type: ignore[no-untyped-def]
     return tmp_path_factory.mktemp("inputs")
 
 
-def _tiny(workdir: Path, family: str) -> Path:
-    """A tiny checkpoint whose processor would shrink frames if it resized them (its pixel
-    cap is below the recipes' 64-token floor): equal grids prove ``do_resize=False``."""
-    from timelens_eval.tiny_models import TinyModelSpec, build_tiny_model
-
-    out = workdir / f"tiny-{family}"
-    if not (out / "config.json").exists():
-        unit = 28 if family == "qwen2_5_vl" else 32
-        build_tiny_model(out, spec=TinyModelSpec(family=family, max_pixels=16 * unit * unit))
-    return out
-
-
 def _cpu_config(workdir: Path, name: str, **changes: Any) -> RLVRConfig:
     """The recipe ``name`` with only what a CPU run of a tiny model needs changed."""
-    model = _tiny(workdir, FAMILIES[name])
-    cpu = {"bf16": False, "tf32": None, "deepspeed": None, "use_cpu": True}
-    overrides: dict[str, Any] = {
-        "model": str(model),
-        "output_dir": str(workdir / name / "run"),
-        "dtype": "float32",
-        "attn_implementation": "sdpa",
-        "frames.max_frames": 8,
-        "data.benchmark": "synthetic-refined",
-        "data.loader_options": {"split": "train", "videos": 2, "cache_dir": str(workdir / "s")},
-        "data.selection": None,
-        "data.limit": 1,
-        "difficulty.model": None,
-        **{f"grpo.{k}": v for k, v in cpu.items()},
-        "grpo.max_steps": 1,
-        "grpo.num_generations": 2,
-        "grpo.per_device_train_batch_size": 2,
-        "grpo.gradient_accumulation_steps": 1,
-        "grpo.max_completion_length": 8,
-        "grpo.save_strategy": "no",
-        **{f"sft.{k}": v for k, v in cpu.items()},
-        "sft.model": None,
-        "sft.max_steps": 1,
-        "sft.gradient_accumulation_steps": 1,
-        "sft.save_strategy": "no",
-        **changes,
-    }
-    return load_config(CONFIGS / name, overrides)
-
-
-class GenerateCalls:
-    """Records the keyword arguments of every ``generate`` call (CPU copies)."""
-
-    def __init__(self, monkeypatch: Any) -> None:
-        from transformers.generation.utils import GenerationMixin
-
-        self.calls: list[dict[str, Any]] = []
-        real = GenerationMixin.generate
-
-        def recording(model: Any, *args: Any, **kwargs: Any) -> Any:
-            self.calls.append(
-                {k: v.detach().cpu().clone() for k, v in kwargs.items() if torch.is_tensor(v)}
-            )
-            return real(model, *args, **kwargs)
-
-        monkeypatch.setattr(GenerationMixin, "generate", recording)
-
-
-def _adapter_inputs(config: RLVRConfig, monkeypatch: Any, workdir: Path) -> dict[str, Any]:
-    """What the ``transformers`` adapter passes to ``generate`` for the first training
-    sample, through the runner, on the config's inputs."""
-    from timelens_eval.adapters import GenerationConfig, build_adapter
-    from timelens_eval.rlvr.data import filtered_benchmark
-    from timelens_eval.runner import RunOptions, run_benchmark
-
-    inputs = InputSpec.from_config(config)
-    bench, _ = filtered_benchmark(
-        config.data.benchmark, config.data.filters, loader_options=config.data.loader_options
-    )
-    adapter = build_adapter(
-        "transformers",
-        {"model": config.model, "device": "cpu", "dtype": "float32", **inputs.adapter_args()},
-    )
-    calls = GenerateCalls(monkeypatch)
-    options = RunOptions(
-        output=workdir / f"eval-{config.name}" / "run.json",
-        limit=1,
-        concurrency=1,
-        bootstrap=0,
-        generation=GenerationConfig(max_new_tokens=2),
-        **inputs.run_options(),
-    )
-    outcome = run_benchmark(adapter, bench, options, adapter_name="transformers")
-    assert outcome.result is not None and len(calls.calls) == 1
-    return calls.calls[0]
-
-
-def _prompt_rows(call: dict[str, Any]) -> list[list[int]]:
-    return [
-        ids[mask.bool()].tolist()
-        for ids, mask in zip(call["input_ids"], call["attention_mask"], strict=True)
-    ]
+    return tiny_recipe(name, workdir, **changes)
 
 
 @NEEDS_VIDEO_PROCESSOR
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(
-    name, workdir, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(name, workdir) -> None:  # type: ignore[no-untyped-def]
     """One GRPO step of the recipe on a tiny model (TimeLens-7B: Qwen2.5-VL with a
     timestamp text before each frame pair and the GT snapped to them; TimeLens-8B:
     Qwen3-VL), and the prompt and video tensors it generates from equal the
@@ -167,27 +78,14 @@ def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(
     config = _cpu_config(workdir, name)
     inputs = InputSpec.from_config(config)
     assert inputs.preset.name == ("timelens-7b" if "7b" in name else "timelens-8b")
-    calls = GenerateCalls(monkeypatch)
-    outcome = train(config)
-    assert outcome.steps == 1 and len(calls.calls) == 1
-    trained = calls.calls[0]
-    monkeypatch.undo()
-    evaluated = _adapter_inputs(config, monkeypatch, workdir)
-
-    # Two completions of one prompt: the same ids twice, the video rows twice.
-    rows = _prompt_rows(trained)
-    assert rows[0] == rows[1] == _prompt_rows(evaluated)[0]
-    half = trained["video_grid_thw"].shape[0] // 2
-    assert torch.equal(trained["video_grid_thw"][:half], evaluated["video_grid_thw"])
-    n_rows = int(evaluated["video_grid_thw"].prod(-1).sum())
-    assert torch.equal(trained["pixel_values_videos"][:n_rows], evaluated["pixel_values_videos"])
-    if "second_per_grid_ts" in evaluated:  # Qwen2.5-VL
-        assert torch.equal(
-            trained["second_per_grid_ts"][:half].float(), evaluated["second_per_grid_ts"].float()
-        )
-    if "mm_token_type_ids" in evaluated:
-        types = trained["mm_token_type_ids"][0][trained["attention_mask"][0].bool()]
-        assert torch.equal(types, evaluated["mm_token_type_ids"][0])
+    with GenerateRecorder() as recorder:
+        outcome = train(config)
+    assert outcome.steps == 1 and len(recorder.calls) == 1
+    trained = recorder.calls[0]
+    evaluated = adapter_generate_inputs(config, workdir / f"eval-{name}" / "run.json")
+    # Two completions of one prompt: the same ids twice, the video rows twice, all equal.
+    assert trained["input_ids"].shape[0] == 2
+    assert generate_input_differences(trained, evaluated) == []
 
     # The frames reach the model at the size the sampler gave them (do_resize=False),
     # although the checkpoint's processor would have shrunk them.
