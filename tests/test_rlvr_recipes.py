@@ -563,3 +563,13 @@ def test_built_arguments_pass_through(tmp_path) -> None:
     assert args.gradient_accumulation_steps == 16 and args.per_device_train_batch_size == 1
     assert (args.save_strategy, args.save_total_limit, args.save_only_model) == ("epoch", 1, True)
     assert args.activation_checkpointing_kwargs == {"use_reentrant": True}
+
+
+@pytest.mark.parametrize("name", ["timelens-7b.yaml", "timelens-8b.yaml"])
+def test_a_recipe_written_as_json_loads_back_the_same(name, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`rlvr train` writes the validated recipe to config.json; it must load back (the
+    open last duration bucket is written as Infinity)."""
+    config = load_config(CONFIGS / name)
+    path = tmp_path / "config.json"
+    path.write_text(config.model_dump_json(indent=2))
+    assert load_config(path) == config
