@@ -223,3 +223,16 @@ def test_the_7b_reward_sees_the_gt_snapped_to_the_shown_frame_times(tmp_path) ->
     trainer, _ = _snapping_trainer(tmp_path, False, raw)
     trainer.train()
     assert raw == [[[0.3, 1.2]], [[0.3, 1.2]]]
+
+
+def test_the_policy_loads_with_the_configs_attention_and_dtype(tmp_path) -> None:
+    """`attn_implementation` and `dtype` reach the loaded policy (the recipes: flash
+    attention 2 in bf16; here eager and sdpa in float32 on the CPU)."""
+    from timelens_eval.rlvr.pipeline import _load_policy
+
+    for attention in ("eager", "sdpa"):
+        config = tiny_recipe("timelens-7b.yaml", tmp_path, attn_implementation=attention)
+        model, processor = _load_policy(config)
+        assert model.config._attn_implementation == attention
+        assert next(model.parameters()).dtype == torch.float32
+        assert processor.tokenizer.convert_tokens_to_ids("<|video_pad|>") > 0

@@ -13,17 +13,17 @@ torch = pytest.importorskip("torch")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from timelens_eval.rlvr.trainer import (  # noqa: E402
-    WITHIN_GROUP_STD,
-    GRPOSettings,
-    freeze_vision_tower,
-    grpo_config,
-)
 from timelens_eval.rlvr.inputs import (  # noqa: E402
     InputSpec,
     encode_message,
     prompt_message,
     shown_times,
+)
+from timelens_eval.rlvr.trainer import (  # noqa: E402
+    WITHIN_GROUP_STD,
+    GRPOSettings,
+    freeze_vision_tower,
+    grpo_config,
 )
 from timelens_eval.rlvr.video_grpo import (  # noqa: E402
     PatchLayout,
