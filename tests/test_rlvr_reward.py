@@ -162,6 +162,8 @@ ANSWER_FORMAT_TABLE = [
     ("The event happens in 10 - 20 seconds.", True),
     ("  The event happens in 10.5 - 20.0 seconds\n", True),
     ("The event happens in 10.0 - 20.0 seconds. Then it ends.", False),
+    ("The event happens in 1.0 - 3.0 seconds, 5.0 - 6.0 seconds.", True),  # SFT's form
+    ("The event happens in 1.0 - 3.0 seconds, 5.0 seconds.", False),
     ("The seconds.0 seconds.0 - 13.0 seconds.0 - 14.0 seconds.", False),  # parses, hacked
     ("10 - 20", False),
     ("", False),

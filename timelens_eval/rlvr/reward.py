@@ -62,9 +62,13 @@ _THINK_FORMAT = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", r
 
 RewardFunc = Callable[..., list[float]]
 
-TIMELENS_ANSWER_FORMAT = r"The event happens in \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds\.?"
+TIMELENS_ANSWER_FORMAT = (
+    r"The event happens in \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds"
+    r"(?:, \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds)*\.?"
+)
 """The answer the TimeLens prompt asks for, as a regular expression (whole text, after
-stripping surrounding whitespace)."""
+stripping surrounding whitespace); several windows are joined as TimeLens' SFT answers
+join them (``... 1.0 - 3.0 seconds, 5.0 - 6.0 seconds.``)."""
 
 
 class RewardConfig(BaseModel):
