@@ -64,25 +64,39 @@ def _cpu_config(workdir: Path, name: str, **changes: Any) -> RLVRConfig:
     return tiny_recipe(name, workdir, **changes)
 
 
+STEPS = {
+    "timelens-7b": ("timelens-7b.yaml", {}),
+    "timelens-8b": ("timelens-8b.yaml", {}),
+    # Qwen2.5-VL with one plain video (its time in MRoPE positions), on the 7B recipe.
+    "qwen2.5-vl": (
+        "timelens-7b.yaml",
+        {"preset": "qwen2.5-vl", "reward.snap_gt_to_frames": False, "output_dir": None},
+    ),
+}
+
+
 @NEEDS_VIDEO_PROCESSOR
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(name, workdir) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("preset", sorted(STEPS))
+def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(preset, workdir) -> None:  # type: ignore[no-untyped-def]
     """One GRPO step of the recipe on a tiny model (TimeLens-7B: Qwen2.5-VL with a
     timestamp text before each frame pair and the GT snapped to them; TimeLens-8B:
-    Qwen3-VL), and the prompt and video tensors it generates from equal the
-    ``transformers`` adapter's for the same sample."""
+    Qwen3-VL; Qwen2.5-VL with one video), and the prompt and video tensors it generates
+    from equal the ``transformers`` adapter's for the same sample."""
     from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
     from timelens_eval.rlvr.pipeline import train
 
-    config = _cpu_config(workdir, name)
+    name, changes = STEPS[preset]
+    if "output_dir" in changes:
+        changes = {**changes, "output_dir": str(workdir / preset / "run")}
+    config = _cpu_config(workdir, name, **changes)
     inputs = InputSpec.from_config(config)
-    assert inputs.preset.name == ("timelens-7b" if "7b" in name else "timelens-8b")
+    assert inputs.preset.name == preset
     with GenerateRecorder() as recorder:
         outcome = train(config)
     assert outcome.steps == 1 and len(recorder.calls) == 1
     trained = recorder.calls[0]
-    evaluated = adapter_generate_inputs(config, workdir / f"eval-{name}" / "run.json")
+    evaluated = adapter_generate_inputs(config, workdir / f"eval-{preset}" / "run.json")
     # Two completions of one prompt: the same ids twice, the video rows twice, all equal.
     assert trained["input_ids"].shape[0] == 2
     assert generate_input_differences(trained, evaluated) == []
@@ -99,7 +113,7 @@ def test_a_grpo_step_through_the_recipe_sees_what_evaluation_sees(name, workdir)
     assert grid[1:] == [frames.images.shape[1] // patch, frames.images.shape[2] // patch]
     assert grid[1] * grid[2] > 16 * 4  # more than the processor's own cap (16 tokens)
 
-    if "7b" in name:  # one video after each timestamp text
+    if preset == "timelens-7b":  # one video after each timestamp text
         row = {"video": str(bench.video_path(samples[0])), "query": samples[0].query,
                "duration": samples[0].duration}  # fmt: skip
         message = prompt_message(row, inputs)
