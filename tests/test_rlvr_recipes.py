@@ -397,6 +397,8 @@ FACTS_8B_SFT = [
     Fact("--merger_lr (equal to the learning rate)", 1e-5, f"{SFT_8B}:86",
          at("sft.learning_rate")),
     Fact("--weight_decay", 0.1, f"{SFT_8B}:87", at("sft.weight_decay")),
+    Fact("decay on all but biases and nn.LayerNorm", "layernorm",
+         "training/trainer/sft_trainer.py:20-21", at("sft.weight_decay_exempt")),
     Fact("--warmup_ratio", 0.03, f"{SFT_8B}:88", at("sft.warmup")),
     Fact("--lr_scheduler_type", "cosine", f"{SFT_8B}:89", at("sft.lr_scheduler_type")),
     Fact("--num_train_epochs", 1, f"{SFT_8B}:19, 90", at("sft.num_train_epochs")),

@@ -103,3 +103,33 @@ def test_sft_lowers_the_answer_loss(tiny_vl, tmp_path) -> None:
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     assert len(losses) == 8
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_weight_decay_spares_what_timelens_sft_spares(tmp_path) -> None:
+    """TimeLens' SFT trainer decays every parameter but biases and nn.LayerNorm weights,
+    so Qwen's RMSNorm weights decay (transformers' default spares every norm)."""
+    from transformers import AutoModelForImageTextToText
+
+    from timelens_eval.rlvr.sft import _trainer_class, sft_training_args
+    from timelens_eval.tiny_models import build_tiny_model
+
+    path = build_tiny_model(tmp_path / "qwen3", "qwen3_vl", seed=0)
+    model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
+    layer_norms = {
+        f"{m}.{p}"
+        for m, module in model.named_modules()
+        if isinstance(module, torch.nn.LayerNorm)
+        for p, _ in module.named_parameters(recurse=False)
+    }
+    rms_norm = next(n for n, _ in model.named_parameters() if n.endswith("input_layernorm.weight"))
+    assert layer_norms  # Qwen3-VL's ViT and merger use nn.LayerNorm
+    settings = SFTSettings(weight_decay=0.1, use_cpu=True)
+    for exempt, rms_decays in (("layernorm", True), ("norms", False)):
+        trainer = _trainer_class(exempt)(
+            model=model, args=sft_training_args(settings, tmp_path / exempt)
+        )
+        decayed = set(trainer.get_decay_parameter_names(model))
+        assert (rms_norm in decayed) is rms_decays
+        assert not decayed & layer_norms and not any("bias" in n for n in decayed)
+        groups = trainer.create_optimizer().param_groups
+        assert [g["weight_decay"] for g in groups] == [0.1, 0.0]

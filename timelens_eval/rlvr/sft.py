@@ -50,6 +50,12 @@ class SFTSettings(BaseModel):
     )
     optim: str = "adamw_torch"
     weight_decay: float = Field(0.0, ge=0)
+    weight_decay_exempt: Literal["norms", "layernorm"] = Field(
+        "norms",
+        description="Parameters without weight decay: 'norms' (transformers: biases and every "
+        "normalisation weight) or 'layernorm' (TimeLens' SFT trainer: biases and nn.LayerNorm "
+        "weights only, so RMSNorm weights decay).",
+    )
     num_train_epochs: float = Field(1.0, gt=0)
     max_steps: int = -1
     per_device_train_batch_size: int = Field(1, ge=1)
@@ -208,6 +214,27 @@ def sft_training_args(settings: SFTSettings, output_dir: str | Path) -> Any:
     )
 
 
+def _trainer_class(exempt: str) -> type:
+    """``transformers.Trainer``, or with ``exempt == "layernorm"`` one that decays every
+    parameter but biases and ``nn.LayerNorm`` weights, as TimeLens' SFT trainer does."""
+    from transformers import Trainer
+
+    if exempt == "norms":
+        return Trainer
+
+    class LayerNormExemptTrainer(Trainer):
+        """Weight decay on all but biases and nn.LayerNorm weights."""
+
+        def get_decay_parameter_names(self, model: Any) -> list[str]:
+            import torch
+            from transformers.trainer_pt_utils import get_parameter_names
+
+            names = get_parameter_names(model, [torch.nn.LayerNorm])
+            return [n for n in names if "bias" not in n]
+
+    return LayerNormExemptTrainer
+
+
 def run_sft(
     model: Any,
     processor: Any,
@@ -222,8 +249,6 @@ def run_sft(
 ) -> Any:
     """Fine-tune ``model`` on ``dataset`` rows (prompts built with ``inputs``, an
     :class:`~timelens_eval.rlvr.inputs.InputSpec`); returns the finished ``Trainer``."""
-    from transformers import Trainer
-
     collator = VideoSFTCollator(
         processor,
         inputs=inputs,
@@ -232,7 +257,7 @@ def run_sft(
         answer_spans=settings.answer_spans,
         snap_gt=snap_gt,
     )
-    trainer = Trainer(
+    trainer = _trainer_class(settings.weight_decay_exempt)(
         model=model,
         args=sft_training_args(settings, output_dir),
         train_dataset=dataset,
