@@ -165,8 +165,10 @@ def test_difficulty_from_the_7b_recipe_runs_on_its_inputs(workdir) -> None:
     spec = json.loads(next(out.glob("*.spec.json")).read_text())
     text = json.dumps(spec)
     assert '"max_new_tokens": 512' in text and '"temperature": 0.0' in text
-    assert '"encoding": "interleaved"' in text and '"template": "timelens-7b"' in text
+    inputs = InputSpec.from_config(config)
+    assert f'"encoding": "{inputs.encoding}"' in text and '"template": "timelens-7b"' in text
     assert '"max_frames": 8' in text and '"preset": "timelens-7b"' in text
+    assert '"sampler": "qwen-vl-utils"' in text
     assert (out / "filters.json").exists()
 
 

@@ -108,13 +108,18 @@ TEXT_TIMESTAMP_PROMPT = (
 )
 
 
-def _rendered(dump: Dump) -> str:
-    from timelens_eval.prompts import get_template
+def _resolved(dump: Dump) -> Any:
+    """The config's :class:`~timelens_eval.rlvr.inputs.InputSpec` (preset defaults applied)."""
     from timelens_eval.rlvr.config import RLVRConfig
     from timelens_eval.rlvr.inputs import InputSpec
 
-    spec = InputSpec.from_config(RLVRConfig.model_validate(dump))
-    return get_template(spec.template).render("QUERY")
+    return InputSpec.from_config(RLVRConfig.model_validate(dump))
+
+
+def _rendered(dump: Dump) -> str:
+    from timelens_eval.prompts import get_template
+
+    return get_template(_resolved(dump).template).render("QUERY")
 
 
 def _global_batch(section: str, launch: str) -> Callable[[Dump], Any]:
@@ -189,6 +194,9 @@ def _inputs_facts(script: str, filter_script: str, patch: int, lines: dict[str, 
                      lambda d: d["frames"]["total_pixels"] / d["frames"]["patch"] ** 2)),
         Fact("pixels per token side", patch, f"{GROUNDING}:112 (28x28 Qwen2.5-VL, 32x32 Qwen3-VL)",
              at("frames.patch")),
+        Fact("qwen_vl_utils.process_vision_info picks and resizes frames", "qwen-vl-utils",
+             f"{GROUNDING}:7, 466-482; {FILTER_PY}:16-17 (inference_collator.py:42-80)",
+             at("frames.sampler")),
         Fact("--fps", 2, src("fps"), at("frames.fps")),
         Fact("--fps_max_frames", 448, src("fps_max_frames"), at("frames.max_frames")),
         Fact("--min_video_len", 5, src("min_video_len"), at("data.filters.min_duration")),
@@ -346,6 +354,10 @@ FACTS_7B_GRPO = [
          f"{GROUNDING}:19-22", derived(("preset", "template"), _rendered)),
     Fact("GT aligned to the sampled timestamps", True, f"{GROUNDING}:76-93, 461-464",
          at("reward.snap_gt_to_frames")),
+    Fact("a timestamp per temporal patch (frames_indices[::2] / fps)", "interleaved-patches",
+         f"{GROUNDING}:60-73", derived(("preset", "encoding"), lambda d: _resolved(d).encoding)),
+    Fact("frames as a video per timestamp text", "chunks", f"{GROUNDING}:450-464",
+         derived(("preset", "input_mode"), lambda d: _resolved(d).vision)),
     Fact("filter model_path (the base model)", None, f"{FILTER_7B}:16",
          at("difficulty.model")),
     *_inputs_facts(

@@ -37,6 +37,7 @@ from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
+from timelens_eval.runner_preflight import MISSING_VIDEO, missing_video_ids
 from timelens_eval.runner_progress import RunProgress
 from timelens_eval.runner_spec import Redactor
 from timelens_eval.runner_store import (
@@ -94,6 +95,11 @@ class RunOptions(BaseModel):
     seed: int = 0
     progress: bool | Literal["off", "bar", "lines"] = Field(
         False, description="True or 'bar': a progress bar; 'lines': a line every 30 s."
+    )
+    allow_missing: bool = Field(
+        False,
+        description="Run although videos are missing; those samples are recorded as errors "
+        "that no metric counts (see runner_preflight).",
     )
 
 
@@ -192,18 +198,23 @@ def build_spec(
 def summarize_records(
     records: Sequence[SampleRecord], protocol: Protocol, *, bootstrap: int, seed: int
 ) -> Any:
-    """Metrics of ``records`` in benchmark order (so the result is order-independent)."""
+    """Metrics of ``records`` in benchmark order (so the result is order-independent);
+    samples whose video was missing are left out and counted in ``missing_videos``."""
     from timelens_eval.metrics import summarize
 
     ordered = sorted(records, key=lambda r: (r.meta.get("index", 0), r.sample_id))
-    return summarize(
-        [r.iou for r in ordered],
-        [r.status for r in ordered],
-        [r.video_id for r in ordered],
+    scored = [r for r in ordered if not r.meta.get(MISSING_VIDEO)]
+    summary = summarize(
+        [r.iou for r in scored],
+        [r.status for r in scored],
+        [r.video_id for r in scored],
         protocol,
         bootstrap=bootstrap,
         seed=seed,
     )
+    if len(scored) < len(ordered):
+        summary.missing_videos = len(ordered) - len(scored)
+    return summary
 
 
 @dataclass
@@ -217,6 +228,8 @@ class RunOutcome:
     ran: int
     errors: int
     seconds: float
+    missing_videos: int = 0
+    """Samples recorded as errors without a request because their video is missing."""
 
 
 def _unit_hash(*parts: object) -> float:
@@ -389,7 +402,7 @@ class _Run:
         from timelens_eval.runner_frames import prepare_message
 
         loop = asyncio.get_running_loop()
-        concurrency = self.options.concurrency
+        concurrency = self.adapter.max_in_flight or self.options.concurrency
         workers = getattr(pool, "_max_workers", 0)
         ahead = self.options.prefetch or concurrency + 2 * max(workers, 1)
         gate = asyncio.Semaphore(concurrency)
@@ -499,6 +512,10 @@ async def arun_benchmark(
         options.runs_dir, adapter.model, benchmark.name, shard
     )
     paths = RunPaths.for_output(output)
+    selected = select_samples(benchmark.samples, options.limit, shard)
+    missing = missing_video_ids(  # the pre-flight check, before anything is written
+        adapter, benchmark, [s for _, s in selected], allow_missing=options.allow_missing
+    )
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:
             paths.remove()
@@ -506,7 +523,6 @@ async def arun_benchmark(
         write_spec(spec, paths.spec)
         paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
-        selected = select_samples(benchmark.samples, options.limit, shard)
         wanted = {s.sample_id for _, s in selected}
         if len(wanted) != len(selected):
             raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
@@ -516,6 +532,8 @@ async def arun_benchmark(
         have = {r.sample_id for r in records}
         pending = [(i, s) for i, s in selected if s.sample_id not in have]
         resumed = len(selected) - len(pending)
+        skipped = [(i, s) for i, s in pending if s.sample_id in missing]
+        pending = [(i, s) for i, s in pending if s.sample_id not in missing]
 
         redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
         progress = RunProgress(
@@ -523,6 +541,10 @@ async def arun_benchmark(
         )
         writer = SampleWriter(paths.samples)
         run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
+        for index, sample in skipped:  # missing video, --allow-missing: no request
+            error = f"video not found: {benchmark.video_path(sample)}"
+            writer.append(run._record(index, sample, None, 0, error, {MISSING_VIDEO: True}))
+            progress.advance(error=True, cost=None)
         pool = None
         if adapter.needs_frames and pending:
             free_orphaned_blocks()
@@ -557,6 +579,7 @@ async def arun_benchmark(
         ran=run.ran,
         errors=sum(r.status == "error" for r in unique),
         seconds=time.perf_counter() - started,
+        missing_videos=sum(bool(r.meta.get(MISSING_VIDEO)) for r in unique),
     )
 
 

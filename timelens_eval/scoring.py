@@ -9,9 +9,15 @@ Rules (see ``docs/protocol.md``):
 * With a benchmark, every benchmark sample is scored: a sample without a prediction
   counts as IoU 0 (status ``error``) and is reported as missing; predictions for no
   sample are reported as extra and not scored; a prediction given twice keeps its
-  last value. ``strict=True`` turns any of the three into an error.
-* Without a benchmark (TimeLens format only), the GT comes from each key and the
-  denominator is the number of distinct keys, exactly as in TimeLens.
+  last value. ``strict=True`` turns any of the three into an error;
+  ``matched_only=True`` scores the samples that have a prediction alone (recorded in
+  the result), e.g. a tool's published subset.
+* Predictions find their samples by id (``jsonl``, ``moment-detr``), by position in the
+  annotation order checked against video and query (``timechat``), or by video and
+  query, the ground truth settling ties (``timelens``, ``lmms-eval``, ``csv``).
+* Without a benchmark (TimeLens and lmms-eval files, whose keys carry the GT), the GT
+  comes from each key and the denominator is the number of distinct keys, exactly as
+  in TimeLens.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from timelens_eval.benchmarks._io import timelens_query
 from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.metrics import ERROR_STATUS, summarize
-from timelens_eval.parsing import ParseStatus, parse_spans
+from timelens_eval.parsing import ParseStatus, parse_spans, round_seconds
 from timelens_eval.predictions import (
     PredictionSet,
     TimelensColumns,
@@ -47,6 +53,8 @@ __all__ = [
 ]
 
 METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+_KEYED_GT = ("timelens", "lmms-eval")
+"""Formats whose records carry the ground truth (TimeLens-style keys)."""
 _DEFAULT_PARSE = ParseOptions()
 _SHOWN = 20
 
@@ -98,6 +106,10 @@ class ScoreResult:
     sample_ids: list[str] = field(default_factory=list)
     ious: np.ndarray = field(default_factory=lambda: np.zeros(0))
     statuses: list[str] = field(default_factory=list)
+    matched_only: bool = False
+    """Only the samples with a prediction were scored (missing ones are not in ``n``)."""
+    format_detected: bool | None = None
+    """True when the format was detected from the file, False when given (None: unknown)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object: metrics in percent, CIs, counts, coverage, protocol."""
@@ -119,6 +131,8 @@ class ScoreResult:
         out["coverage"] = self.coverage.to_dict()
         out["predictions"] = self.predictions
         out["format"] = self.format
+        out["format_detected"] = self.format_detected
+        out["matched_only"] = self.matched_only
         out["benchmark"] = self.benchmark
         out["benchmark_hash"] = self.benchmark_hash
         out["protocol"] = self.protocol.model_dump(mode="json")
@@ -167,6 +181,36 @@ def _match_timelens(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     return out
 
 
+def _match_positions(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
+    """TimeChat-style ids: the sample at that position of the annotation order, when its
+    video and query agree; a record whose id does not fit is matched by video and query."""
+    out: dict[int, int] = {}
+    taken: set[int] = set()
+    keys = [
+        {_sample_key(v, s.query) for v in (s.video_id, s.video or s.video_id)}
+        for s in bench.samples
+    ]
+    rest = []
+    for p, ref in enumerate(preds.refs):
+        key = _sample_key(preds.videos[p] or "", preds.queries[p] or "")
+        i = int(ref) if ref.isdigit() else -1
+        if 0 <= i < len(keys) and i not in taken and key in keys[i]:
+            out[p] = i
+            taken.add(i)
+        else:
+            rest.append((p, key))
+    index: dict[tuple[str, str], list[int]] = {}
+    for i, sample_keys in enumerate(keys):
+        for key in sample_keys:
+            index.setdefault(key, []).append(i)
+    for p, key in rest:
+        free = [i for i in index.get(key, []) if i not in taken]
+        if free:
+            out[p] = free[0]
+            taken.add(free[0])
+    return out
+
+
 def _match_ids(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     by_id = {s.sample_id: i for i, s in enumerate(bench.samples)}
     out = {p: by_id[ref] for p, ref in enumerate(preds.refs) if ref in by_id}
@@ -179,14 +223,26 @@ def _match_ids(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     return out
 
 
-def _rows_with_benchmark(preds: PredictionSet, bench: Benchmark) -> tuple[_Rows, Coverage]:
-    matched = (
-        _match_timelens(preds, bench) if preds.format == "timelens" else _match_ids(preds, bench)
-    )
+def _match(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
+    """Prediction index -> sample index, the way ``preds.format`` identifies samples."""
+    if preds.format in ("timelens", "lmms-eval", "csv"):
+        return _match_timelens(preds, bench)
+    if preds.format == "timechat":
+        return _match_positions(preds, bench)
+    return _match_ids(preds, bench)
+
+
+def _rows_with_benchmark(
+    preds: PredictionSet, bench: Benchmark, matched_only: bool = False
+) -> tuple[_Rows, Coverage]:
+    matched = _match(preds, bench)
     by_sample = {s: p for p, s in matched.items()}
     rows = _Rows()
     missing = []
     for i, sample in enumerate(bench.samples):
+        if matched_only and i not in by_sample:
+            missing.append(sample.sample_id)
+            continue
         rows.sample_ids.append(sample.sample_id)
         rows.video_ids.append(sample.video_id)
         rows.gt.append(sample.gt)
@@ -207,7 +263,7 @@ def _rows_with_benchmark(preds: PredictionSet, bench: Benchmark) -> tuple[_Rows,
 
 
 def _rows_from_keys(preds: PredictionSet) -> tuple[_Rows, Coverage]:
-    if preds.format != "timelens":
+    if preds.format not in _KEYED_GT:
         raise ConfigError(
             f"{preds.format} predictions carry no ground truth; pass --benchmark NAME "
             "--annotations FILE"
@@ -236,7 +292,7 @@ def _postprocess(spans: tuple[Span, ...], duration: float | None, options: Parse
     """The span post-processing options of the parser, for already-parsed spans."""
     out = list(spans)
     if options.round_to_seconds:
-        out = [Span(float(np.floor(s.start + 0.5)), float(np.floor(s.end + 0.5))) for s in out]
+        out = [Span(round_seconds(s.start), round_seconds(s.end)) for s in out]
     if options.swap_reversed:
         out = [Span(s.end, s.start) if s.start > s.end else s for s in out]
     if options.clip_to_duration and duration is not None:
@@ -311,12 +367,18 @@ def score_predictions(
     bootstrap: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    matched_only: bool = False,
 ) -> ScoreResult:
-    """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys)."""
+    """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys).
+
+    ``matched_only`` scores the samples that have a prediction alone (needs a benchmark).
+    """
     if benchmark is None:
+        if matched_only:
+            raise ConfigError("--matched-only needs --benchmark NAME")
         rows, coverage = _rows_from_keys(preds)
     else:
-        rows, coverage = _rows_with_benchmark(preds, benchmark)
+        rows, coverage = _rows_with_benchmark(preds, benchmark, matched_only)
     if strict and not coverage.complete:
         parts = []
         for label, ids in (
@@ -347,6 +409,7 @@ def score_predictions(
         sample_ids=rows.sample_ids,
         ious=ious,
         statuses=list(status),
+        matched_only=matched_only,
     )
 
 
@@ -404,8 +467,13 @@ def score_file(
     bootstrap: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    matched_only: bool = False,
 ) -> ScoreResult:
-    """Read and score a prediction file; large TimeLens files take the column path."""
+    """Read and score a prediction file; large TimeLens files take the column path.
+
+    ``format`` None detects it; the result says which format was read and whether it
+    was detected.
+    """
     if (
         benchmark is None
         and format in (None, "timelens")
@@ -414,8 +482,18 @@ def score_file(
     ):
         cols = read_timelens_columns(path)
         if cols is not None:
-            return score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed)
+            result = score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed)
+            result.format_detected = format is None
+            return result
     preds = read_predictions(path, format)
-    return score_predictions(
-        preds, benchmark, protocol, bootstrap=bootstrap, seed=seed, strict=strict
+    result = score_predictions(
+        preds,
+        benchmark,
+        protocol,
+        bootstrap=bootstrap,
+        seed=seed,
+        strict=strict,
+        matched_only=matched_only,
     )
+    result.format_detected = format is None
+    return result

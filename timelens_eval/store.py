@@ -66,6 +66,11 @@ class MetricsSummary(_Model):
     reversed: int | None = Field(None, description="First span with start >= end (IoU 0).")
     out_of_range: int | None = Field(None, description="First span outside [0, duration].")
     errors: int | None = Field(None, description="Samples whose request failed for good.")
+    missing_videos: int | None = Field(
+        None,
+        description="Samples not run because their video file was missing (--allow-missing): "
+        "errors in the per-sample file, left out of n and of every metric.",
+    )
     ci_level: float | None = 0.95
     bootstrap_samples: int | None = None
     bootstrap_seed: int | None = None

@@ -99,12 +99,22 @@ def info(
     clip_gt: Annotated[
         bool, typer.Option("--clip-gt", help="Charades-STA: clip GT windows to the duration.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="TimeLens-100K: refuse reversed or empty windows instead of dropping."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Videos, queries, multi-window queries, GT beyond duration and duration statistics."""
     from timelens_eval.benchmarks.base import load_benchmark
 
-    options = {"clip_gt": True} if clip_gt else {}
+    options: dict[str, bool] = {}
+    if clip_gt:
+        options["clip_gt"] = True
+    if strict:
+        options["strict"] = True
     bench = load_benchmark(name, annotations, **options)
     described = describe_benchmark(bench)
     if as_json:

@@ -25,16 +25,40 @@ def _print_table(results: list, title: str | None = None) -> None:
         _console().print(results_table(results, title=title))
 
 
-def _frames_override(fps: float | None, max_frames: int | None, adapter):  # noqa: ANN001
-    if fps is None and max_frames is None:
+def _frames_override(fps: float | None, max_frames: int | None, sampler: str | None,
+                     adapter):  # noqa: ANN001
+    if fps is None and max_frames is None and sampler is None:
         return None
     base = adapter.default_frames
-    update = {}
+    update: dict = {}
     if fps is not None:
         update["fps"] = fps
     if max_frames is not None:
         update["max_frames"] = max_frames
+    if sampler is not None:
+        if sampler not in ("pts", "qwen-vl-utils"):
+            raise ConfigError(f"--frame-sampler must be pts or qwen-vl-utils, got {sampler!r}")
+        update["sampler"] = sampler
     return base.model_copy(update=update)
+
+
+def _protocol_for(name: str | None, bench):  # noqa: ANN001, ANN202
+    """The protocol of one benchmark: ``name``, else the benchmark's run protocol."""
+    from timelens_eval.benchmarks.base import BENCHMARKS, get_benchmark_spec
+    from timelens_eval.protocol import named_protocol
+
+    if name is not None:
+        return named_protocol(name)
+    spec = get_benchmark_spec(bench.name) if bench.name in BENCHMARKS else None
+    chosen = named_protocol(spec.run_protocol if spec is not None else "timelens")
+    if chosen.name == "timelens-live":
+        typer.echo(
+            f"{bench.name}: protocol timelens-live: predicted times are rounded to whole "
+            "seconds (ties to even) before scoring, as the TimeLens evaluation does, so the "
+            "numbers compare with the paper's; --protocol timelens scores them as written",
+            err=True,
+        )
+    return chosen
 
 
 def run(
@@ -53,7 +77,17 @@ def run(
     annotations: Annotated[
         Path | None, typer.Option(help="Annotation file (one benchmark only).")
     ] = None,
-    video_root: Annotated[Path | None, typer.Option(help="Folder of the videos.")] = None,
+    video_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the videos (default: the benchmark's, see `data status`)."),
+    ] = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Run although videos are missing; those samples become errors no metric counts.",
+        ),
+    ] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
     shard: Annotated[str | None, typer.Option(help="i/N: run shard i (0-based) of N.")] = None,
     concurrency: Annotated[
@@ -76,6 +110,24 @@ def run(
     timeout: Annotated[float | None, typer.Option(help="Seconds per request try.")] = None,
     fps: Annotated[float | None, typer.Option(help="Override the frame rate.")] = None,
     max_frames: Annotated[int | None, typer.Option(help="Override the frame cap.")] = None,
+    frame_sampler: Annotated[
+        str | None,
+        typer.Option(
+            help="Override how frames are chosen: qwen-vl-utils (as the TimeLens evaluation; "
+            "the Qwen presets) or pts (a frame every 1/fps s by timestamp)."
+        ),
+    ] = None,
+    max_new_tokens: Annotated[
+        int, typer.Option(min=1, help="Most tokens an answer may have (TimeLens: 512).")
+    ] = 512,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="Scoring protocol: timelens-live (times rounded to whole seconds, ties to "
+            "even) or timelens (times as written). Default: timelens-live on TimeLens-Bench, "
+            "timelens elsewhere."
+        ),
+    ] = None,
     template: Annotated[str | None, typer.Option(help="Prompt template name.")] = None,
     encoding: Annotated[str | None, typer.Option(help="Timestamp encoding name.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Decoding processes.")] = None,
@@ -90,7 +142,12 @@ def run(
 ) -> None:
     """Evaluate an adapter on benchmarks; with no arguments, the default models on the
     synthetic original and refined benchmarks. Reruns resume where a run stopped."""
+    from timelens_eval.adapters import GenerationConfig
+    from timelens_eval.protocol import named_protocol
     from timelens_eval.runner import RunOptions
+
+    if protocol is not None:
+        named_protocol(protocol)  # an unknown name fails before anything is loaded
 
     # A bar on a terminal; in logs (batch jobs) a line every 30 s instead.
     show: Literal["off", "bar", "lines"]
@@ -112,6 +169,8 @@ def run(
         decode_workers=workers,
         bootstrap=bootstrap,
         progress=show,
+        generation=GenerationConfig(max_new_tokens=max_new_tokens),
+        allow_missing=allow_missing,
     )
     from timelens_eval.runner import parse_shard
 
@@ -122,6 +181,8 @@ def run(
     if adapter_args is not None and adapter is None:
         raise ConfigError("--adapter-args needs --adapter")
     if adapter is None:
+        if protocol is not None:
+            base = base.model_copy(update={"protocol": named_protocol(protocol)})
         _run_default(base, names, output)
         return
 
@@ -131,9 +192,11 @@ def run(
     from timelens_eval.runner_main import DEFAULT_BENCHMARKS
 
     built = build_adapter(adapter, adapter_args)  # bad args / credentials fail here
-    base = base.model_copy(update={"frames": _frames_override(fps, max_frames, built)})
+    override = _frames_override(fps, max_frames, frame_sampler, built)
+    base = base.model_copy(update={"frames": override})
     names = names or list(DEFAULT_BENCHMARKS)
     loaded = [load_benchmark(n, annotations, video_root=video_root) for n in names]
+    _check_videos(built, loaded, base)
     results = []
     for index, bench in enumerate(loaded):
         target = output
@@ -141,7 +204,9 @@ def run(
             target = output / f"{bench.name}.json"
         if index > 0:
             built = build_adapter(adapter, adapter_args)
-        options = base.model_copy(update={"output": target})
+        options = base.model_copy(
+            update={"output": target, "protocol": _protocol_for(protocol, bench)}
+        )
         try:
             outcome = run_benchmark(built, bench, options, adapter_name=adapter)
         except KeyboardInterrupt:
@@ -154,12 +219,25 @@ def run(
     _print_table([r for r in results if r is not None])
 
 
+def _check_videos(adapter, loaded: list, options) -> None:  # noqa: ANN001
+    """Every benchmark's videos, before the first request of the first benchmark."""
+    from timelens_eval.runner import parse_shard, select_samples
+    from timelens_eval.runner_preflight import missing_video_ids
+
+    shard = parse_shard(options.shard)
+    for bench in loaded:
+        samples = [s for _, s in select_samples(bench.samples, options.limit, shard)]
+        missing_video_ids(adapter, bench, samples, allow_missing=options.allow_missing)
+
+
 def _report(outcome):  # noqa: ANN001, ANN202
     state = "done" if outcome.result is not None else "incomplete"
+    missing = getattr(outcome, "missing_videos", 0)
+    skipped = f"; {missing} with a missing video, left out of the metrics" if missing else ""
     typer.echo(
         f"{outcome.paths.header if outcome.result else outcome.paths.samples}: {state}, "
         f"{outcome.total} samples ({outcome.resumed} resumed, {outcome.ran} run, "
-        f"{outcome.errors} errors) in {outcome.seconds:.1f} s",
+        f"{outcome.errors} errors{skipped}) in {outcome.seconds:.1f} s",
         err=True,
     )
     return outcome.result

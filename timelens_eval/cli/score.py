@@ -21,10 +21,11 @@ _PARSE_OPTIONS = (
 _OPTS = ", ".join(_PARSE_OPTIONS)
 
 
-def build_protocol(options: list[str], unparsed: str) -> Any:
-    """A :class:`Protocol` with the named parse options switched on."""
-    from timelens_eval.protocol import ParseOptions, Protocol
+def build_protocol(options: list[str], unparsed: str, base: str = "timelens") -> Any:
+    """The protocol named ``base`` with the named parse options switched on."""
+    from timelens_eval.protocol import named_protocol
 
+    start = named_protocol(base)
     flags = {}
     for name in options:
         key = name.replace("-", "_")
@@ -39,11 +40,10 @@ def build_protocol(options: list[str], unparsed: str) -> Any:
         flags[key] = True
     if unparsed not in ("zero", "exclude"):
         raise ConfigError(f"--unparsed must be 'zero' or 'exclude', got {unparsed!r}")
-    if not flags and unparsed == "zero":
-        from timelens_eval.protocol import TIMELENS_PROTOCOL
-
-        return TIMELENS_PROTOCOL
-    return Protocol(name="custom", parse=ParseOptions(**flags), unparsed=unparsed)
+    if not flags and unparsed == start.unparsed:
+        return start
+    parse = start.parse.model_copy(update=flags)
+    return start.model_copy(update={"name": "custom", "parse": parse, "unparsed": unparsed})
 
 
 def _fmt(value: float | None) -> str:
@@ -58,7 +58,8 @@ def _print_table(result: Any) -> None:
 
     console = Console()
     summary = result.summary
-    title = f"{Path(result.predictions).name} ({result.format})"
+    how = ", detected" if result.format_detected else ""
+    title = f"{Path(result.predictions).name} ({result.format}{how})"
     if result.benchmark:
         title += f" on {result.benchmark}"
     table = Table(title=title)
@@ -76,10 +77,14 @@ def _print_table(result: Any) -> None:
         f"reversed={summary.reversed} out_of_range={summary.out_of_range}",
         highlight=False,
     )
-    line = f"coverage: matched {cov.matched}"
+    line = f"coverage: matched {cov.matched:,}"
     if cov.expected is not None:
-        line += f"/{cov.expected}, missing {len(cov.missing)} (scored 0), extra {len(cov.extra)}"
-    line += f", duplicates {len(cov.duplicates)}"
+        scored = "not scored: --matched-only" if result.matched_only else "scored 0"
+        line += (
+            f" of {cov.expected:,} samples, missing {len(cov.missing):,} ({scored}), "
+            f"extra {len(cov.extra):,}"
+        )
+    line += f", duplicates {len(cov.duplicates):,}"
     console.print(line, highlight=False)
     if not result.protocol.is_default:
         console.print(f"protocol: {result.protocol.model_dump_json()}", highlight=False)
@@ -96,10 +101,20 @@ def score(
     ] = None,
     format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="timelens, moment-detr or jsonl (default: detect)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="timelens, timechat, lmms-eval, moment-detr, jsonl or csv (default: detect).",
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on missing, extra or duplicate predictions.")
+    ] = False,
+    matched_only: Annotated[
+        bool,
+        typer.Option(
+            "--matched-only", help="Score only the benchmark samples that have a prediction."
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     option: Annotated[
@@ -109,6 +124,15 @@ def score(
     unparsed: Annotated[
         str, typer.Option("--unparsed", help="Unparsed answers: zero (default) or exclude.")
     ] = "zero",
+    protocol_name: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="Scoring protocol: timelens (times as written, the default) or timelens-live "
+            "(times rounded to whole seconds, ties to even, as the TimeLens evaluation of a "
+            "live model does).",
+        ),
+    ] = "timelens",
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).")
     ] = 1000,
@@ -122,9 +146,11 @@ def score(
         raise ConfigError(f"unknown --format {format!r}; use one of {', '.join(FORMATS)}")
     if annotations is not None and benchmark is None:
         raise ConfigError("--annotations needs --benchmark NAME")
+    if matched_only and benchmark is None:
+        raise ConfigError("--matched-only needs --benchmark NAME")
     if bootstrap < 0:
         raise ConfigError("--bootstrap must be >= 0")
-    protocol = build_protocol(option or [], unparsed)
+    protocol = build_protocol(option or [], unparsed, protocol_name)
     bench = None
     if benchmark is not None:
         from timelens_eval.benchmarks.base import load_benchmark
@@ -138,6 +164,7 @@ def score(
         bootstrap=bootstrap,
         seed=seed,
         strict=strict,
+        matched_only=matched_only,
     )
     if as_json:
         typer.echo(json.dumps(_finite_json(result.to_dict()), allow_nan=False))

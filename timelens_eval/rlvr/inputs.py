@@ -184,11 +184,16 @@ def snap_row_gt(row: Mapping[str, Any], message: Any, vision: str = "video") -> 
     return {**row, "gt": [list(snap_span_to_times(w, times)) for w in row["gt"]]}
 
 
-class _AdapterProcessor:
-    """Stands in for a loaded ``transformers`` adapter whose only state is its processor."""
+class _AdapterState:
+    """Stands in for a loaded ``transformers`` adapter: the state its ``processor_inputs``
+    reads (the processor, the preset, whether the processor is the checkpoint's own)."""
 
-    def __init__(self, processor: Any) -> None:
+    def __init__(self, processor: Any, preset: Any) -> None:
+        from timelens_eval_adapters.presets import is_checkpoint_processor
+
         self._processor = processor
+        self.preset = preset
+        self.own_processor = is_checkpoint_processor(processor)
 
 
 def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, Any]:
@@ -198,7 +203,7 @@ def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, A
     from timelens_eval_adapters.transformers_hf import TransformersAdapter
 
     inputs = build_qwen_inputs(message, spec.preset, spec.vision)
-    call = TransformersAdapter.processor_inputs(_AdapterProcessor(processor), inputs)
+    call = TransformersAdapter.processor_inputs(_AdapterState(processor, spec.preset), inputs)
     if spec.system_prompt:
         system = {"role": "system", "content": [{"type": "text", "text": spec.system_prompt}]}
         call["text"] = [
@@ -243,6 +248,13 @@ def encode_message(
     return _encode_patches(processor, call)
 
 
+def _sample_fps(meta: Any) -> float:
+    """Frames per second of a video's sample from its metadata (a dict or VideoMetadata):
+    ``len(frames_indices) / total_num_frames * fps``, as the processors derive it."""
+    get = meta.get if isinstance(meta, Mapping) else lambda key: getattr(meta, key)
+    return len(get("frames_indices")) / max(float(get("total_num_frames")), 1e-6) * get("fps")
+
+
 def _encode_patches(processor: Any, call: dict[str, Any]) -> EncodedPrompt:
     import torch
 
@@ -264,7 +276,7 @@ def _encode_patches(processor: Any, call: dict[str, Any]) -> EncodedPrompt:
         rows, grid = qwen_video_patches(frames, layout, resize=call.get("do_resize", True))
         patches.append(torch.from_numpy(rows))
         grids.append(torch.from_numpy(grid))
-        seconds.append(layout.temporal_patch_size / meta.sampled_fps)
+        seconds.append(layout.temporal_patch_size / _sample_fps(meta))
         expanded += video_token * (int(grid.prod()) // layout.merge_size**2) + piece
     ids = tokenizer(expanded, add_special_tokens=False)["input_ids"]
     fields: dict[str, Any] = {}

@@ -226,11 +226,13 @@ def _save_processor(processor: Any, source: str, dest: Path) -> None:
     """
     import shutil
 
-    if getattr(processor, "video_processor", None) is not None or not Path(source).is_dir():
-        processor.save_pretrained(str(dest))
     src = Path(source)
+    if getattr(processor, "video_processor", None) is not None:
+        processor.save_pretrained(str(dest))
     if not src.is_dir():
         return
+    # Files of the source the processor does not write (all of them without a video
+    # processor; otherwise e.g. the tiny model card) travel with the checkpoint.
     for path in src.iterdir():
         if (
             path.is_file()
