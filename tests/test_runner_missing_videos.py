@@ -74,7 +74,7 @@ def test_the_library_raises_before_the_first_request(copy: Path, tmp_path: Path)
     bench = load_benchmark("synthetic-refined", copy)
     with pytest.raises(MissingVideosError, match="1 of 3 videos are missing"):
         run_benchmark(adapter, bench, RunOptions(output=tmp_path / "o.json", bootstrap=0))
-    assert adapter.calls == {} and not (tmp_path / "o.spec.json").exists()
+    assert adapter.calls == {} and not (tmp_path / "o.json.spec").exists()
 
 
 def test_allow_missing_records_errors_that_no_metric_counts(

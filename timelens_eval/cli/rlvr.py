@@ -29,9 +29,19 @@ def _parse_options(text: str | None) -> dict[str, Any]:
 
 
 def estimate_difficulty(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="RLVR config: model, inputs, generation length and data filters all from it "
+            "(instead of -a/--adapter-args/-b).",
+        ),
+    ] = None,
     adapter: Annotated[
-        str, typer.Option("--adapter", "-a", help="Adapter of the model before RL.", metavar="NAME")
-    ],
+        str | None,
+        typer.Option("--adapter", "-a", help="Adapter of the model before RL.", metavar="NAME"),
+    ] = None,
     adapter_args: Annotated[
         str | None,
         typer.Option(
@@ -93,27 +103,59 @@ def estimate_difficulty(
             help="Progress bar (default: on a terminal only).",
         ),
     ] = None,
+    max_new_tokens: Annotated[
+        int,
+        typer.Option(
+            "--max-new-tokens", min=1, metavar="N", help="Greedy answer length (no --config)."
+        ),
+    ] = 512,
+    filters: Annotated[
+        bool,
+        typer.Option(
+            "--filters/--no-filters",
+            help="TimeLens' data filters first (audio queries, 5-500 s, 200 words, spans "
+            "inside); --config takes them from its data.filters.",
+        ),
+    ] = True,
 ) -> None:
     """Run the model to be trained over the training split; each sample's IoU is its
     difficulty estimate (the run's samples file)."""
+    from timelens_eval.rlvr.filters import DataFilters
     from timelens_eval.rlvr.pipeline import estimate_difficulty as run
+    from timelens_eval.rlvr.pipeline import estimate_difficulty_for_config
 
-    options = _parse_options(loader_args)
-    if split:
-        options.setdefault("split", split)
     show = sys.stderr.isatty() if progress is None else progress
-    outcome = run(
-        adapter,
-        adapter_args,
-        benchmark,
-        annotations=annotations,
-        video_root=video_root,
-        loader_options=options,
-        output=output,
-        limit=limit,
-        concurrency=concurrency,
-        progress=show,
-    )
+    if config is not None:
+        if adapter is not None or adapter_args is not None:
+            raise ConfigError("--config gives the model: drop -a/--adapter-args")
+        from timelens_eval.rlvr.config import load_config
+
+        overrides = {"difficulty.output": str(output)} if output is not None else {}
+        outcome = estimate_difficulty_for_config(
+            load_config(config, overrides), limit=limit, concurrency=concurrency, progress=show
+        )
+    else:
+        if adapter is None:
+            raise ConfigError("give --config FILE or -a ADAPTER")
+        options = _parse_options(loader_args)
+        if split:
+            options.setdefault("split", split)
+        outcome = run(
+            adapter,
+            adapter_args,
+            benchmark,
+            annotations=annotations,
+            video_root=video_root,
+            loader_options=options,
+            output=output,
+            limit=limit,
+            concurrency=concurrency,
+            progress=show,
+            max_new_tokens=max_new_tokens,
+            filters=DataFilters() if filters else None,
+        )
+    if outcome.filters is not None:
+        typer.echo(f"data filters: {outcome.filters.summary()}")
     mean = "n/a" if outcome.mean_iou is None else f"{outcome.mean_iou:.3f}"
     typer.echo(f"difficulty: {outcome.samples} samples, mean IoU {mean}")
     typer.echo(f"difficulty file: {outcome.difficulty_file}")
@@ -173,7 +215,7 @@ def sample(
     for bucket, pool, chosen in selection.bucket_counts:
         if pool:
             typer.echo(
-                f"  duration [{bucket.min_duration:g}, {bucket.max_duration:g}): "
+                f"  duration [{bucket.min_duration:g}, {bucket.max_duration:g}]: "
                 f"{chosen}/{pool} (target {bucket.target_size})"
             )
     typer.echo(f"selection: {output}  plot: {output.with_suffix('.png')}")
