@@ -77,7 +77,13 @@ from timelens_eval.adapters import (
 from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
 from timelens_eval.errors import ConfigError, MissingDependencyError
 
-__all__ = ["TransformersAdapter", "TransformersConfig", "generate_kwargs"]
+__all__ = [
+    "TransformersAdapter",
+    "TransformersConfig",
+    "declares_own_processor",
+    "generate_kwargs",
+    "hf_processor_inputs",
+]
 
 
 class TransformersConfig(BaseModel):
@@ -98,6 +104,24 @@ class TransformersConfig(BaseModel):
         "timelens-7b preset when the checkpoint declares its own processor.",
     )
     local_files_only: bool = False
+
+
+def hf_processor_inputs(processor: Any, inputs: QwenInputs, preset: ModelPreset) -> dict[str, Any]:
+    """The whole processor call the adapter makes for ``inputs``: the chat-templated text
+    (with the generation prompt), the vision arrays and their options
+    (:func:`~timelens_eval_adapters.presets.processor_call`; a checkpoint's own processor
+    gets the whole video with its metadata). Training code calls it too, so a model is
+    trained on exactly the input it is evaluated on."""
+    text = processor.apply_chat_template(
+        inputs.messages, tokenize=False, add_generation_prompt=True
+    )
+    own = is_checkpoint_processor(processor)
+    return {
+        "text": [text],
+        "return_tensors": "pt",
+        "padding": True,
+        **processor_call(inputs, preset, own_processor=own),
+    }
 
 
 def _is_dir(model: str) -> bool:
@@ -273,15 +297,7 @@ class TransformersAdapter(Adapter):
 
     def processor_inputs(self, inputs: QwenInputs) -> dict[str, Any]:
         """The processor call for ``inputs``: rendered text, vision arrays and their options."""
-        text = self._processor.apply_chat_template(
-            inputs.messages, tokenize=False, add_generation_prompt=True
-        )
-        return {
-            "text": [text],
-            "return_tensors": "pt",
-            "padding": True,
-            **processor_call(inputs, self.preset, own_processor=self.own_processor),
-        }
+        return hf_processor_inputs(self._processor, inputs, self.preset)
 
     def _generate(self, request: GroundingRequest) -> GroundingOutput:
         assert request.message is not None

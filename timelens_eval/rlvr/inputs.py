@@ -12,7 +12,7 @@ template, timestamp encoding), resolved once from an RLVR config
 * SFT and GRPO build each prompt with :func:`prompt_message` (the runner's own
   ``sample_frames`` and ``build_prompt``) and encode it with :func:`encode_message`,
   which calls the adapter's ``build_qwen_inputs`` and the ``transformers`` adapter's
-  ``processor_inputs``: the processor gets the very call evaluation makes (frames as
+  ``hf_processor_inputs``: the processor gets the very call evaluation makes (frames as
   already sampled, ``do_sample_frames=False``, ``do_resize=False`` for frames sized to
   the patch), not a copy of it.
 
@@ -184,26 +184,14 @@ def snap_row_gt(row: Mapping[str, Any], message: Any, vision: str = "video") -> 
     return {**row, "gt": [list(snap_span_to_times(w, times)) for w in row["gt"]]}
 
 
-class _AdapterState:
-    """Stands in for a loaded ``transformers`` adapter: the state its ``processor_inputs``
-    reads (the processor, the preset, whether the processor is the checkpoint's own)."""
-
-    def __init__(self, processor: Any, preset: Any) -> None:
-        from timelens_eval_adapters.presets import is_checkpoint_processor
-
-        self._processor = processor
-        self.preset = preset
-        self.own_processor = is_checkpoint_processor(processor)
-
-
 def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, Any]:
     """The keyword arguments of the processor call the ``transformers`` adapter makes for
     ``message`` (plus the system turn of ``spec.system_prompt``, which evaluation has not)."""
     from timelens_eval_adapters.presets import build_qwen_inputs
-    from timelens_eval_adapters.transformers_hf import TransformersAdapter
+    from timelens_eval_adapters.transformers_hf import hf_processor_inputs
 
     inputs = build_qwen_inputs(message, spec.preset, spec.vision)
-    call = TransformersAdapter.processor_inputs(_AdapterState(processor, spec.preset), inputs)
+    call = hf_processor_inputs(processor, inputs, spec.preset)
     if spec.system_prompt:
         system = {"role": "system", "content": [{"type": "text", "text": spec.system_prompt}]}
         call["text"] = [
