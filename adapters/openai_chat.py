@@ -1,10 +1,21 @@
-"""The ``openai`` adapter: Chat Completions with video frames as images.
+"""The ``openai`` adapter: Chat Completions with video frames as images, or as videos.
 
 One request is one user turn whose content parts follow the prompt message in order:
 each :class:`~timelens_eval.messages.TextPart` becomes a ``text`` part and each frame a
 base64 ``image_url`` part, so textual timestamps sit between the frames exactly where
 the chosen timestamp encoding put them. ``base_url`` points the adapter at any
 OpenAI-compatible server (``vllm serve``, ``timelens-eval serve``).
+
+With ``frames_as=video`` (for ``vllm serve`` of a Qwen-VL family model) every run of
+frames between two text parts becomes one ``video_url`` part instead: a
+``data:video/jpeg;base64,...`` URL of the frames, which vLLM reads frame by frame (PNG by
+default, so the pixels arrive unchanged), and the body carries the processor options of
+the in-process ``vllm`` adapter (``mm_processor_kwargs``: ``do_resize=False``,
+``do_sample_frames=False``, and Qwen2.5-VL's ``fps``). The model family's preset
+(``preset``, default from the model name) then sets the frames, template and encoding,
+as for the ``vllm`` adapter. vLLM's API carries no video metadata, so a Qwen3-VL model
+served this way sees ``<t seconds>`` computed from the processor's default rate, not the
+frames' true times: use the ``vllm`` adapter for Qwen3-VL and TimeLens-8B.
 
 Retries are done here, not by the client library (it is built with ``max_retries=0``):
 429, 408, 409 and 5xx answers, timeouts, dropped connections and malformed responses are
@@ -53,7 +64,7 @@ from timelens_eval.adapters import (
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 
-__all__ = ["OpenAIAdapter", "OpenAIConfig", "message_content"]
+__all__ = ["OpenAIAdapter", "OpenAIConfig", "message_content", "video_content"]
 
 log = logging.getLogger("timelens_eval.adapters.openai")
 
@@ -82,6 +93,17 @@ class OpenAIConfig(BaseModel):
     jpeg_quality: int = Field(90, ge=1, le=100)
     detail: Literal["auto", "low", "high"] | None = Field(
         None, description="OpenAI image detail level; left out when None."
+    )
+    frames_as: Literal["images", "video"] = Field(
+        "images",
+        description="'video': each run of frames as one video_url part with vLLM processor "
+        "options (vllm serve of a Qwen-VL model); 'images': one image_url per frame.",
+    )
+    preset: str | None = Field(
+        None, description="Qwen-VL preset for frames_as=video (default: from the model name)."
+    )
+    video_frame_format: Literal["png", "jpeg"] = Field(
+        "png", description="Encoding of each frame inside a video_url (png: lossless)."
     )
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
         "max_tokens", description="Name of the output-length parameter the server expects."
@@ -120,6 +142,32 @@ def message_content(
             content.append({"type": "image_url", "image_url": image_url})
         elif part.text:
             content.append({"type": "text", "text": part.text})
+    return content
+
+
+def video_content(message: PromptMessage, *, frame_format: str = "png") -> list[dict[str, Any]]:
+    """Content parts of ``message`` with every run of frames as one ``video_url`` part.
+
+    The URL is ``data:video/jpeg;base64,F1,F2,...``: vLLM's media type for a video given
+    as its frames; each ``Fi`` is one base64 image (PNG or JPEG, which vLLM's image reader
+    both decode).
+    """
+    content: list[dict[str, Any]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            url = "data:video/jpeg;base64," + ",".join(run)
+            content.append({"type": "video_url", "video_url": {"url": url}})
+            run.clear()
+
+    for part in message.parts:
+        if isinstance(part, ImagePart):
+            run.append(base64.b64encode(encode_image(part.image, frame_format, 95)).decode())
+        elif part.text:
+            flush()
+            content.append({"type": "text", "text": part.text})
+    flush()
     return content
 
 
@@ -188,6 +236,25 @@ class OpenAIAdapter(Adapter):
             max_retries=0,
         )
         self._openai = openai
+        self.preset = None
+        if config.frames_as == "video":
+            from timelens_eval_adapters.presets import resolve_preset
+
+            self.preset = resolve_preset(config.model, config.preset)
+            if self.preset.vision == "images":  # pragma: no cover - no such preset today
+                raise ConfigError("openai adapter: frames_as=video needs a video preset")
+            self.default_frames = self.preset.frames  # type: ignore[misc]
+            self.default_template = self.preset.template  # type: ignore[misc]
+            self.default_encoding = self.preset.encoding  # type: ignore[misc]
+            if self.preset.family == "qwen3-vl":
+                log.warning(
+                    "openai adapter, frames_as=video, %s: vLLM's API carries no video "
+                    "metadata, so the served model's <t seconds> are not the frames' true "
+                    "times; the vllm adapter gives the official input",
+                    self.preset.name,
+                )
+        elif config.preset is not None:
+            raise ConfigError("openai adapter: preset= is only used with frames_as=video")
 
     def __repr__(self) -> str:
         return f"OpenAIAdapter(model={self.config.model!r}, base_url={self.config.base_url!r})"
@@ -217,17 +284,25 @@ class OpenAIAdapter(Adapter):
         }
         if generation.seed is not None:
             params["seed"] = generation.seed
+        extra: dict[str, Any] = {}
+        if self.preset is not None and request.message is not None:
+            from timelens_eval_adapters.presets import build_qwen_inputs, vllm_multimodal
+
+            inputs = build_qwen_inputs(request.message, self.preset, self.preset.vision)
+            extra["mm_processor_kwargs"] = vllm_multimodal(inputs, self.preset)[
+                "mm_processor_kwargs"
+            ]
         if config.send_metadata:
             message = request.message
-            params["extra_body"] = {
-                "timelens": {
-                    "sample_id": request.sample_id,
-                    "query": request.query,
-                    "duration": request.duration,
-                    "timestamps": message.timestamps.tolist() if message else [],
-                    "clip": list(request.clip) if request.clip is not None else None,
-                }
+            extra["timelens"] = {
+                "sample_id": request.sample_id,
+                "query": request.query,
+                "duration": request.duration,
+                "timestamps": message.timestamps.tolist() if message else [],
+                "clip": list(request.clip) if request.clip is not None else None,
             }
+        if extra:
+            params["extra_body"] = extra
         return params
 
     def _classify(self, exc: Exception) -> AttemptFailure:
@@ -277,13 +352,18 @@ class OpenAIAdapter(Adapter):
         if request.message is None:
             raise AdapterError("openai adapter needs a prompt message with frames", retryable=False)
         config = self.config
-        content = await asyncio.to_thread(
-            message_content,
-            request.message,
-            image_format=config.image_format,
-            jpeg_quality=config.jpeg_quality,
-            detail=config.detail,
-        )
+        if config.frames_as == "video":
+            content = await asyncio.to_thread(
+                video_content, request.message, frame_format=config.video_frame_format
+            )
+        else:
+            content = await asyncio.to_thread(
+                message_content,
+                request.message,
+                image_format=config.image_format,
+                jpeg_quality=config.jpeg_quality,
+                detail=config.detail,
+            )
         params = self._params(request, content)
         (response, latency), attempts = await with_retries(
             lambda: self._attempt(params),

@@ -2,37 +2,41 @@
 
 A :class:`ModelPreset` says how a model family was evaluated in the TimeLens paper:
 
-================  ======  ==========  ==============  ===============  ======================
-preset            patch   template    encoding        vision input     timestamps reach the
-                                                                       model as
-================  ======  ==========  ==============  ===============  ======================
-``qwen2.5-vl``    28      timelens    none            one video        MRoPE time positions
-                                                                       (from the video fps)
-``qwen3-vl``      32      timelens    none            one video        ``<t seconds>`` text the
-                                                                       processor writes
-                                                                       before each frame pair
-``timelens-7b``   28      timelens-7b interleaved     video chunks     ``"0.0s"`` text before
-                                                                       each frame (the prompt)
-``timelens-8b``   32      timelens    none            one video        as ``qwen3-vl``
-================  ======  ==========  ==============  ===============  ======================
+================  ======  ==========  ===================  ==============  ==================
+preset            patch   template    encoding             vision input    timestamps reach
+                                                                           the model as
+================  ======  ==========  ===================  ==============  ==================
+``qwen2.5-vl``    28      timelens    none                 one video       MRoPE time
+                                                                           positions (from
+                                                                           the sample fps)
+``qwen3-vl``      32      timelens    none                 one video       ``<t seconds>``
+                                                                           text the processor
+                                                                           writes before each
+                                                                           temporal patch
+``timelens-7b``   28      timelens-7b interleaved-patches  one video per   ``"0.0s"`` text
+                                                           temporal patch  before each
+                                                                           temporal patch
+``timelens-8b``   32      timelens    none                 one video       as ``qwen3-vl``
+================  ======  ==========  ===================  ==============  ==================
 
-Every preset samples at 2 fps with a pixel budget of at least 64 and at most 14,336
-visual tokens per video (``tokens x patch**2`` pixels), the settings of the TimeLens
-evaluation script; frames are resized by the runner's sampler, so the processors get
-them at their final size and do not resize again (TimeLens passes ``do_resize=False``).
+Every preset samples frames as the TimeLens evaluation does, with qwen-vl-utils' rules
+(:mod:`timelens_eval.video.qwen_sampling`): 2 fps, an even number of frames (at most 768),
+at least 64 and at most 14,336 visual tokens per video (``tokens x patch**2`` pixels),
+resized once by torchvision; the processors get them with ``do_resize=False``.
 
 :func:`build_qwen_inputs` turns a :class:`~timelens_eval.messages.PromptMessage` into
 chat content plus the arrays and per-video metadata both engines take:
 
 * ``video``: all frames become one video (the instruction text after it);
 * ``chunks``: every run of frames between two text parts becomes its own video, so the
-  textual timestamps sit between them (TimeLens-7B);
+  textual timestamps sit between them (TimeLens-7B: one 2-frame temporal patch each);
 * ``images``: every frame is an image (a fallback where no video processor can run).
 
-Frame times are passed as video metadata with a millisecond time base (``fps=1000`` and
-``frames_indices`` = the frame times in ms), so a processor that derives timestamps from
-the metadata (Qwen3-VL) shows the true times, including clip offsets, and the sampling
-rate a processor derives from it (Qwen2.5-VL's ``second_per_grid_ts``) is the real one.
+Video metadata is what qwen-vl-utils gives the processors: the source frame indices, the
+stream's average frame rate and the source frame count, so Qwen3-VL writes the same
+``<t seconds>`` and Qwen2.5-VL gets the same sample rate. For frames of the ``pts``
+sampler (no source indices), frame times are passed with a millisecond time base
+(``fps=1000`` and ``frames_indices`` = the frame times in ms).
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ __all__ = [
     "VisionInput",
     "build_qwen_inputs",
     "frames_fps",
+    "is_checkpoint_processor",
+    "processor_call",
+    "vllm_multimodal",
     "resolve_preset",
     "video_metadata",
 ]
@@ -72,6 +79,7 @@ def _frames(patch: int) -> FrameSpec:
         min_pixels=MIN_TOKENS * patch * patch,
         total_pixels=TOTAL_TOKENS * patch * patch,
         patch=patch,
+        sampler="qwen-vl-utils",
     )
 
 
@@ -119,9 +127,9 @@ PRESETS: dict[str, ModelPreset] = {
             family="qwen2.5-vl",
             patch=28,
             template="timelens-7b",
-            encoding="interleaved",
+            encoding="interleaved-patches",
             vision="chunks",
-            description="TimeLens-7B (Qwen2.5-VL): '0.0s' before each frame, frames as chunks.",
+            description="TimeLens-7B (Qwen2.5-VL): '0.0s' before each 2-frame temporal patch.",
         ),
         ModelPreset(
             name="timelens-8b",
@@ -250,7 +258,8 @@ def build_qwen_inputs(
         p.image.shape[0] % preset.patch == 0 and p.image.shape[1] % preset.patch == 0
         for p in all_images
     )
-    fps = frames_fps(message.timestamps, preset.frames.fps)
+    source = message.video
+    fps = source.sample_fps if source else frames_fps(message.timestamps, preset.frames.fps)
     for item in layout:
         if isinstance(item, TextPart):
             out.content.append({"type": "text", "text": item.text})
@@ -263,7 +272,95 @@ def build_qwen_inputs(
             continue
         out.content.append({"type": "video"})
         out.videos.append(_stack(run))
-        times = np.array([p.timestamp for p in run], dtype=np.float64)
-        out.video_metadata.append(video_metadata(times, fps))
+        if source is not None:
+            out.video_metadata.append(
+                {
+                    "fps": source.fps,
+                    "frames_indices": [source.frame_indices[p.index] for p in run],
+                    "total_num_frames": source.total_frames,
+                }
+            )
+        else:
+            times = np.array([p.timestamp for p in run], dtype=np.float64)
+            out.video_metadata.append(video_metadata(times, fps))
         out.video_fps.append(fps)
     return out
+
+
+def is_checkpoint_processor(processor: Any) -> bool:
+    """True for a processor whose class comes with the checkpoint (``trust_remote_code``),
+    not from transformers."""
+    module = type(processor).__module__ or ""
+    return not module.startswith("transformers.") and not module.startswith("timelens_eval")
+
+
+def _single(values: list[float]) -> float | list[float]:
+    return values[0] if len(set(values)) == 1 else list(values)
+
+
+def processor_call(
+    inputs: QwenInputs, preset: ModelPreset, *, own_processor: bool = False
+) -> dict[str, Any]:
+    """Vision arguments of the Hugging Face processor call for ``inputs`` (all but the text).
+
+    * The stock Qwen-VL processors get the frames (``N x H x W x 3`` uint8; they give the
+      same pixel values as qwen-vl-utils' float tensors), ``video_metadata``,
+      ``do_sample_frames=False`` and ``do_resize=False`` (the frames are already sized).
+      Qwen2.5-VL also gets ``fps``: transformers 4.x derives its ``second_per_grid_ts`` from
+      it, 5.x from the metadata's sample rate; both then equal the official ``2 / fps``.
+    * A checkpoint's own processor (``own_processor``, TimeLens-7B's with
+      ``trust_remote_code``) gets what the TimeLens evaluation hands it: each video as a
+      ``(T x C x H x W float tensor, metadata)`` pair, and ``do_resize=False``.
+    """
+    call: dict[str, Any] = {}
+    if inputs.images:
+        call["images"] = list(inputs.images)
+    if inputs.videos:
+        if own_processor:
+            import torch
+
+            call["videos"] = [
+                (torch.from_numpy(np.ascontiguousarray(v)).permute(0, 3, 1, 2).float(), dict(m))
+                for v, m in zip(inputs.videos, inputs.video_metadata, strict=True)
+            ]
+        else:
+            call["videos"] = list(inputs.videos)
+            call["video_metadata"] = [dict(m) for m in inputs.video_metadata]
+            call["do_sample_frames"] = False
+            if preset.family == "qwen2.5-vl":
+                call["fps"] = _single(inputs.video_fps)
+    if inputs.frames_presized:
+        call["do_resize"] = False
+    return call
+
+
+def vllm_multimodal(inputs: QwenInputs, preset: ModelPreset) -> dict[str, Any]:
+    """``multi_modal_data`` and ``mm_processor_kwargs`` of a vLLM prompt for ``inputs``.
+
+    vLLM (0.11+) calls the same Hugging Face processor. Qwen3-VL videos travel as
+    ``(frames, metadata)`` (vLLM needs the metadata for the ``<t seconds>`` text and reads
+    ``do_sample_frames`` from it); Qwen2.5-VL videos as frames, with ``fps`` in the processor
+    options. The options are those of :func:`processor_call`: ``do_resize=False``,
+    ``do_sample_frames=False``.
+    """
+    data: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {}
+    if inputs.videos:
+        if preset.family == "qwen3-vl":
+            videos: list[Any] = [
+                (v, {**m, "do_sample_frames": False})
+                for v, m in zip(inputs.videos, inputs.video_metadata, strict=True)
+            ]
+        else:
+            videos = list(inputs.videos)
+            kwargs["fps"] = _single(inputs.video_fps)
+        data["video"] = videos[0] if len(videos) == 1 else videos
+        kwargs["do_sample_frames"] = False
+    if inputs.images:
+        from PIL import Image
+
+        images = [Image.fromarray(np.ascontiguousarray(i)) for i in inputs.images]
+        data["image"] = images[0] if len(images) == 1 else images
+    if inputs.frames_presized:
+        kwargs["do_resize"] = False
+    return {"multi_modal_data": data, "mm_processor_kwargs": kwargs}

@@ -6,13 +6,15 @@ at a time:
 
 1. the prompt message becomes Qwen-VL chat content and vision inputs with the model
    family's preset (:mod:`timelens_eval_adapters.presets`): one video for Qwen2.5-VL,
-   Qwen3-VL and TimeLens-8B; one video chunk per frame, each after its ``"0.0s"`` text,
-   for TimeLens-7B;
+   Qwen3-VL and TimeLens-8B; for TimeLens-7B, one 2-frame video per temporal patch, each
+   after its ``"0.0s"`` text, or, when the checkpoint has its own processor and
+   ``trust_remote_code`` is on, the whole video with its metadata for that processor to
+   lay out (as the TimeLens evaluation does);
 2. the processor's chat template renders the turn (with the generation prompt), and the
-   processor is called with ``videos=`` plus ``video_metadata`` (millisecond frame
-   indices, so the true frame times and rate are known), ``do_sample_frames=False`` (the
-   runner already sampled at the preset's 2 fps) and, when the frames are already sized
-   to multiples of the patch, ``do_resize=False`` (as TimeLens does);
+   processor is called as :func:`~timelens_eval_adapters.presets.processor_call` says:
+   the frames, their metadata (source frame indices and rate, as qwen-vl-utils gives
+   them), ``do_sample_frames=False`` (the runner already sampled the frames) and
+   ``do_resize=False`` (they are already sized, as TimeLens does);
 3. ``generate`` decodes greedily (``do_sample=False``) unless the request's temperature
    is above 0, for at most ``max_new_tokens``; the new tokens are decoded with special
    tokens skipped. A sampled request seeds torch with its seed and its sample id hashed
@@ -32,7 +34,9 @@ Arguments: ``model`` (required), ``preset`` (``qwen2.5-vl``, ``qwen3-vl``,
 ``chunks``, ``images``; default: the preset's), ``device`` (``auto``, ``cpu``, ``cuda``,
 ``cuda:N``), ``name`` (display name in results), ``dtype`` (``auto``, ``float32``,
 ``bfloat16``, ``float16``),
-``attn_implementation`` (e.g. ``flash_attention_2``, ``sdpa``), ``trust_remote_code``,
+``attn_implementation`` (e.g. ``flash_attention_2``, ``sdpa``), ``trust_remote_code``
+(default: on only for the ``timelens-7b`` preset when the checkpoint declares its own
+processor code, as the TimeLens evaluation loads it; the spec records the value used),
 ``local_files_only``.
 
 A local checkpoint directory with a ``timelens_eval_inputs.json`` (written by
@@ -57,6 +61,8 @@ from timelens_eval_adapters.presets import (
     QwenInputs,
     VisionInput,
     build_qwen_inputs,
+    is_checkpoint_processor,
+    processor_call,
     resolve_preset,
 )
 
@@ -71,7 +77,13 @@ from timelens_eval.adapters import (
 from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
 from timelens_eval.errors import ConfigError, MissingDependencyError
 
-__all__ = ["TransformersAdapter", "TransformersConfig", "generate_kwargs"]
+__all__ = [
+    "TransformersAdapter",
+    "TransformersConfig",
+    "declares_own_processor",
+    "generate_kwargs",
+    "hf_processor_inputs",
+]
 
 
 class TransformersConfig(BaseModel):
@@ -86,8 +98,30 @@ class TransformersConfig(BaseModel):
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attn_implementation: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool | None = Field(
+        None,
+        description="Run the checkpoint's own model/processor code; default: only for the "
+        "timelens-7b preset when the checkpoint declares its own processor.",
+    )
     local_files_only: bool = False
+
+
+def hf_processor_inputs(processor: Any, inputs: QwenInputs, preset: ModelPreset) -> dict[str, Any]:
+    """The whole processor call the adapter makes for ``inputs``: the chat-templated text
+    (with the generation prompt), the vision arrays and their options
+    (:func:`~timelens_eval_adapters.presets.processor_call`; a checkpoint's own processor
+    gets the whole video with its metadata). Training code calls it too, so a model is
+    trained on exactly the input it is evaluated on."""
+    text = processor.apply_chat_template(
+        inputs.messages, tokenize=False, add_generation_prompt=True
+    )
+    own = is_checkpoint_processor(processor)
+    return {
+        "text": [text],
+        "return_tensors": "pt",
+        "padding": True,
+        **processor_call(inputs, preset, own_processor=own),
+    }
 
 
 def _is_dir(model: str) -> bool:
@@ -97,6 +131,39 @@ def _is_dir(model: str) -> bool:
         return Path(model).is_dir()
     except OSError:
         return False
+
+
+_PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
+
+
+def declares_own_processor(model: str, *, local_files_only: bool = False) -> bool:
+    """Whether checkpoint ``model`` (a directory or a Hub name) ships its own processor code.
+
+    True when one of its processor configs maps ``AutoProcessor`` to a module of its own
+    (``auto_map``), as TimeLens-7B's does.
+    """
+    import json
+    from pathlib import Path
+
+    for name in _PROCESSOR_FILES:
+        if _is_dir(model):
+            file: Path | None = Path(model) / name
+        else:
+            try:
+                from huggingface_hub import hf_hub_download
+
+                file = Path(hf_hub_download(model, name, local_files_only=local_files_only))
+            except Exception:  # absent, offline, or not a Hub name: nothing declared there
+                file = None
+        if file is None or not file.is_file():
+            continue
+        try:
+            auto_map = json.loads(file.read_text()).get("auto_map") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(auto_map, dict) and "AutoProcessor" in auto_map:
+            return True
+    return False
 
 
 def generate_kwargs(generation: GenerationConfig) -> dict[str, Any]:
@@ -148,7 +215,22 @@ class TransformersAdapter(Adapter):
         self.preset: ModelPreset = resolve_preset(
             self.config.model, self.config.preset or trained.get("preset")
         )
-        self.vision: VisionInput = self.config.vision or trained.get("vision") or self.preset.vision
+        trust = self.config.trust_remote_code
+        if trust is None:
+            trust = self.preset.name == "timelens-7b" and declares_own_processor(
+                self.config.model, local_files_only=self.config.local_files_only
+            )
+        self.trust_remote_code = trust
+        self.args["trust_remote_code"] = trust
+        self._lock = threading.Lock()
+        self._load()
+        # TimeLens-7B's own processor writes the timestamps itself from the whole video.
+        self.own_processor = is_checkpoint_processor(self._processor)
+        vision = self.config.vision or trained.get("vision") or self.preset.vision
+        encoding = inputs.encoding if inputs else self.preset.encoding
+        if self.own_processor and self.config.vision is None:
+            vision, encoding = "video", "none"
+        self.vision: VisionInput = vision
         if self.vision != "images" and importlib.util.find_spec("torchvision") is None:
             raise MissingDependencyError(
                 f"video input (vision={self.vision}) of the transformers adapter",
@@ -156,15 +238,16 @@ class TransformersAdapter(Adapter):
                 "torchvision",
             )
         # Presets of this model family; the runner uses them unless overridden.
-        self.default_frames = inputs.frames if inputs else self.preset.frames  # type: ignore[misc]
+        frames = inputs.frames if inputs else self.preset.frames
+        if frames.sampler == "qwen-vl-utils" and importlib.util.find_spec("torchvision") is None:
+            # Frames as images (no video processor) are not the official input anyway; the
+            # qwen-vl-utils sampler resizes with torchvision, so sample by timestamp here.
+            frames = frames.model_copy(update={"sampler": "pts"})
+        self.default_frames = frames  # type: ignore[misc]
         self.default_template = (  # type: ignore[misc]
             inputs.template if inputs else self.preset.template
         )
-        self.default_encoding = (  # type: ignore[misc]
-            inputs.encoding if inputs else self.preset.encoding
-        )
-        self._lock = threading.Lock()
-        self._load()
+        self.default_encoding = encoding  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"TransformersAdapter(model={self.config.model!r}, preset={self.preset.name!r})"
@@ -187,14 +270,14 @@ class TransformersAdapter(Adapter):
         dtype: Any = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
         options: dict[str, Any] = {
             "dtype": dtype,
-            "trust_remote_code": config.trust_remote_code,
+            "trust_remote_code": self.trust_remote_code,
             "local_files_only": config.local_files_only,
         }
         if config.attn_implementation:
             options["attn_implementation"] = config.attn_implementation
         try:
             model = AutoModelForImageTextToText.from_pretrained(config.model, **options)
-            if config.trust_remote_code:
+            if self.trust_remote_code:
                 from transformers import AutoProcessor
 
                 processor = AutoProcessor.from_pretrained(
@@ -214,21 +297,7 @@ class TransformersAdapter(Adapter):
 
     def processor_inputs(self, inputs: QwenInputs) -> dict[str, Any]:
         """The processor call for ``inputs``: rendered text, vision arrays and their options."""
-        text = self._processor.apply_chat_template(
-            inputs.messages, tokenize=False, add_generation_prompt=True
-        )
-        call: dict[str, Any] = {"text": [text], "return_tensors": "pt", "padding": True}
-        if inputs.images:
-            call["images"] = inputs.images
-        if inputs.videos:
-            from transformers.video_utils import VideoMetadata
-
-            call["videos"] = inputs.videos
-            call["video_metadata"] = [VideoMetadata(**m) for m in inputs.video_metadata]
-            call["do_sample_frames"] = False
-        if inputs.frames_presized:
-            call["do_resize"] = False
-        return call
+        return hf_processor_inputs(self._processor, inputs, self.preset)
 
     def _generate(self, request: GroundingRequest) -> GroundingOutput:
         assert request.message is not None

@@ -1,45 +1,51 @@
-"""The ``vllm`` adapter: Qwen-VL family models in an in-process vLLM engine, batched.
+"""The ``vllm`` adapter: Qwen-VL family models in an in-process vLLM engine (vLLM 0.11+).
 
-Requests that arrive together (the runner keeps many in flight) are gathered into one
-``LLM.generate`` call of up to ``batch_size`` prompts, waiting at most ``batch_wait``
-seconds after the first one. Each prompt is built from the model family's preset
-(:mod:`timelens_eval_adapters.presets`) exactly as the ``transformers`` adapter builds
-it, so both adapters send the same inputs:
+The engine is vLLM's asynchronous engine (``AsyncLLMEngine``), which batches continuously:
+every request the runner has in flight goes into the engine as soon as its frames are
+ready, and each answer comes back as soon as it is finished; no request waits for a batch
+to fill or for the slowest answer of a batch. How many requests the runner keeps in flight
+is the adapter's ``max_in_flight`` (default 64), not ``--concurrency`` (which paces API
+adapters); the engine's own scheduler (``max_num_seqs``) decides how many run at once.
 
-* ``prompt``: the processor's chat template over the user turn (frames as
-  ``<|vision_start|><|video_pad|><|vision_end|>`` or image pads, then the TimeLens
-  instruction), with the generation prompt;
-* ``multi_modal_data``: ``{"video": ...}`` -- for Qwen3-VL / TimeLens-8B each video is
-  ``(frames, metadata)`` with millisecond ``frames_indices`` so vLLM writes the true
-  ``<t seconds>`` before each frame pair; for Qwen2.5-VL / TimeLens-7B the frame arrays --
-  or ``{"image": [...]}`` with ``vision=images``;
-* ``mm_processor_kwargs``: ``fps`` (the frames' real sampling rate: Qwen2.5-VL's MRoPE
-  time positions), ``do_sample_frames=False`` (frames are already sampled at 2 fps), and
-  ``size`` bounds (64 to 768 tokens per frame) inside which the runner's resized frames
-  are left as they are;
-* sampling parameters: ``temperature`` 0 (greedy, the TimeLens protocol) unless the run
-  asks otherwise, ``top_p``, ``max_tokens`` and ``seed`` from the generation config.
+Each prompt is built from the model family's preset (:mod:`timelens_eval_adapters.presets`)
+exactly as the ``transformers`` adapter builds its processor call, so both engines give the
+model the same input (checked token for token by the tests):
+
+* ``prompt``: the processor's chat template over the user turn (the TimeLens instruction
+  after the frames), with the generation prompt;
+* ``multi_modal_data`` and ``mm_processor_kwargs``:
+  :func:`~timelens_eval_adapters.presets.vllm_multimodal` -- Qwen3-VL / TimeLens-8B videos
+  as ``(frames, metadata)`` with the source frame indices and rate, so vLLM's processor
+  writes the official ``<t seconds>``; Qwen2.5-VL videos with ``fps`` (its MRoPE time
+  positions); TimeLens-7B as one 2-frame video per temporal patch after its ``"0.0s"``;
+  always ``do_resize=False`` and ``do_sample_frames=False``, since the frames arrive
+  sampled and sized as qwen-vl-utils makes them;
+* sampling: the checkpoint's generation config (vLLM's ``get_diff_sampling_param``, e.g. a
+  ``repetition_penalty``), as Hugging Face ``generate`` in the TimeLens evaluation applies
+  it, then ``temperature`` 0 (greedy) unless the run asks otherwise, ``max_tokens`` = the
+  run's ``max_new_tokens`` (512 by default) and ``seed``.
 
 The engine is a thin seam (:class:`Engine`): :meth:`VLLMAdapter.make_engine` builds
-:class:`VLLMEngine`, which alone imports vLLM. Everything before it is plain data and
-is unit-tested without a GPU.
+:class:`VLLMEngine`, which alone imports vLLM. Everything before it is plain data and is
+tested without a GPU, including through vLLM's own multimodal processor where vLLM can be
+installed (see ``docs/adapters.md``).
 
 Arguments: ``model`` (required), ``preset``, ``vision`` (as for ``transformers``),
 ``tensor_parallel_size``, ``pipeline_parallel_size``, ``data_parallel_size``, ``dtype``,
-``gpu_memory_utilization``, ``max_model_len``, ``max_num_seqs``, ``max_videos`` (per
-prompt, for chunked input), ``batch_size``, ``batch_wait``, ``trust_remote_code``,
-``seed`` (engine seed), ``enforce_eager``.
+``gpu_memory_utilization``, ``max_model_len``, ``max_num_seqs``, ``max_in_flight``,
+``trust_remote_code``, ``seed`` (engine seed), ``enforce_eager``, ``engine_args`` (a JSON
+object of further ``AsyncEngineArgs``, passed through).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from timelens_eval_adapters.common import validate_config
 from timelens_eval_adapters.presets import (
@@ -48,6 +54,7 @@ from timelens_eval_adapters.presets import (
     VisionInput,
     build_qwen_inputs,
     resolve_preset,
+    vllm_multimodal,
 )
 
 from timelens_eval.adapters import (
@@ -59,20 +66,22 @@ from timelens_eval.adapters import (
     Usage,
 )
 from timelens_eval.errors import ConfigError, MissingDependencyError
+from timelens_eval.video.qwen_sampling import DEFAULT_MAX_FRAMES
 
 __all__ = [
+    "MIN_VLLM_VERSION",
     "Engine",
     "EngineOutput",
     "VLLMAdapter",
     "VLLMConfig",
     "VLLMEngine",
     "engine_args",
-    "mm_processor_kwargs",
     "sampling_params",
     "vllm_prompt",
 ]
 
-MAX_TOKENS_PER_FRAME = 768
+MIN_VLLM_VERSION = (0, 11, 0)
+"""The first vLLM release that runs Qwen3-VL."""
 
 
 class VLLMConfig(BaseModel):
@@ -81,21 +90,24 @@ class VLLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="Hub name or local checkpoint directory.")
-    preset: str | None = None
-    vision: VisionInput | None = None
+    preset: str | None = Field(None, description="Model-family preset; default from the name.")
+    vision: VisionInput | None = Field(None, description="How frames are passed.")
     tensor_parallel_size: int = Field(1, ge=1)
     pipeline_parallel_size: int = Field(1, ge=1)
     data_parallel_size: int = Field(1, ge=1)
     dtype: str = "auto"
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     max_model_len: int | None = Field(None, ge=1)
-    max_num_seqs: int | None = Field(None, ge=1)
-    max_videos: int = Field(1024, ge=1, description="Videos per prompt with vision=chunks.")
-    batch_size: int = Field(32, ge=1, description="Prompts per engine call.")
-    batch_wait: float = Field(0.05, ge=0, description="Seconds to gather a batch.")
+    max_num_seqs: int | None = Field(None, ge=1, description="Sequences the engine runs at once.")
+    max_in_flight: int = Field(
+        64, ge=1, description="Requests the run keeps in the engine (their frames in memory)."
+    )
     trust_remote_code: bool = False
     seed: int = 0
     enforce_eager: bool = False
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict, description="Further AsyncEngineArgs, passed through."
+    )
 
 
 @dataclass(frozen=True)
@@ -114,79 +126,59 @@ class Engine(Protocol):
     def render(self, messages: list[dict[str, Any]]) -> str:
         """The chat-templated prompt text (with the generation prompt)."""
 
-    def generate(
-        self, prompts: list[dict[str, Any]], sampling: list[dict[str, Any]]
-    ) -> list[EngineOutput]:
-        """Answers to ``prompts`` (vLLM prompt dicts), one per prompt, in order."""
+    def default_sampling(self) -> dict[str, Any]:
+        """The checkpoint's sampling defaults (vLLM ``SamplingParams`` names)."""
 
+    async def generate(
+        self, prompt: dict[str, Any], sampling: dict[str, Any], request_id: str
+    ) -> EngineOutput:
+        """The answer to one vLLM prompt dict."""
 
-def _preset_size(preset: ModelPreset) -> dict[str, int]:
-    min_pixels = preset.frames.min_pixels or 0
-    return {
-        "shortest_edge": min_pixels,
-        "longest_edge": MAX_TOKENS_PER_FRAME * preset.patch * preset.patch,
-    }
-
-
-def mm_processor_kwargs(inputs: QwenInputs, preset: ModelPreset) -> dict[str, Any]:
-    """Processor options sent with one prompt (see the module docstring)."""
-    kwargs: dict[str, Any] = {"size": _preset_size(preset)}
-    if inputs.videos:
-        kwargs["do_sample_frames"] = False
-        kwargs["fps"] = inputs.video_fps[0] if len(set(inputs.video_fps)) == 1 else inputs.video_fps
-    return kwargs
+    async def aclose(self) -> None:
+        """Shut the engine down."""
 
 
 def vllm_prompt(inputs: QwenInputs, preset: ModelPreset, text: str) -> dict[str, Any]:
     """The vLLM prompt dict for ``inputs`` whose chat-templated text is ``text``."""
-    data: dict[str, Any] = {}
-    if inputs.videos:
-        if preset.family == "qwen3-vl":
-            # vLLM reads ``do_sample_frames`` from the metadata and drops it before
-            # building the processor's VideoMetadata.
-            videos: list[Any] = [
-                (v, {**m, "do_sample_frames": False})
-                for v, m in zip(inputs.videos, inputs.video_metadata, strict=True)
-            ]
-        else:
-            videos = list(inputs.videos)
-        data["video"] = videos[0] if len(videos) == 1 else videos
-    if inputs.images:
-        from PIL import Image
-
-        images = [Image.fromarray(np.ascontiguousarray(i)) for i in inputs.images]
-        data["image"] = images[0] if len(images) == 1 else images
-    return {
-        "prompt": text,
-        "multi_modal_data": data,
-        "mm_processor_kwargs": mm_processor_kwargs(inputs, preset),
-    }
+    return {"prompt": text, **vllm_multimodal(inputs, preset)}
 
 
-def sampling_params(generation: GenerationConfig) -> dict[str, Any]:
-    """``SamplingParams`` arguments: greedy (temperature 0) unless the run asks otherwise."""
-    params: dict[str, Any] = {
-        "temperature": float(generation.temperature),
-        "top_p": float(generation.top_p) if generation.temperature > 0 else 1.0,
-        "max_tokens": generation.max_new_tokens,
-    }
+def sampling_params(
+    generation: GenerationConfig, defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``SamplingParams`` arguments: the checkpoint's ``defaults``, then the run's decoding.
+
+    Greedy (temperature 0) unless the run asks for sampling; then its ``temperature`` and
+    ``top_p``. ``max_tokens`` is always the run's ``max_new_tokens``.
+    """
+    params = dict(defaults or {})
+    params["max_tokens"] = generation.max_new_tokens
+    params["temperature"] = float(generation.temperature)
+    if generation.temperature > 0:
+        params["top_p"] = float(generation.top_p)
     if generation.seed is not None:
         params["seed"] = generation.seed
     return params
 
 
 def engine_args(config: VLLMConfig, vision: VisionInput) -> dict[str, Any]:
-    """``vllm.LLM`` arguments: parallelism, memory, and how many videos a prompt may hold."""
+    """``AsyncEngineArgs``: parallelism, memory, and how many vision items a prompt may hold.
+
+    A prompt holds one video, or with ``vision=chunks`` one video per temporal patch (at
+    most 768 frames, so 384 chunks), or with ``vision=images`` one image per frame.
+    """
+    chunks = DEFAULT_MAX_FRAMES // 2
     if vision == "images":
-        limit = {"image": config.max_videos, "video": 0}
+        limit = {"image": DEFAULT_MAX_FRAMES, "video": 0}
     elif vision == "chunks":
-        limit = {"video": config.max_videos, "image": 0}
+        limit = {"video": chunks, "image": 0}
     else:
         limit = {"video": 1, "image": 0}
     args: dict[str, Any] = {
         "model": config.model,
         "tensor_parallel_size": config.tensor_parallel_size,
         "pipeline_parallel_size": config.pipeline_parallel_size,
+        "data_parallel_size": config.data_parallel_size,
         "dtype": config.dtype,
         "gpu_memory_utilization": config.gpu_memory_utilization,
         "trust_remote_code": config.trust_remote_code,
@@ -194,30 +186,48 @@ def engine_args(config: VLLMConfig, vision: VisionInput) -> dict[str, Any]:
         "limit_mm_per_prompt": limit,
         "enforce_eager": config.enforce_eager,
     }
-    if config.data_parallel_size > 1:
-        args["data_parallel_size"] = config.data_parallel_size
     if config.max_model_len is not None:
         args["max_model_len"] = config.max_model_len
     if config.max_num_seqs is not None:
         args["max_num_seqs"] = config.max_num_seqs
+    clash = sorted(set(config.engine_args) & set(args))
+    if clash:
+        raise ConfigError(f"vllm engine_args repeat adapter arguments: {', '.join(clash)}")
+    args.update(config.engine_args)
     return args
 
 
+def check_vllm_version(version: str) -> None:
+    """Refuse vLLM releases older than :data:`MIN_VLLM_VERSION` with one clear line."""
+    numbers = []
+    for part in version.split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        numbers.append(int(digits or 0))
+    if tuple(numbers) < MIN_VLLM_VERSION:
+        need = ".".join(map(str, MIN_VLLM_VERSION))
+        raise ConfigError(
+            f"vllm {version} is too old: the vllm adapter needs vllm>={need} (Qwen3-VL); "
+            "pip install -U 'timelens-eval[vllm]'"
+        )
+
+
 class VLLMEngine:
-    """The real engine: ``vllm.LLM`` plus the checkpoint's processor for the chat template."""
+    """The real engine: vLLM's ``AsyncLLMEngine`` plus the checkpoint's processor for the
+    chat template."""
 
     def __init__(self, args: dict[str, Any]) -> None:
         try:
             import vllm
         except ImportError:
             raise MissingDependencyError("the vllm adapter", "vllm", "vllm") from None
+        check_vllm_version(vllm.__version__)
         from transformers import AutoProcessor
 
         self._vllm = vllm
         self._processor = AutoProcessor.from_pretrained(
             args["model"], trust_remote_code=args.get("trust_remote_code", False)
         )
-        self._llm = vllm.LLM(**args)
+        self._engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(**args))
 
     def render(self, messages: list[dict[str, Any]]) -> str:
         return str(
@@ -226,34 +236,32 @@ class VLLMEngine:
             )
         )
 
-    def generate(
-        self, prompts: list[dict[str, Any]], sampling: list[dict[str, Any]]
-    ) -> list[EngineOutput]:
-        params = [self._vllm.SamplingParams(**s) for s in sampling]
-        results = self._llm.generate(prompts, sampling_params=params, use_tqdm=False)
-        outputs = []
-        for result in results:
-            best = result.outputs[0]
-            outputs.append(
-                EngineOutput(
-                    text=best.text,
-                    prompt_tokens=len(result.prompt_token_ids or []),
-                    output_tokens=len(best.token_ids),
-                    finish_reason=best.finish_reason,
-                )
-            )
-        return outputs
+    def default_sampling(self) -> dict[str, Any]:
+        return dict(self._engine.model_config.get_diff_sampling_param())
 
+    async def generate(
+        self, prompt: dict[str, Any], sampling: dict[str, Any], request_id: str
+    ) -> EngineOutput:
+        params = self._vllm.SamplingParams(**sampling)
+        final = None
+        async for output in self._engine.generate(prompt, params, request_id):
+            final = output
+        if final is None or not final.outputs:
+            raise RuntimeError("the engine returned no answer")
+        best = final.outputs[0]
+        return EngineOutput(
+            text=best.text,
+            prompt_tokens=len(final.prompt_token_ids or []),
+            output_tokens=len(best.token_ids),
+            finish_reason=best.finish_reason,
+        )
 
-@dataclass
-class _Pending:
-    prompt: dict[str, Any]
-    sampling: dict[str, Any]
-    future: asyncio.Future[tuple[EngineOutput, float]]
+    async def aclose(self) -> None:
+        self._engine.shutdown()
 
 
 class VLLMAdapter(Adapter):
-    """Qwen2.5-VL, Qwen3-VL, TimeLens-7B/8B in vLLM with the TimeLens presets, batched."""
+    """Qwen2.5-VL, Qwen3-VL, TimeLens-7B/8B in vLLM's async engine with the TimeLens presets."""
 
     name = "vllm"
     model_type = "open"
@@ -267,11 +275,10 @@ class VLLMAdapter(Adapter):
         self.default_frames = self.preset.frames  # type: ignore[misc]
         self.default_template = self.preset.template  # type: ignore[misc]
         self.default_encoding = self.preset.encoding  # type: ignore[misc]
+        self.max_in_flight = self.config.max_in_flight
         self.engine: Engine = self.make_engine(engine_args(self.config, self.vision))
-        self._queue: asyncio.Queue[_Pending] | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self.batches: list[int] = []
-        """Sizes of the engine calls made so far (for logs and tests)."""
+        self._defaults: dict[str, Any] | None = None
+        self._ids = itertools.count()
 
     def make_engine(self, args: dict[str, Any]) -> Engine:
         """Build the engine (override to substitute another :class:`Engine`)."""
@@ -285,75 +292,36 @@ class VLLMAdapter(Adapter):
         inputs = build_qwen_inputs(request.message, self.preset, self.vision)
         return vllm_prompt(inputs, self.preset, self.engine.render(inputs.messages))
 
-    async def _run_batches(self) -> None:
-        assert self._queue is not None
-        queue, config = self._queue, self.config
-        while True:
-            batch = [await queue.get()]
-            deadline = time.perf_counter() + config.batch_wait
-            while len(batch) < config.batch_size:
-                left = deadline - time.perf_counter()
-                try:
-                    batch.append(
-                        queue.get_nowait()
-                        if left <= 0
-                        else await asyncio.wait_for(queue.get(), timeout=left)
-                    )
-                except (asyncio.TimeoutError, asyncio.QueueEmpty):
-                    break
-            batch = [p for p in batch if not p.future.cancelled()]
-            if not batch:
-                continue
-            self.batches.append(len(batch))
-            start = time.perf_counter()
-            try:
-                outputs = await asyncio.to_thread(
-                    self.engine.generate, [p.prompt for p in batch], [p.sampling for p in batch]
-                )
-                if len(outputs) != len(batch):
-                    raise RuntimeError(f"engine returned {len(outputs)} answers for {len(batch)}")
-            except Exception as exc:  # one failed call fails its batch, not the adapter
-                reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(
-                            AdapterError(f"vllm generate failed: {reason}", retryable=False)
-                        )
-                continue
-            seconds = time.perf_counter() - start
-            for p, out in zip(batch, outputs, strict=True):
-                if not p.future.done():
-                    p.future.set_result((out, seconds))
+    def sampling(self, generation: GenerationConfig) -> dict[str, Any]:
+        """The ``SamplingParams`` of a request: checkpoint defaults, then the run's decoding."""
+        if self._defaults is None:
+            self._defaults = self.engine.default_sampling()
+        return sampling_params(generation, self._defaults)
 
     async def ground(self, request: GroundingRequest) -> GroundingOutput:
-        """Queue one request for the next batch and wait for its answer."""
+        """Send one request into the engine and wait for its answer."""
         if request.message is None:
             raise AdapterError("vllm adapter needs a prompt message with frames", retryable=False)
         try:
             prompt = await asyncio.to_thread(self.build_prompt, request)
         except ConfigError as exc:
             raise AdapterError(str(exc), retryable=False) from None
-        if self._queue is None or self._worker is None or self._worker.done():
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.create_task(self._run_batches())
-        future: asyncio.Future[tuple[EngineOutput, float]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        await self._queue.put(_Pending(prompt, sampling_params(request.generation), future))
-        out, seconds = await future
+        start = time.perf_counter()
+        request_id = f"{request.sample_id}-{next(self._ids)}"
+        try:
+            out = await self.engine.generate(prompt, self.sampling(request.generation), request_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one failed request, not the adapter
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise AdapterError(f"vllm generate failed: {reason}", retryable=False) from None
         return GroundingOutput(
             text=out.text,
             usage=Usage(input_tokens=out.prompt_tokens, output_tokens=out.output_tokens),
-            latency_s=seconds,
+            latency_s=time.perf_counter() - start,
             raw={"finish_reason": out.finish_reason, "preset": self.preset.name},
         )
 
     async def aclose(self) -> None:
-        """Stop the batching task."""
-        if self._worker is not None:
-            self._worker.cancel()
-            try:
-                await self._worker
-            except asyncio.CancelledError:
-                pass
-            self._worker = None
+        """Shut the engine down."""
+        await self.engine.aclose()

@@ -93,6 +93,7 @@ def bench_steps() -> None:
             args=grpo_config(settings, Path(tmp) / "b"),
             train_dataset=video_test._dataset(),
             processing_class=load_processor(path),
+            inputs=video_test._inputs(),
             video_backend="patches",
         )
         start = time.perf_counter()

@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
-"""GPU check of the RLVR video trainer: one bf16 GRPO step on CUDA with a tiny model.
+"""GPU check of the TimeLens recipes: one GRPO step of each on CUDA with a tiny model.
 
-Builds a tiny random Qwen2.5-VL and its tokenizer offline (nothing is downloaded), runs
-one GRPO step of :mod:`timelens_eval.rlvr.video_grpo` in bf16 on the first CUDA device
-and prints one JSON object: whether the step ran, how long it took, peak GPU memory,
-which parameters moved (the merger must, the frozen ViT must not) and the logged reward
-statistics. When the checkpoint's processor has a video processor (``torchvision``
-installed), it also compares the built-in patch layout with the processor's video path.
+For ``configs/rlvr/timelens-7b.yaml`` (a tiny Qwen2.5-VL with TimeLens-7B's timestamp
+texts between frame pairs) and ``timelens-8b.yaml`` (a tiny Qwen3-VL), built offline
+(nothing is downloaded), it runs one bf16 GRPO step through the recipe
+(:func:`timelens_eval.rlvr.testing.tiny_recipe`: only the model, data, precision and
+step count change; the inputs stay the recipe's) on the first CUDA device, then the
+``transformers`` adapter on the same sample, and prints one JSON object: per recipe,
+whether the step ran, its time, peak GPU memory, which parameters moved (the frozen ViT
+must not; the merger must unless every group's rewards were equal, which leaves the
+advantages at 0) and whether the prompt and video tensors of training equal those of
+evaluation.
 
 Run from the repository root:  python scripts/gpu_check_rlvr.py
-(``--cpu`` runs the same step in fp32 on the CPU, as a dry run of the script itself.)
-Needs torch (CUDA), transformers, trl (with its datasets/accelerate) and the project's
-base dependencies (numpy, pydantic); exits 1 with a JSON reason otherwise.
+(``--cpu`` runs the same in fp32 on the CPU, as a dry run of the script itself.)
+Needs torch (CUDA), torchvision, transformers, trl, datasets and accelerate, as the
+``rlvr`` and ``transformers-video`` extras install them; exits 1 with a JSON reason
+otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -24,6 +30,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -39,8 +46,6 @@ if importlib.util.find_spec("timelens_eval_adapters") is None:
     sys.modules["timelens_eval_adapters"] = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(sys.modules["timelens_eval_adapters"])
 
-NUM_GENERATIONS = 4
-
 
 def _emit(result: dict, code: int) -> None:
     print(json.dumps(result, indent=2, default=str))
@@ -48,75 +53,82 @@ def _emit(result: dict, code: int) -> None:
 
 
 def _check_imports() -> None:
-    needed = ["torch", "transformers", "trl", "datasets", "accelerate", "numpy", "pydantic"]
+    needed = ["torch", "torchvision", "transformers", "trl", "datasets", "accelerate"]
     missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
         _emit({"ok": False, "stage": "imports", "missing": missing}, 1)
 
 
-def _even_tokens(completions, completion_ids, **_):  # scripted reward: varies by completion
-    return [sum(1 for t in ids if t % 2 == 0) / max(len(ids), 1) for ids in completion_ids]
+def _recipe_step(recipe: str, workdir: Path, on_cpu: bool) -> dict[str, Any]:
+    """One GRPO step of ``recipe`` and the adapter on the same sample."""
+    import torch
 
+    from timelens_eval.rlvr.inputs import InputSpec
+    from timelens_eval.rlvr.pipeline import train
+    from timelens_eval.rlvr.testing import (
+        GenerateRecorder,
+        adapter_generate_inputs,
+        generate_input_differences,
+        tiny_recipe,
+    )
 
-def _compare_backends(processor, result: dict) -> None:
-    """Built-in patches vs the processor's video processor, on the same frames."""
-    import numpy as np
+    report: dict[str, Any] = {"ok": False, "stage": "config"}
+    config = tiny_recipe(recipe, workdir, gpu=not on_cpu)
+    inputs = InputSpec.from_config(config)
+    report.update(preset=inputs.preset.name, vision=inputs.vision, encoding=inputs.encoding)
+    from transformers import AutoModelForImageTextToText
 
-    from timelens_eval.rlvr.video_grpo import VideoClip, encode_video_prompt, video_prompt
-
-    if getattr(processor, "video_processor", None) is None:
-        result["processor_backend"] = "not available (no video processor)"
-        return
-    try:
-        rng = np.random.default_rng(0)
-        clip = VideoClip(rng.integers(0, 256, size=(4, 56, 56, 3), dtype=np.uint8), fps=2.0)
-        text = processor.apply_chat_template(
-            video_prompt("When?"), tokenize=False, add_generation_prompt=True
-        )
-        a = encode_video_prompt(processor, text, clip, backend="patches")
-        b = encode_video_prompt(processor, text, clip, backend="processor")
-        result["processor_backend"] = {
-            "grid_patches": a["video_grid_thw"].tolist(),
-            "grid_processor": b["video_grid_thw"].tolist(),
-            "same_input_ids": a["input_ids"] == b["input_ids"],
-            "max_abs_pixel_diff": float(
-                (a["pixel_values_videos"].float() - b["pixel_values_videos"].float()).abs().max()
-            )
-            if a["pixel_values_videos"].shape == b["pixel_values_videos"].shape
-            else "shape mismatch",
-            "second_per_grid_ts": [
-                a["second_per_grid_ts"].tolist(),
-                b["second_per_grid_ts"].tolist(),
-            ],
-        }
-    except Exception as exc:  # report, never fail the main check
-        result["processor_backend"] = f"error: {type(exc).__name__}: {exc}"
+    before = AutoModelForImageTextToText.from_pretrained(config.model).state_dict()
+    if not on_cpu:
+        torch.cuda.reset_peak_memory_stats()
+    report["stage"] = "train"
+    start = time.perf_counter()
+    with GenerateRecorder() as recorder:
+        outcome = train(config)
+    if not on_cpu:
+        torch.cuda.synchronize()
+    report["train_seconds"] = round(time.perf_counter() - start, 3)
+    report["peak_gpu_mib"] = None if on_cpu else round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    after = AutoModelForImageTextToText.from_pretrained(outcome.final_checkpoint).state_dict()
+    changed = [n for n, p in after.items() if not torch.equal(before[n].to(p.dtype), p)]
+    rows = [json.loads(x) for x in outcome.metrics_file.read_text().splitlines()]
+    logged = next((r for r in rows if "reward" in r), {})
+    report["stage"] = "adapter"
+    evaluated = adapter_generate_inputs(
+        config, workdir / recipe / "eval" / "run.json", device="cpu" if on_cpu else "cuda"
+    )
+    differences = generate_input_differences(recorder.calls[0], evaluated)
+    report.update(
+        stage="done",
+        steps=outcome.steps,
+        params_changed=len(changed),
+        merger_changed=any(".merger." in n for n in changed),
+        frozen_vit_changed=any(".visual.blocks." in n for n in changed),
+        reward=logged.get("reward"),
+        reward_std_within_group=logged.get("reward_std_within_group"),
+        video_grid_thw=evaluated["video_grid_thw"].tolist(),
+        training_inputs_equal_evaluation=not differences,
+        differences=differences,
+    )
+    # A random tiny model rarely earns a reward: with equal rewards in every group the
+    # advantages are 0 and nothing may move; otherwise the merger must.
+    moved = report["merger_changed"] or not logged.get("reward_std_within_group")
+    report["ok"] = (
+        outcome.steps == 1 and moved and not report["frozen_vit_changed"] and not differences
+    )
+    return report
 
 
 def main() -> None:
     _check_imports()
-    import numpy as np
     import torch
     import transformers
     import trl
-    from datasets import Dataset
-    from transformers import AutoModelForImageTextToText
 
     on_cpu = "--cpu" in sys.argv[1:]
     if not on_cpu and not torch.cuda.is_available():
         _emit({"ok": False, "stage": "cuda", "reason": "torch.cuda.is_available() is False"}, 1)
-
-    from timelens_eval.rlvr.trainer import (
-        FRAC_GROUPS_ZERO_STD,
-        WITHIN_GROUP_STD,
-        GRPOSettings,
-        freeze_vision_tower,
-        grpo_config,
-    )
-    from timelens_eval.rlvr.video_grpo import video_grpo_trainer_class, video_prompt
-    from timelens_eval.tiny_models import build_tiny_model, load_processor
-
-    result: dict = {
+    result: dict[str, Any] = {
         "ok": False,
         "device": "cpu" if on_cpu else torch.cuda.get_device_name(0),
         "versions": {
@@ -125,88 +137,21 @@ def main() -> None:
             "trl": trl.__version__,
             "cuda": torch.version.cuda,
         },
+        "recipes": {},
     }
-    stage = "build"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = build_tiny_model(Path(tmp) / "tiny", "qwen2_5_vl", seed=0)
-            processor = load_processor(path)
-            _compare_backends(processor, result)
-            stage = "load"
-            dtype = torch.float32 if on_cpu else torch.bfloat16
-            model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
-            freeze_vision_tower(model)
-            rng = np.random.default_rng(1)
-            data = Dataset.from_dict(
-                {
-                    "prompt": [video_prompt(f"Find event {i}.") for i in range(2)],
-                    "video": [
-                        {"frames": rng.integers(0, 256, size=(4, 56, 56, 3)).tolist(), "fps": 2.0}
-                        for _ in range(2)
-                    ],
-                    "gt": [[[0.5, 1.5]]] * 2,
-                    "duration": [2.0] * 2,
+    with tempfile.TemporaryDirectory() as tmp:
+        for recipe in ("timelens-7b.yaml", "timelens-8b.yaml"):
+            try:
+                # The trainers print their logs; stdout carries only the JSON result.
+                with contextlib.redirect_stdout(sys.stderr):
+                    result["recipes"][recipe] = _recipe_step(recipe, Path(tmp), on_cpu)
+            except Exception as exc:  # report it, go on with the other recipe
+                result["recipes"][recipe] = {
+                    "ok": False,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc(limit=8),
                 }
-            )
-            settings = GRPOSettings(
-                num_generations=NUM_GENERATIONS,
-                per_device_train_batch_size=2 * NUM_GENERATIONS,
-                max_completion_length=8,
-                learning_rate=1e-3,
-                max_steps=1,
-                save_strategy="no",
-                bf16=not on_cpu,
-                use_cpu=on_cpu,
-            )
-            stage = "trainer"
-            trainer = video_grpo_trainer_class()(
-                model=model,
-                reward_funcs=[_even_tokens],
-                args=grpo_config(settings, Path(tmp) / "out"),
-                train_dataset=data,
-                processing_class=processor,
-                video_backend="patches",
-            )
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            if not on_cpu:
-                torch.cuda.reset_peak_memory_stats()
-            stage = "train"
-            start = time.perf_counter()
-            trainer.train()
-            if not on_cpu:
-                torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-            changed = [
-                n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())
-            ]
-            logs = [e for e in trainer.state.log_history if WITHIN_GROUP_STD in e]
-            param = next(model.parameters())
-            result.update(
-                ok=bool(changed)
-                and any(".merger." in n for n in changed)
-                and not any(".visual.blocks." in n for n in changed),
-                stage="done",
-                param_device=str(param.device),
-                param_dtype=str(param.dtype),
-                train_seconds=round(seconds, 3),
-                peak_gpu_mib=None
-                if on_cpu
-                else round(torch.cuda.max_memory_allocated() / 2**20, 1),
-                params_changed=len(changed),
-                merger_changed=any(".merger." in n for n in changed),
-                frozen_vit_changed=any(".visual.blocks." in n for n in changed),
-                reward=logs[0].get("reward") if logs else None,
-                reward_std_within_group=logs[0].get(WITHIN_GROUP_STD) if logs else None,
-                frac_groups_zero_std=logs[0].get(FRAC_GROUPS_ZERO_STD) if logs else None,
-                loss=next((e.get("loss") for e in trainer.state.log_history if "loss" in e), None),
-            )
-    except Exception as exc:
-        result.update(
-            stage=stage,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(limit=6),
-        )
-        _emit(result, 1)
+    result["ok"] = all(r.get("ok") for r in result["recipes"].values())
     _emit(result, 0 if result["ok"] else 1)
 
 

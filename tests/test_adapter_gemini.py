@@ -292,7 +292,7 @@ def test_upload_mode_sends_the_file_with_video_metadata(
     assert call["body"]["generationConfig"] == {
         "temperature": 0.0,
         "topP": 1.0,
-        "maxOutputTokens": 128,
+        "maxOutputTokens": 512,
         "seed": 0,
     }
     assert server.keys == {KEY}

@@ -132,18 +132,20 @@ def test_sampling_with_a_seed_is_reproducible(tiny: dict[str, Path], video: Path
     assert request_seed(7, "s1") == request_seed(7, "s1")
 
 
-def test_timelens_7b_preset_interleaves_timestamps_before_frames(
+def test_timelens_7b_preset_puts_a_timestamp_before_each_frame_pair(
     tiny: dict[str, Path], video: Path
 ) -> None:
     adapter = _adapter(tiny["qwen2.5-vl"], "timelens-7b")
-    assert adapter.default_encoding == "interleaved"
+    assert adapter.default_encoding == "interleaved-patches"
     assert adapter.default_template == "timelens-7b"
+    assert adapter.trust_remote_code is False  # a stock processor: nothing to trust
     frames = _frames(video, 28)
     request = _request(frames, "timelens-7b", max_new_tokens=4)
     inputs = build_qwen_inputs(request.message, adapter.preset, "images")
     text = adapter.processor_inputs(inputs)["text"][0]
     frame = "<|vision_start|><|image_pad|><|vision_end|>"
-    times = "".join(f"{t:.1f}s{frame}" for t in frames.timestamps)
+    # one timestamp per 2-frame temporal patch: the time of its first frame
+    times = "".join(f"{t:.1f}s{frame}{frame}" for t in frames.timestamps[::2])
     assert text.startswith("<|im_start|>user\n" + times + "You are given a video")
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")
     out = asyncio.run(adapter.ground(request))
@@ -157,7 +159,13 @@ def test_adapter_exposes_the_family_presets(tiny: dict[str, Path], preset: str, 
     path = tiny["qwen2.5-vl" if patch == 28 else "qwen3-vl"]
     adapter = _adapter(path, preset)
     assert adapter.default_frames == FrameSpec(
-        fps=2.0, min_pixels=64 * patch * patch, total_pixels=14336 * patch * patch, patch=patch
+        fps=2.0,
+        min_pixels=64 * patch * patch,
+        total_pixels=14336 * patch * patch,
+        patch=patch,
+        # qwen-vl-utils' frames need torchvision's resize; without it (frames as images)
+        # the adapter samples by timestamp
+        sampler="qwen-vl-utils" if HAS_TORCHVISION else "pts",
     )
 
 
@@ -178,7 +186,7 @@ def test_frames_not_sized_to_the_patch_are_resized_by_the_processor(
 
 def test_generate_kwargs_are_greedy_at_temperature_zero() -> None:
     greedy = generate_kwargs(GenerationConfig())
-    assert greedy["do_sample"] is False and greedy["max_new_tokens"] == 128
+    assert greedy["do_sample"] is False and greedy["max_new_tokens"] == 512
     hot = generate_kwargs(GenerationConfig(temperature=0.7, top_p=0.9, max_new_tokens=5))
     assert hot == {
         "do_sample": True,

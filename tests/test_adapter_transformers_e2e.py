@@ -8,6 +8,7 @@ parses and scores the answers, and writes a result whose spec records the preset
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,15 @@ def test_runner_scores_a_tiny_qwen25_vl_on_synthetic_videos(
     spec = header.spec
     assert spec.adapter == "transformers" and spec.model == str(tiny)
     # The preset's settings, with only the frame cap overridden on the command line.
+    # (qwen-vl-utils' frames need torchvision's resize; without it: by timestamp)
+    sampler = "qwen-vl-utils" if importlib.util.find_spec("torchvision") else "pts"
     assert spec.frames == FrameSpec(
-        fps=2.0, max_frames=4, min_pixels=64 * 28 * 28, total_pixels=14336 * 28 * 28, patch=28
+        fps=2.0,
+        max_frames=4,
+        min_pixels=64 * 28 * 28,
+        total_pixels=14336 * 28 * 28,
+        patch=28,
+        sampler=sampler,
     )
     assert spec.prompt is not None
     assert (spec.prompt.template, spec.prompt.encoding) == ("timelens", "none")

@@ -1,16 +1,17 @@
-"""The ``vllm`` adapter's request building, presets and batching, without vLLM or a GPU.
+"""The ``vllm`` adapter's request building, presets and streaming, without vLLM or a GPU.
 
 vLLM needs a CUDA machine and model weights, so the engine is replaced at its documented
 seam (:class:`Engine`) by a recording engine; everything the adapter sends to vLLM --
 prompt text, multimodal data, processor options, sampling parameters, engine arguments --
-is asserted here.
+is asserted here. What vLLM's own processor makes of those prompts is checked in
+``test_vllm_processing.py``; that they equal the official input, in
+``test_input_fidelity.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import threading
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,14 @@ from timelens_eval_adapters.vllm_engine import (
     EngineOutput,
     VLLMAdapter,
     VLLMConfig,
+    check_vllm_version,
     engine_args,
     sampling_params,
 )
 
 from timelens_eval.adapters import AdapterError, GenerationConfig, GroundingRequest
 from timelens_eval.errors import ConfigError, MissingDependencyError
+from timelens_eval.messages import VideoSource
 from timelens_eval.prompts import build_prompt
 from timelens_eval.video.types import Frames
 
@@ -41,32 +44,46 @@ def qwen_text(messages: list[dict[str, Any]]) -> str:
 
 
 class RecordingEngine:
-    """Answers each prompt with its position in the batch and the prompt's first frame time."""
+    """Answers each prompt with the number of ``s<`` (timestamps) in it, after ``delay``."""
 
-    def __init__(self, fail_first: int = 0) -> None:
-        self.calls: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
-        self.fail_first = fail_first
-        self.threads: set[str] = set()
+    def __init__(self, defaults: dict[str, Any] | None = None, fail: set[str] | None = None):
+        self.calls: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+        self.defaults = defaults or {}
+        self.fail = fail or set()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.closed = False
+        self.delay: float | None = None
 
     def render(self, messages: list[dict[str, Any]]) -> str:
         return qwen_text(messages)
 
-    def generate(
-        self, prompts: list[dict[str, Any]], sampling: list[dict[str, Any]]
-    ) -> list[EngineOutput]:
-        self.calls.append((prompts, sampling))
-        self.threads.add(threading.current_thread().name)
-        if len(self.calls) <= self.fail_first:
-            raise RuntimeError("CUDA out of memory")
-        return [
-            EngineOutput(
-                text=f"The event happens in {p['prompt'].count('s<')} - 9 seconds",
-                prompt_tokens=len(p["prompt"]),
-                output_tokens=7,
-                finish_reason="stop",
-            )
-            for p in prompts
-        ]
+    def default_sampling(self) -> dict[str, Any]:
+        return dict(self.defaults)
+
+    async def generate(
+        self, prompt: dict[str, Any], sampling: dict[str, Any], request_id: str
+    ) -> EngineOutput:
+        self.calls.append((prompt, sampling, request_id))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            # a request's answer takes as long as it has frames: short ones finish first
+            pads = prompt["prompt"].count("<|video_pad|>")
+            await asyncio.sleep(self.delay if self.delay is not None else 0.01 * pads)
+            if request_id.split("-")[0] in self.fail:
+                raise RuntimeError("CUDA out of memory")
+        finally:
+            self.in_flight -= 1
+        return EngineOutput(
+            text=f"The event happens in {prompt['prompt'].count('s<')} - 9 seconds",
+            prompt_tokens=len(prompt["prompt"]),
+            output_tokens=7,
+            finish_reason="stop",
+        )
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 class FakeVLLM(VLLMAdapter):
@@ -101,7 +118,7 @@ def _request(frames: Frames, preset: str, sample_id: str = "s", **gen: Any) -> G
 def test_qwen3_video_carries_true_frame_times_and_no_resampling() -> None:
     adapter = FakeVLLM(model="Qwen/Qwen3-VL-8B-Instruct")
     assert adapter.preset.name == "qwen3-vl"
-    times = [3.0, 3.5, 4.0, 4.5]  # a clip starting at 3 s
+    times = [3.0, 3.5, 4.0, 4.5]  # a clip starting at 3 s (pts sampler: millisecond indices)
     frames = _frames(4, times, side=64)
     prompt = adapter.build_prompt(_request(frames, "qwen3-vl"))
 
@@ -115,9 +132,28 @@ def test_qwen3_video_carries_true_frame_times_and_no_resampling() -> None:
     np.testing.assert_array_equal(video, frames.images)
     assert meta["fps"] == 1000.0 and meta["frames_indices"] == [3000, 3500, 4000, 4500]
     assert meta["do_sample_frames"] is False
-    kwargs = prompt["mm_processor_kwargs"]
-    assert kwargs["do_sample_frames"] is False and kwargs["fps"] == 2.0
-    assert kwargs["size"] == {"shortest_edge": 64 * 32 * 32, "longest_edge": 768 * 32 * 32}
+    # the frames arrive sampled and sized: nothing is resized or resampled again
+    assert prompt["mm_processor_kwargs"] == {"do_sample_frames": False, "do_resize": False}
+
+
+def test_qwen3_video_metadata_is_the_source_indices_and_rate() -> None:
+    """Frames of the qwen-vl-utils sampler carry the metadata qwen-vl-utils gives."""
+    adapter = FakeVLLM(model="TencentARC/TimeLens-8B")
+    frames = _frames(4, [0.0, 0.5245, 1.049, 1.5735], side=64)
+    request = _request(frames, "timelens-8b")
+    source = VideoSource(fps=9.532888465204957, frame_indices=(0, 5, 10, 15), total_frames=335)
+    message = request.message
+    assert message is not None
+    from dataclasses import replace
+
+    request = replace(request, message=replace(message, video=source))
+    video, meta = adapter.build_prompt(request)["multi_modal_data"]["video"]
+    assert meta == {
+        "fps": 9.532888465204957,
+        "frames_indices": [0, 5, 10, 15],
+        "total_num_frames": 335,
+        "do_sample_frames": False,
+    }
 
 
 def test_video_metadata_reads_back_as_the_true_times_and_rate() -> None:
@@ -137,39 +173,44 @@ def test_qwen25_video_is_the_frame_array_with_its_real_fps() -> None:
     video = prompt["multi_modal_data"]["video"]
     assert isinstance(video, np.ndarray) and video.shape == (4, 56, 56, 3)
     assert prompt["mm_processor_kwargs"]["fps"] == pytest.approx(1 / 0.75)
-    assert prompt["mm_processor_kwargs"]["size"]["shortest_edge"] == 64 * 28 * 28
+    assert prompt["mm_processor_kwargs"]["do_resize"] is False
+    assert "size" not in prompt["mm_processor_kwargs"]
     assert adapter.seen_args["limit_mm_per_prompt"] == {"video": 1, "image": 0}
 
 
-def test_timelens_7b_sends_one_chunk_per_frame_after_its_timestamp() -> None:
+def test_timelens_7b_sends_one_video_per_temporal_patch_after_its_timestamp() -> None:
     adapter = FakeVLLM(model="TencentARC/TimeLens-7B")
     assert (adapter.preset.name, adapter.vision) == ("timelens-7b", "chunks")
-    assert (adapter.default_template, adapter.default_encoding) == ("timelens-7b", "interleaved")
-    frames = _frames(3)
+    assert (adapter.default_template, adapter.default_encoding) == (
+        "timelens-7b",
+        "interleaved-patches",
+    )
+    frames = _frames(6)
     prompt = adapter.build_prompt(_request(frames, "timelens-7b"))
     pad = "<|vision_start|><|video_pad|><|vision_end|>"
-    assert prompt["prompt"].startswith(f"<|im_start|>user\n0.0s{pad}0.5s{pad}1.0s{pad}You are")
+    # one timestamp per pair of frames: the time of its first frame
+    assert prompt["prompt"].startswith(f"<|im_start|>user\n0.0s{pad}1.0s{pad}2.0s{pad}You are")
     videos = prompt["multi_modal_data"]["video"]
-    assert [v.shape for v in videos] == [(1, 56, 56, 3)] * 3
-    for v, image in zip(videos, frames.images, strict=True):
-        np.testing.assert_array_equal(v[0], image)
+    assert [v.shape for v in videos] == [(2, 56, 56, 3)] * 3
+    np.testing.assert_array_equal(np.concatenate(videos), frames.images)
     assert prompt["mm_processor_kwargs"]["fps"] == 2.0
-    assert adapter.seen_args["limit_mm_per_prompt"] == {"video": 1024, "image": 0}
+    # 768 frames at most: 384 temporal patches
+    assert adapter.seen_args["limit_mm_per_prompt"] == {"video": 384, "image": 0}
 
 
 def test_images_mode_sends_pil_images() -> None:
-    adapter = FakeVLLM(model="Qwen/Qwen3-VL-8B-Instruct", vision="images", max_videos=64)
+    adapter = FakeVLLM(model="Qwen/Qwen3-VL-8B-Instruct", vision="images")
     prompt = adapter.build_prompt(_request(_frames(2, side=64), "qwen3-vl"))
     images = prompt["multi_modal_data"]["image"]
     assert [im.size for im in images] == [(64, 64), (64, 64)]
     assert "do_sample_frames" not in prompt["mm_processor_kwargs"]
     assert prompt["prompt"].count("<|image_pad|>") == 2
-    assert adapter.seen_args["limit_mm_per_prompt"] == {"image": 64, "video": 0}
+    assert adapter.seen_args["limit_mm_per_prompt"] == {"image": 768, "video": 0}
 
 
 def test_text_between_frames_cannot_be_one_video() -> None:
     adapter = FakeVLLM(model="Qwen/Qwen2.5-VL-7B-Instruct", vision="video")
-    request = _request(_frames(2), "timelens-7b")  # interleaved encoding
+    request = _request(_frames(4), "timelens-7b")  # timestamps between frame pairs
     with pytest.raises(AdapterError, match="vision=chunks or vision=images"):
         asyncio.run(adapter.ground(request))
 
@@ -184,6 +225,7 @@ def test_presets_reproduce_the_timelens_settings() -> None:
         frames = PRESETS[name].frames
         assert frames.fps == 2.0 and frames.patch == patch
         assert frames.min_pixels == 64 * patch**2 and frames.total_pixels == 14336 * patch**2
+        assert frames.sampler == "qwen-vl-utils" and frames.max_frames is None  # 768 cap
     assert resolve_preset("TencentARC/TimeLens-8B").name == "timelens-8b"
     assert resolve_preset("Qwen/Qwen3-VL-8B-Instruct").name == "qwen3-vl"
     assert resolve_preset("Qwen/Qwen2.5-VL-7B-Instruct").name == "qwen2.5-vl"
@@ -192,73 +234,119 @@ def test_presets_reproduce_the_timelens_settings() -> None:
         resolve_preset("llava-hf/llava-1.5-7b")
 
 
-def test_sampling_parameters_are_greedy_by_default() -> None:
+def test_sampling_is_the_checkpoint_config_then_greedy_with_512_tokens() -> None:
     assert sampling_params(GenerationConfig()) == {
         "temperature": 0.0,
-        "top_p": 1.0,
-        "max_tokens": 128,
+        "max_tokens": 512,
         "seed": 0,
     }
-    hot = sampling_params(GenerationConfig(temperature=0.7, top_p=0.8, max_new_tokens=9, seed=None))
-    assert hot == {"temperature": 0.7, "top_p": 0.8, "max_tokens": 9}
+    # the checkpoint's generation config (vLLM's get_diff_sampling_param) is kept, as HF
+    # generate keeps it; only the decoding the run asks for replaces it
+    checkpoint = {"repetition_penalty": 1.05, "temperature": 0.7, "top_p": 0.8, "top_k": 20}
+    greedy = sampling_params(GenerationConfig(max_new_tokens=64), checkpoint)
+    assert greedy == {
+        "repetition_penalty": 1.05,
+        "temperature": 0.0,
+        "top_p": 0.8,
+        "top_k": 20,
+        "max_tokens": 64,
+        "seed": 0,
+    }
+    hot = sampling_params(GenerationConfig(temperature=0.7, top_p=0.9, max_new_tokens=9, seed=None))
+    assert hot == {"temperature": 0.7, "top_p": 0.9, "max_tokens": 9}
 
 
-def test_engine_arguments_carry_parallelism_and_limits() -> None:
+def test_engine_arguments_carry_parallelism_and_pass_others_through() -> None:
     config = VLLMConfig(
         model="m",
         tensor_parallel_size=4,
         data_parallel_size=2,
         max_model_len=32768,
         gpu_memory_utilization=0.8,
+        trust_remote_code=True,
+        engine_args={"enable_prefix_caching": False, "mm_processor_cache_gb": 0},
     )
     args = engine_args(config, "video")
     assert args["tensor_parallel_size"] == 4 and args["data_parallel_size"] == 2
     assert args["max_model_len"] == 32768 and args["gpu_memory_utilization"] == 0.8
-    assert "data_parallel_size" not in engine_args(VLLMConfig(model="m"), "video")
+    assert args["trust_remote_code"] is True
+    assert args["enable_prefix_caching"] is False and args["mm_processor_cache_gb"] == 0
+    with pytest.raises(ConfigError, match="repeat adapter arguments: dtype"):
+        engine_args(VLLMConfig(model="m", engine_args={"dtype": "half"}), "video")
 
 
-def test_concurrent_requests_are_batched_and_answers_routed_back() -> None:
-    adapter = FakeVLLM(
-        model="Qwen/Qwen2.5-VL-7B-Instruct", preset="timelens-7b", batch_size=4, batch_wait=0.5
-    )
+def test_requests_stream_into_the_engine_and_finish_in_their_own_time() -> None:
+    adapter = FakeVLLM(model="Qwen/Qwen2.5-VL-7B-Instruct", preset="timelens-7b")
 
-    async def main() -> list[str]:
-        # request i has i+1 frames, so the engine's answer names i+1 timestamps
-        requests = [_request(_frames(i + 1), "timelens-7b", sample_id=f"s{i}") for i in range(10)]
-        outs = await asyncio.gather(*(adapter.ground(r) for r in requests))
+    async def main() -> tuple[list[str], list[str]]:
+        # request i has 2 * (10 - i) frames: later requests are shorter and finish first
+        requests = [
+            _request(_frames(2 * (10 - i)), "timelens-7b", sample_id=f"s{i}") for i in range(10)
+        ]
+        order: list[str] = []
+
+        async def one(r: GroundingRequest) -> str:
+            out = await adapter.ground(r)
+            order.append(r.sample_id)
+            return out.text
+
+        texts = await asyncio.gather(*(one(r) for r in requests))
         await adapter.aclose()
-        return [o.text for o in outs]
+        return texts, order
 
-    texts = asyncio.run(main())
-    assert texts == [f"The event happens in {i + 1} - 9 seconds" for i in range(10)]
-    assert adapter.batches == [4, 4, 2]
+    texts, order = asyncio.run(main())
+    assert texts == [f"The event happens in {10 - i} - 9 seconds" for i in range(10)]
     engine = adapter.engine
-    assert all(
-        s == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 128, "seed": 0}
-        for _, batch in engine.calls
-        for s in batch
+    assert engine.most_in_flight == 10  # no fixed batches: all ten were in the engine at once
+    assert order[0] == "s9" and order[-1] == "s0"  # no request waited for a slower one
+    assert all(s == {"temperature": 0.0, "max_tokens": 512, "seed": 0} for _, s, _ in engine.calls)
+    assert len({rid for _, _, rid in engine.calls}) == 10
+    assert engine.closed
+
+
+def test_the_run_keeps_max_in_flight_requests_in_the_engine(tmp_path) -> None:
+    """``--concurrency`` paces API adapters; the engine sees the adapter's ``max_in_flight``."""
+    from timelens_eval.benchmarks.base import Benchmark, Sample
+    from timelens_eval.runner import RunOptions, run_benchmark
+    from timelens_eval.spans import Span
+    from timelens_eval.video.testing import write_indexed_video
+    from timelens_eval.video.types import FrameSpec
+
+    write_indexed_video(tmp_path / "a.mp4", np.arange(0, 6, 0.25))
+    samples = [
+        Sample(f"s#{i}", "a", f"event {i}", 6.0, (Span(1, 3),), video="a.mp4") for i in range(12)
+    ]
+    bench = Benchmark("vids", samples, "h", video_root=str(tmp_path))
+    adapter = FakeVLLM(model="Qwen/Qwen3-VL-8B-Instruct", max_in_flight=16)
+    adapter.engine.delay = 1.0  # answers are slow next to decoding: requests pile up
+    options = RunOptions(
+        concurrency=2,
+        runs_dir=tmp_path / "runs",
+        bootstrap=0,
+        decode_workers=1,
+        frames=FrameSpec(fps=2.0, max_pixels=64 * 64, patch=32),  # pts: no torchvision needed
     )
-    assert "MainThread" not in engine.threads  # the engine runs off the event loop
+    outcome = run_benchmark(adapter, bench, options)
+    assert outcome.errors == 0 and outcome.result is not None
+    assert adapter.engine.most_in_flight > 2
 
 
-def test_a_failed_engine_call_fails_its_batch_only() -> None:
+def test_a_failed_request_fails_alone() -> None:
     class Failing(FakeVLLM):
-        engine_factory = staticmethod(lambda: RecordingEngine(fail_first=1))
+        engine_factory = staticmethod(lambda: RecordingEngine(fail={"bad"}))
 
-    adapter = Failing(model="Qwen/Qwen3-VL-8B-Instruct", batch_size=2, batch_wait=0.2)
+    adapter = Failing(model="Qwen/Qwen3-VL-8B-Instruct")
 
-    async def main() -> tuple[list[Any], str]:
-        first = await asyncio.gather(
-            *(adapter.ground(_request(_frames(2, side=64), "qwen3-vl")) for _ in range(2)),
-            return_exceptions=True,
-        )
-        second = await adapter.ground(_request(_frames(2, side=64), "qwen3-vl"))
+    async def main() -> list[Any]:
+        requests = [_request(_frames(2, side=64), "qwen3-vl", sample_id=i) for i in ("bad", "ok")]
+        outs = await asyncio.gather(*(adapter.ground(r) for r in requests), return_exceptions=True)
         await adapter.aclose()
-        return first, second.text
+        return outs
 
-    first, text = asyncio.run(main())
-    assert all(isinstance(e, AdapterError) and "CUDA out of memory" in str(e) for e in first)
-    assert text.startswith("The event happens in")
+    bad, ok = asyncio.run(main())
+    assert isinstance(bad, AdapterError) and "CUDA out of memory" in str(bad)
+    assert not bad.retryable
+    assert ok.text.startswith("The event happens in")
 
 
 def test_usage_comes_from_the_engine() -> None:
@@ -276,8 +364,6 @@ def test_chat_template_of_a_real_processor_renders_the_same_layout(tmp_path) -> 
     processor = load_processor(build_tiny_model(tmp_path / "m", "qwen3_vl"))
 
     class Rendered(FakeVLLM):
-        engine_factory = RecordingEngine
-
         def make_engine(self, args: dict[str, Any]) -> RecordingEngine:
             engine = RecordingEngine()
             engine.render = lambda messages: processor.apply_chat_template(  # type: ignore
@@ -301,8 +387,15 @@ def test_missing_vllm_names_the_extra() -> None:
     )
 
 
+def test_vllm_older_than_0_11_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"vllm 0.10.2 is too old: .*vllm>=0.11.0"):
+        check_vllm_version("0.10.2")
+    check_vllm_version("0.11.0")
+    check_vllm_version("0.12.0rc1.dev12+g3b2d")
+
+
 def test_bad_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="did you mean 'tensor_parallel_size'"):
         FakeVLLM(model="Qwen/Qwen3-VL-8B", tensor_paralel_size=2)
-    with pytest.raises(ConfigError, match="batch_size"):
-        FakeVLLM(model="Qwen/Qwen3-VL-8B", batch_size=0)
+    with pytest.raises(ConfigError, match="max_in_flight"):
+        FakeVLLM(model="Qwen/Qwen3-VL-8B", max_in_flight=0)

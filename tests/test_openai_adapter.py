@@ -173,7 +173,7 @@ def test_metadata_is_not_sent_by_default(monkeypatch):
         adapter = OpenAIAdapter(model="m", base_url=server.base_url)
         asyncio.run(adapter.ground(GroundingRequest("s", "q", 3.0, None, frames_message(1))))
     body = server.attempts[0].body
-    assert "timelens" not in body and body["max_tokens"] == 128
+    assert "timelens" not in body and body["max_tokens"] == 512
 
 
 def test_a_request_without_frames_is_refused(monkeypatch):
@@ -242,3 +242,78 @@ def test_retry_after_header_forms():
     assert 25 <= retry_after_seconds(httpx.Headers({"retry-after": date})) <= 31
     assert retry_after_seconds(httpx.Headers({"retry-after": "soon"})) is None
     assert retry_after_seconds(httpx.Headers({})) is None
+
+
+# -- frames_as=video: vllm serve of a Qwen-VL model --------------------------------------
+
+
+def _video_frames(times: list[float], side: int = 56):
+    from timelens_eval.messages import VideoSource
+    from timelens_eval.prompts import build_prompt
+    from timelens_eval.video.types import Frames
+
+    rng = np.random.default_rng(1)
+    frames = Frames(
+        images=rng.integers(0, 256, (len(times), side, side, 3), dtype=np.uint8),
+        timestamps=np.array(times),
+    )
+    return frames, build_prompt, VideoSource
+
+
+def _decode_video_url(url: str) -> np.ndarray:
+    """Frames of a ``data:video/jpeg;base64,...`` URL, read as vLLM reads them (one image
+    per comma-separated base64 item)."""
+    header, data = url.split(";base64,", 1)
+    assert header == "data:video/jpeg"
+    return np.stack(
+        [np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB"))
+         for f in data.split(",")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "runs", "fps"),
+    [("Qwen/Qwen2.5-VL-7B-Instruct", 1, 2.0), ("TencentARC/TimeLens-7B", 2, 2.0)],
+)
+def test_frames_as_video_sends_videos_with_the_vllm_processor_options(
+    monkeypatch, model: str, runs: int, fps: float
+):
+    from timelens_eval_adapters.presets import PRESETS, resolve_preset
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    preset = resolve_preset(model)
+    frames, build_prompt, _ = _video_frames([0.0, 0.5, 1.0, 1.5])
+    message = build_prompt("a dog jumps", frames, preset.template, preset.encoding, 3.0)
+    with FaultServer([Reply()]) as server:
+        adapter = OpenAIAdapter(model=model, base_url=server.base_url, frames_as="video")
+        assert adapter.default_frames == PRESETS[preset.name].frames  # qwen-vl-utils frames
+        assert adapter.default_encoding == preset.encoding
+        asyncio.run(adapter.ground(GroundingRequest("s", "a dog jumps", 3.0, None, message)))
+    body = server.attempts[0].body
+    parts = body["messages"][0]["content"]
+    videos = [p["video_url"]["url"] for p in parts if p["type"] == "video_url"]
+    assert len(videos) == runs and not [p for p in parts if p["type"] == "image_url"]
+    sent = np.concatenate([_decode_video_url(u) for u in videos])
+    np.testing.assert_array_equal(sent, frames.images)  # PNG: the pixels arrive unchanged
+    assert body["mm_processor_kwargs"] == {
+        "do_sample_frames": False,
+        "do_resize": False,
+        "fps": fps,
+    }
+    if runs == 2:  # TimeLens-7B: the timestamp of each 2-frame patch before its video
+        texts = [p["text"] for p in parts if p["type"] == "text"]
+        assert texts[:2] == ["0.0s", "1.0s"]
+
+
+def test_frames_as_video_of_a_qwen3_model_warns_that_times_are_lost(monkeypatch, caplog):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    with caplog.at_level("WARNING", logger="timelens_eval.adapters.openai"):
+        OpenAIAdapter(model="Qwen/Qwen3-VL-8B-Instruct", base_url="http://127.0.0.1:9/v1",
+                      frames_as="video")
+    assert "no video metadata" in caplog.text and "vllm adapter" in caplog.text
+
+
+def test_a_preset_without_frames_as_video_is_refused(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    with pytest.raises(ConfigError, match="only used with frames_as=video"):
+        OpenAIAdapter(model="m", base_url="http://127.0.0.1:9/v1", preset="qwen3-vl")

@@ -50,8 +50,9 @@ def test_labelled_option_reads_labels_with_clocks_and_units(
 
 def test_round_swap_and_clip_options_post_process_every_span() -> None:
     options = ParseOptions(round_to_seconds=True)
+    # ties to even, as Python rounds and the TimeLens evaluation does
     assert parse_spans("4.5 - 9.49 and 1.4 - 2.6", options=options).spans == (
-        (5.0, 9.0),
+        (4.0, 9.0),
         (1.0, 3.0),
     )
     options = ParseOptions(swap_reversed=True)

@@ -27,6 +27,7 @@ from timelens_eval.adapters import Adapter, GroundingOutput
 class EchoAdapter(Adapter):
     name: ClassVar[str] = "echo"
     needs_frames: ClassVar[bool] = False
+    reads_video: ClassVar[bool] = False  # it runs on annotations without videos
 
     def __init__(self, start: float = 1.0, length: float = 2.0, tag: str = "x") -> None:
         super().__init__(start=start, length=length, tag=tag)

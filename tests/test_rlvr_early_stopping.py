@@ -109,7 +109,7 @@ def _logs(format_rates, reward=0.3):  # type: ignore[no-untyped-def]
 
 def test_callback_stops_the_trainer_and_logs_its_decisions(tmp_path) -> None:
     pytest.importorskip("transformers")
-    config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01)
+    config = EarlyStoppingConfig(window=3, reward_tolerance=0.01, std_tolerance=0.01, patience=1)
     callback = make_early_stopping_callback(config, log_dir=tmp_path)
     curve = [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
     rows = [{"reward": r, "reward_std_within_group": 0.1} for r in curve]
@@ -137,9 +137,7 @@ def test_a_format_collapse_stops_even_while_the_reward_stays_level() -> None:
     assert stopped == 32
     assert rule.decisions[-1].reason.startswith("format collapse")
     # without the guard (or without format values) the same curves run past the collapse
-    assert PlateauRule(config.model_copy(update={"min_format_rate": None})).run(
-        rewards, stds
-    ) != 32
+    assert PlateauRule(config.model_copy(update={"min_format_rate": None})).run(rewards, stds) != 32
     unguarded = PlateauRule(config)
     assert not any(unguarded.update(i, rewards[i], stds[i]).stop for i in range(40))
     # well-formed answers never trip it
@@ -206,3 +204,81 @@ def test_curves_show_the_format_monitor_and_the_restored_step(tmp_path) -> None:
     with Image.open(two) as a, Image.open(three) as b:
         assert b.size[0] == pytest.approx(a.size[0] * 1.5, rel=0.02)  # a third panel
         assert b.size[1] == a.size[1]
+
+
+# TimeLens' reward curve (the paper's Fig. 6): the mean reward rises from about 0.13 to
+# 0.52 over about 400 steps, 0.001 per step on average. The per-step reward is the mean of
+# 64 completions over 8 prompts of different difficulty; its noise is taken as 0.02 to
+# 0.1 (a 0.25 spread of prompt means over 8 prompts gives about 0.09). The within-group
+# std is level with noise 0.02.
+OFFICIAL_LENGTHS = {"timelens-8b.yaml": 100, "timelens-7b.yaml": 311}
+PAPER_SHAPES = {
+    "linear": lambda t: 0.13 + 0.001 * t,
+    "sqrt": lambda t: 0.13 + 0.39 * np.sqrt(t / 400),  # same start and end, rising slower
+    "log": lambda t: 0.13 + 0.39 * np.log1p(t / 40) / np.log1p(10),
+}
+
+
+def _paper_curves(shape: str, noise: float, seed: int, steps: int = 400):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps, dtype=np.float64)
+    rewards = PAPER_SHAPES[shape](t) + rng.normal(0, noise, steps)
+    stds = 0.15 + rng.normal(0, 0.02, steps)
+    return rewards, stds
+
+
+def _recipe_rule(name: str) -> EarlyStoppingConfig:
+    from pathlib import Path
+
+    from timelens_eval.rlvr.config import load_config
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "rlvr"
+    return load_config(root / name).early_stopping
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_LENGTHS))
+def test_the_recipes_never_stop_before_the_official_length(name) -> None:  # type: ignore[no-untyped-def]
+    """The official runs have no stopping rule. The recipes turn it off; turned on, it
+    still waits for the official length (min_steps) and then stops a flat curve."""
+    rule = _recipe_rule(name)
+    length = OFFICIAL_LENGTHS[name]
+    assert not rule.enabled and rule.min_steps >= length
+    on = rule.model_copy(update={"enabled": True})
+    for shape in PAPER_SHAPES:
+        for seed in range(10):
+            stop = PlateauRule(on).run(*_paper_curves(shape, 0.1, seed))
+            assert stop is None or stop + 1 >= length, (shape, seed, stop)  # steps done
+    flat = np.full(600, 0.3) + np.random.default_rng(0).normal(0, 0.05, 600)
+    stop = PlateauRule(on).run(flat, 0.15 + np.random.default_rng(1).normal(0, 0.02, 600))
+    first = max(length, 2 * on.window) + on.patience - 1  # the earliest possible stop
+    assert stop is not None and first <= stop + 1 <= first + 50
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.05, 0.1])
+def test_the_calibrated_rule_alone_lets_the_paper_curve_run(noise) -> None:  # type: ignore[no-untyped-def]
+    """Without min_steps, the default rule is calibrated on the paper's curve: at its slope
+    and noise it does not stop before step 311 (the 7B run's length) in any of 30 runs per
+    shape, and it stops every flat curve (after two windows and the patience)."""
+    rule = EarlyStoppingConfig()
+    assert rule.min_steps == 0 and rule.enabled
+    for shape in PAPER_SHAPES:
+        stops = [PlateauRule(rule).run(*_paper_curves(shape, noise, seed)) for seed in range(30)]
+        early = [s for s in stops if s is not None and s < 311]
+        assert early == [], (shape, early)  # run() gives the index of the stopping step
+    for seed in range(10):
+        rng = np.random.default_rng(100 + seed)
+        flat = 0.3 + rng.normal(0, noise, 400)
+        stop = PlateauRule(rule).run(flat, 0.15 + rng.normal(0, 0.02, 400))
+        first = 2 * rule.window + rule.patience - 1  # steps before the earliest possible stop
+        assert stop is not None and first <= stop + 1 <= first + 50, stop
+
+
+def test_the_old_rule_cut_the_paper_curve_short() -> None:
+    """What the calibration replaced: windows of 10 steps, tolerance 0.01, patience 2 and
+    min_steps 30 called a noiseless curve at the paper's slope flat at step 31."""
+    old = EarlyStoppingConfig(
+        window=10, reward_tolerance=0.01, std_tolerance=0.01, patience=2, min_steps=30
+    )
+    t = np.arange(400, dtype=np.float64)
+    assert PlateauRule(old).run(0.13 + 0.001 * t, np.full(400, 0.15)) == 30
+    assert PlateauRule(EarlyStoppingConfig()).run(0.13 + 0.001 * t, np.full(400, 0.15)) is None

@@ -95,7 +95,7 @@ def _train_one_step(tmp_path, reward_funcs, reward_weights=None):  # type: ignor
     assert (args.beta, args.scale_rewards, args.loss_type, args.temperature) == (
         0.0,
         "none",
-        "grpo",
+        "bnpo",
         1.0,
     )
     trainer = grpo_trainer_class()(
@@ -132,3 +132,44 @@ def test_the_tiou_reward_runs_inside_trl(tmp_path) -> None:
     entry = logs[0]
     assert 0.0 <= entry["rewards/tiou/mean"] <= 1.0
     assert entry["reward"] == pytest.approx(entry["rewards/tiou/mean"])
+
+
+@pytest.mark.parametrize(
+    ("installed", "refused"),
+    [
+        ("1.14.2", True),
+        ("1.15.0", True),
+        ("1.16.0", False),
+        ("1.16.9", False),
+        ("1.17.0", True),
+        ("2.0.0.dev0", True),
+    ],
+)
+def test_trl_outside_the_tested_range_is_refused(  # type: ignore[no-untyped-def]
+    monkeypatch, tmp_path, capsys, installed, refused
+) -> None:
+    """The video trainer overrides TRL internals: a TRL outside TRL_SUPPORTED is refused
+    with one line naming the installed and the supported versions."""
+    import importlib.metadata
+
+    from timelens_eval.cli import main
+    from timelens_eval.errors import DependencyVersionError
+    from timelens_eval.rlvr.trainer import TRL_SUPPORTED, require_trl
+
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: installed if name == "trl" else real(name)
+    )
+    if not refused:
+        require_trl()
+        return
+    with pytest.raises(DependencyVersionError) as caught:
+        require_trl()
+    assert str(caught.value) == (
+        f"RLVR training is tested with trl{TRL_SUPPORTED}, but trl {installed} is installed: "
+        f"pip install 'trl{TRL_SUPPORTED}'"
+    )
+    config = tmp_path / "c.json"
+    config.write_text('{"name": "x", "model": "m", "output_dir": "%s"}' % (tmp_path / "out"))
+    assert main(["rlvr", "train", "--config", str(config)]) == 2
+    assert f"trl {installed} is installed" in capsys.readouterr().err

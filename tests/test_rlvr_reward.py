@@ -17,6 +17,7 @@ from timelens_eval.rlvr.reward import (
     grounding_reward,
     group_reward_stats,
     make_reward_funcs,
+    snap_span_to_times,
     tiou_reward,
 )
 
@@ -59,13 +60,36 @@ def test_hedging_never_beats_a_committed_answer() -> None:
         assert grounding_reward(hedge, GT, duration=DURATION) < committed
 
 
-def test_multi_window_gt_uses_best_window() -> None:
+def test_multi_window_gt_is_scored_by_its_first_window_as_timelens_does() -> None:
+    """TimeLens' reward takes the first GT window (reward_funcs.py); evaluation's
+    best-matching window is an option."""
     windows = [[0.0, 5.0], [30.0, 40.0]]
-    assert grounding_reward("30 - 40", windows) == 1.0
+    assert grounding_reward("30 - 40", windows) == 0.0
     assert grounding_reward("0 - 5", windows) == 1.0
     assert grounding_reward("2 - 5", windows) == pytest.approx(3 / 5)
+    best = RewardConfig(gt_spans="best")
+    assert grounding_reward("30 - 40", windows, config=best) == 1.0
+    assert grounding_reward("2 - 5", windows, config=best) == pytest.approx(3 / 5)
     # A flat [start, end] is accepted as one window.
     assert grounding_reward("2 - 5", [0.0, 5.0]) == pytest.approx(3 / 5)
+
+
+SNAP_TABLE = [
+    # (span, frame times, snapped): start to the latest time at or before it, end to the
+    # earliest at or after it (never before the new start).
+    ((2.5, 5.5), [0, 2, 4, 6, 8], (2.0, 6.0)),
+    ((2.0, 6.0), [0, 2, 4, 6, 8], (2.0, 6.0)),  # on the grid: unchanged
+    ((2.1, 2.9), [0, 2, 4, 6, 8], (2.0, 4.0)),  # inside one gap: widened to both frames
+    ((0.0, 0.5), [1, 2, 3], (1.0, 1.0)),  # before the first frame: the first
+    ((8.5, 9.5), [0, 2, 4, 6, 8], (8.0, 8.0)),  # past the last frame: the last
+    ((3.0, 3.0), [0, 2, 4], (2.0, 4.0)),
+    ((5.0, 1.0), [0, 2, 4, 6], (4.0, 4.0)),  # reversed: the end never precedes the start
+]
+
+
+@pytest.mark.parametrize(("span", "times", "snapped"), SNAP_TABLE)
+def test_gt_snaps_to_the_frame_times_shown(span, times, snapped) -> None:  # type: ignore[no-untyped-def]
+    assert snap_span_to_times(span, times) == snapped
 
 
 def test_out_of_range_answers_are_scored_as_is() -> None:
@@ -139,6 +163,8 @@ ANSWER_FORMAT_TABLE = [
     ("The event happens in 10 - 20 seconds.", True),
     ("  The event happens in 10.5 - 20.0 seconds\n", True),
     ("The event happens in 10.0 - 20.0 seconds. Then it ends.", False),
+    ("The event happens in 1.0 - 3.0 seconds, 5.0 - 6.0 seconds.", True),  # SFT's form
+    ("The event happens in 1.0 - 3.0 seconds, 5.0 seconds.", False),
     ("The seconds.0 seconds.0 - 13.0 seconds.0 - 14.0 seconds.", False),  # parses, hacked
     ("10 - 20", False),
     ("", False),

@@ -13,6 +13,7 @@ from timelens_eval.rlvr.sampling import (
     DifficultyRecord,
     DurationBucket,
     SamplingConfig,
+    assign_buckets,
     default_buckets,
     expected_bin_distribution,
     read_difficulty,
@@ -151,3 +152,31 @@ def test_difficulty_file_round_trip_and_errors(tmp_path) -> None:
         read_difficulty(tmp_path / "missing.jsonl")
     with pytest.raises(InputError, match="repeat"):
         select_samples(records + records[:1], SamplingConfig())
+
+
+def test_bucket_edges_include_both_ends_and_the_first_bucket_wins() -> None:
+    """TimeLens' buckets hold ``min <= duration <= max``; a duration on an edge goes to
+    the first bucket that holds it (hybrid.py / grounding.py of the official code)."""
+    buckets = default_buckets(9 * 10)
+    durations = np.array([0.0, 29.9, 30.0, 30.1, 60.0, 240.0, 240.5, 1e6])
+    assert assign_buckets(durations, buckets).tolist() == [0, 0, 0, 1, 1, 7, 8, 8]
+    assert buckets[0].contains(30.0) and buckets[1].contains(30.0)
+
+
+def test_uniform_draw_is_a_seeded_python_sample_per_bucket() -> None:
+    """TimeLens' SFT data: ``random.Random(seed).sample`` of each bucket's pool indices,
+    bucket after bucket with one generator; the ids come back in pool order."""
+    import random
+
+    pool = _pool(4_000, seed=9)
+    config = SamplingConfig(method="uniform", buckets=tuple(default_buckets(900)), seed=42)
+    selection = select_samples(pool, config)
+    assigned = assign_buckets(np.array([r.duration for r in pool]), config.buckets)
+    rng = random.Random(42)
+    expected: list[int] = []
+    for b, bucket in enumerate(config.buckets):
+        members = [i for i in range(len(pool)) if assigned[i] == b]
+        expected += rng.sample(members, min(bucket.target_size, len(members)))
+    assert selection.sample_ids == [pool[i].sample_id for i in sorted(expected)]
+    sizes = [min(100, int((assigned == b).sum())) for b in range(9)]
+    assert len(selection.sample_ids) == sum(sizes) and max(sizes) == 100

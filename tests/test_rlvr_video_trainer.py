@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,12 @@ torch = pytest.importorskip("torch")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from timelens_eval.rlvr.inputs import (  # noqa: E402
+    InputSpec,
+    encode_message,
+    prompt_message,
+    shown_times,
+)
 from timelens_eval.rlvr.trainer import (  # noqa: E402
     WITHIN_GROUP_STD,
     GRPOSettings,
@@ -20,12 +27,11 @@ from timelens_eval.rlvr.trainer import (  # noqa: E402
 )
 from timelens_eval.rlvr.video_grpo import (  # noqa: E402
     PatchLayout,
-    VideoClip,
-    encode_video_prompt,
     qwen_video_patches,
     video_grpo_trainer_class,
     video_prompt,
 )
+from timelens_eval.video.types import FrameSpec  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"
@@ -78,19 +84,45 @@ def test_patches_match_the_qwen_image_processor() -> None:
     assert grid3.tolist() == [[2, 4, 6]] and patches3.shape[0] == 2 * patches.shape[0]
 
 
+def _inputs(vision: str = "video") -> InputSpec:
+    """Qwen2.5-VL inputs for 56 x 56 frames at 2 fps (video, or TimeLens-7B's chunks)."""
+    from timelens_eval_adapters.presets import PRESETS
+
+    preset = PRESETS["qwen2.5-vl" if vision == "video" else "timelens-7b"]
+    return InputSpec(
+        preset=preset,
+        vision=vision,
+        frames=FrameSpec(fps=2.0, patch=28),
+        template=preset.template,
+        encoding=preset.encoding,
+    )
+
+
 def test_prompt_encoding_expands_the_video_placeholder(tiny_vl) -> None:
     _, processor = _load(tiny_vl)
-    clip = VideoClip(np.zeros((4, 56, 56, 3), dtype=np.uint8), fps=2.0)
-    text = processor.apply_chat_template(
-        video_prompt("When does it happen?"), tokenize=False, add_generation_prompt=True
-    )
-    enc = encode_video_prompt(processor, text, clip, backend="patches")
+    row = {
+        "video": {"frames": np.zeros((4, 56, 56, 3), dtype=np.uint8), "fps": 2.0},
+        "query": "When does it happen?",
+        "duration": 2.0,
+    }
+    enc = encode_message(processor, prompt_message(row, _inputs()), _inputs(), backend="patches")
     video_id = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
-    grid = enc["video_grid_thw"][0].tolist()
+    grid = enc.fields["video_grid_thw"][0].tolist()
     assert grid == [2, 4, 4]
-    assert enc["input_ids"].count(video_id) == 2 * 4 * 4 // 4
-    assert enc["pixel_values_videos"].shape == (32, 3 * 2 * 14 * 14)
-    assert enc["second_per_grid_ts"].tolist() == [1.0]
+    assert enc.input_ids.count(video_id) == 2 * 4 * 4 // 4
+    assert enc.fields["pixel_values_videos"].shape == (32, 3 * 2 * 14 * 14)
+    assert enc.fields["second_per_grid_ts"].tolist() == [1.0]
+    # TimeLens-7B's chunks: one video after each timestamp text; the frame times the
+    # model can tell apart (what the 7B reward snaps the GT to) are the times the texts say.
+    chunks = _inputs("chunks")
+    message = prompt_message(row, chunks)
+    enc = encode_message(processor, message, chunks, backend="patches")
+    text = processor.tokenizer.decode(enc.input_ids)
+    stated = [float(t) for t in re.findall(r"([0-9.]+)s<\|vision_start\|>", text)]
+    assert len(stated) == len(enc.fields["video_grid_thw"]) >= 2
+    assert stated == shown_times(message, "chunks").tolist()
+    assert enc.input_ids.count(video_id) == 4 * len(stated)
+    assert enc.fields["second_per_grid_ts"].tolist() == [1.0] * len(stated)
 
 
 def _dataset(n_prompts: int = 2):  # type: ignore[no-untyped-def]
@@ -102,6 +134,7 @@ def _dataset(n_prompts: int = 2):  # type: ignore[no-untyped-def]
             "prompt": [
                 video_prompt(f"Find event {i}. Answer in seconds.") for i in range(n_prompts)
             ],
+            "query": [f"event {i}" for i in range(n_prompts)],
             "video": [
                 {"frames": rng.integers(0, 256, size=(4, 56, 56, 3)).tolist(), "fps": 2.0}
                 for _ in range(n_prompts)
@@ -134,6 +167,7 @@ def _one_step_trainer(model, processor, tmp_path, *, learning_rate):  # type: ig
         args=grpo_config(settings, tmp_path / "out"),
         train_dataset=_dataset(),
         processing_class=processor,
+        inputs=_inputs(),
         video_backend="patches",
     )
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_runner_support import toy_benchmark
@@ -14,7 +15,7 @@ from timelens_eval.adapters import build_adapter
 from timelens_eval.cli import main
 from timelens_eval.errors import ConfigError
 from timelens_eval.runner import RunOptions, arun_benchmark, run_benchmark
-from timelens_eval.store import read_result
+from timelens_eval.store import read_result, read_sample_records
 
 
 @pytest.mark.slow
@@ -25,7 +26,6 @@ def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_pa
     assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
     out = capsys.readouterr().out
     headers = sorted(tmp_path.glob("default/*/*.json"))
-    headers = [h for h in headers if not h.name.endswith(".spec.json")]
     assert len(headers) == len(models) * len(DEFAULT_BENCHMARKS)
     seen = set()
     results = {}
@@ -54,6 +54,20 @@ def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_pa
             ours = results[model.adapter, refined].summary.metrics[metric].value
             assert ours > results["prior", refined].summary.metrics[metric].value
     assert "synthetic-original" in out and "synthetic-refined" in out and "R1@0.7" in out
+    # results/reproduced holds these runs for the leaderboard: the shipped results are
+    # what the shipped models answer today (else they must be regenerated).
+    shipped = Path(__file__).resolve().parents[1] / "results" / "reproduced"
+    for header in headers:
+        mine = shipped / header.parent.name / header.name
+        assert mine.is_file(), f"{mine} is missing from results/reproduced"
+        kept = {
+            r.sample_id: r.answer for r in read_sample_records(mine.with_suffix(".samples.jsonl"))
+        }
+        now = {
+            r.sample_id: r.answer
+            for r in read_sample_records(header.with_name(header.stem + ".samples.jsonl"))
+        }
+        assert kept == now, f"{mine}: the shipped answers differ from the model's"
     # A second call resumes everything and prints the same table.
     assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
     assert capsys.readouterr().out == out
@@ -120,7 +134,7 @@ def test_adapter_with_default_benchmarks_and_limit(tmp_path, capsys, monkeypatch
         "0",
     ]
     assert main([*argv, "--limit", "20"]) == 0
-    result = read_result(tmp_path / "runs" / "random" / "synthetic-refined.json")
+    result = read_result(tmp_path / "runs" / "random" / "random" / "synthetic-refined.json")
     assert result.summary.n == 20 and result.spec.limit == 20
     assert main([*argv, "--limit", "30"]) == 2
     assert "limit: 20 != 30" in capsys.readouterr().err

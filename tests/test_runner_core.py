@@ -207,10 +207,11 @@ def test_frames_are_decoded_for_adapters_that_need_them(tmp_path):
     from timelens_eval.video.testing import write_indexed_video
 
     write_indexed_video(tmp_path / "a.mp4", np.arange(0, 6, 0.25))
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")  # present, but cannot be decoded
     samples = [
         Sample("ok#0", "a", "the thing", 6.0, (Span(1, 3),), video="a.mp4"),
         Sample("ok#1", "a", "the other", 6.0, (Span(2, 5),), video="a.mp4", clip=Span(2, 6)),
-        Sample("bad#0", "b", "broken", 6.0, (Span(1, 2),), video="missing.mp4"),
+        Sample("bad#0", "b", "broken", 6.0, (Span(1, 2),), video="broken.mp4"),
     ]
     bench = Benchmark("vids", samples, "h", video_root=str(tmp_path))
     adapter = build_adapter("mock", "frames=true")
@@ -223,7 +224,7 @@ def test_frames_are_decoded_for_adapters_that_need_them(tmp_path):
     assert list(stamps) == pytest.approx(np.arange(0, 6, 0.5))  # 2 fps preset
     assert by_id["ok#1"].message.timestamps.min() >= 2.0  # the clip only
     assert records["ok#0"].meta["frames"] == 12
-    assert records["bad#0"].status == "error" and "missing.mp4" in records["bad#0"].error
+    assert records["bad#0"].status == "error" and "broken.mp4" in records["bad#0"].error
     assert "ok#0" in adapter.calls and "bad#0" not in adapter.calls  # never reached the model
     spec = read_result(outcome.paths.header).spec
     assert spec.frames.fps == 2.0 and spec.prompt.template == "timelens"

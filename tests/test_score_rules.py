@@ -143,7 +143,8 @@ def test_score_json_schema_is_pinned(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert list(out) == [
         "R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "n", "n_videos", "parse_failures", "reversed",
         "out_of_range", "missing_scored_zero", "ci", "ci_level", "ci_method", "bootstrap",
-        "seed", "coverage", "predictions", "format", "benchmark", "benchmark_hash", "protocol",
+        "seed", "coverage", "predictions", "format", "format_detected", "matched_only",
+        "benchmark", "benchmark_hash", "protocol",
     ]  # fmt: skip
     assert (out["n"], out["n_videos"], out["parse_failures"], out["reversed"]) == (4, 3, 1, 1)
     assert (out["out_of_range"], out["missing_scored_zero"]) == (1, 0)
@@ -157,6 +158,7 @@ def test_score_json_schema_is_pinned(tmp_path: Path, capsys: pytest.CaptureFixtu
         "missing_ids": [], "extra_ids": [], "duplicate_ids": [],
     }  # fmt: skip
     assert (out["predictions"], out["format"]) == (str(path), "timelens")
+    assert out["format_detected"] is True and out["matched_only"] is False
     assert out["benchmark"] is None and out["benchmark_hash"] is None
     assert out["protocol"]["name"] == "timelens" and out["protocol"]["unparsed"] == "zero"
 

@@ -41,8 +41,8 @@ def text_part(text: str) -> dict:
     return {"type": "text", "text": text}
 
 
-def chat(content: list[dict], **extra: object) -> dict:
-    return {"model": "m", "messages": [{"role": "user", "content": content}], **extra}
+def chat(content: list[dict], model: str = "mock", **extra: object) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": content}], **extra}
 
 
 # -- translation ---------------------------------------------------------------------------
@@ -188,7 +188,8 @@ def test_non_retryable_failures_tell_clients_not_to_retry():
             raise AdapterError("model refused the input", retryable=False)
 
     with ServerThread(create_app(Broken())) as server, httpx.Client() as http:
-        response = http.post(server.base_url + "/chat/completions", json=chat([text_part("q")]))
+        body = chat([text_part("q")], model="broken")
+        response = http.post(server.base_url + "/chat/completions", json=body)
     assert response.status_code == 500
     assert response.headers["x-should-retry"] == "false"
 

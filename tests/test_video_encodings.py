@@ -38,7 +38,8 @@ IMGS = [("img", 0, 0.0), ("img", 1, 0.48), ("img", 2, 1.0), ("img", 3, 11.96)]
 
 def test_registry_names() -> None:
     assert ENCODINGS.names() == [
-        "frame-index", "frame-index-list", "interleaved", "list", "none", "overlay",
+        "frame-index", "frame-index-list", "interleaved", "interleaved-patches", "list", "none",
+        "overlay",
     ]
     with pytest.raises(UnknownNameError, match="did you mean 'interleaved'"):
         encode_frames(FRAMES, "interleave", 12.34)

@@ -47,10 +47,12 @@ class GenerationConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_new_tokens: int = Field(128, ge=1)
-    seed: int | None = 0
+    temperature: float = Field(0.0, ge=0, description="0 decodes greedily (TimeLens).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (temperature > 0).")
+    max_new_tokens: int = Field(
+        512, ge=1, description="Most tokens an answer may have (the TimeLens evaluation: 512)."
+    )
+    seed: int | None = Field(0, description="Seed of sampled decoding.")
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,15 @@ class Adapter(abc.ABC):
     model_type: ClassVar[ModelType] = "open"
     needs_frames: ClassVar[bool] = True
     """False for adapters that ignore the video (baselines): the runner decodes nothing."""
+    reads_video: ClassVar[bool | None] = None
+    """Whether answers depend on the video (its frames or its file): then ``run`` checks
+    every video exists before the first request. None: true unless the adapter is a
+    baseline (``model_type``) that takes no frames."""
     secret_args: ClassVar[frozenset[str]] = frozenset({"api_key"})
     """Argument names never written to results, logs or errors."""
+    max_in_flight: int | None = None
+    """Requests this adapter wants in flight at once (a local engine that batches them
+    itself); None: the run's ``concurrency`` (which paces API calls)."""
 
     # Presets: what the model family was evaluated with. The runner uses them unless
     # the user overrides them.

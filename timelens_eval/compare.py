@@ -46,6 +46,7 @@ from timelens_eval.store import (
     SampleRecord,
     read_result,
     read_sample_records,
+    sidecar_kind,
 )
 
 __all__ = [
@@ -97,13 +98,11 @@ class LoadedResult:
         return self._records
 
 
-# Sidecars the runner writes next to a header (``NAME.spec.json``): not results.
-_SIDECAR_SUFFIXES = (".spec.json",)
-
-
 def find_result_files(paths: Iterable[str | Path]) -> list[Path]:
     """Result headers among ``paths``: files as given, folders searched for ``*.json``
-    (hidden folders and the runner's ``*.spec.json`` sidecars skipped)."""
+    (hidden folders skipped). A run's sidecar and lock files are skipped wherever they
+    are met, also when named on the command line (a shell glob such as
+    ``results/org/model/*`` catches them), see :func:`timelens_eval.store.sidecar_kind`."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -112,10 +111,11 @@ def find_result_files(paths: Iterable[str | Path]) -> list[Path]:
                 p
                 for p in sorted(path.rglob("*.json"))
                 if not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and not p.name.endswith(_SIDECAR_SUFFIXES)
+                and sidecar_kind(p) is None
             )
         elif path.exists():
-            found.append(path)
+            if sidecar_kind(path) is None:
+                found.append(path)
         else:
             raise InputError("file or folder not found", path=path)
     return found

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "UnknownNameError",
     "MissingDependencyError",
+    "DependencyVersionError",
     "did_you_mean",
 ]
 
@@ -70,6 +71,18 @@ class MissingDependencyError(TimelensError):
         super().__init__(
             f"{feature} needs the optional dependency {module!r}: "
             f"pip install 'timelens-eval[{extra}]'"
+        )
+
+
+class DependencyVersionError(TimelensError):
+    """An installed dependency outside the version range a feature is tested with."""
+
+    def __init__(self, feature: str, package: str, installed: str, supported: str) -> None:
+        self.feature, self.package = feature, package
+        self.installed, self.supported = installed, supported
+        super().__init__(
+            f"{feature} is tested with {package}{supported}, but {package} {installed} is "
+            f"installed: pip install '{package}{supported}'"
         )
 
 

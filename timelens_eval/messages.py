@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TextPart", "ImagePart", "Part", "PromptMessage"]
+__all__ = ["TextPart", "ImagePart", "Part", "PromptMessage", "VideoSource"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,33 @@ Part = TextPart | ImagePart
 
 
 @dataclass(frozen=True)
+class VideoSource:
+    """Where the frames of a message come from in the video, as the processors' metadata.
+
+    Set by the ``qwen-vl-utils`` sampler: ``frame_indices[i]`` is the source index of the
+    message's ``i``-th frame, ``fps`` the stream's average rate, ``total_frames`` the source
+    frames sampled from (the clip's count, for a clip).
+    """
+
+    fps: float
+    frame_indices: tuple[int, ...]
+    total_frames: int
+
+    @property
+    def sample_fps(self) -> float:
+        """Frames per second of the sample: ``n / total_frames * fps``."""
+        return len(self.frame_indices) / max(self.total_frames, 1e-6) * self.fps
+
+    def metadata(self) -> dict[str, object]:
+        """The video metadata qwen-vl-utils hands to the processors."""
+        return {
+            "fps": self.fps,
+            "frames_indices": list(self.frame_indices),
+            "total_num_frames": self.total_frames,
+        }
+
+
+@dataclass(frozen=True)
 class PromptMessage:
     """A user turn: parts in order, plus what produced them (recorded with results)."""
 
@@ -39,6 +66,8 @@ class PromptMessage:
     template_hash: str
     encoding: str
     """Name of the timestamp encoding."""
+    video: VideoSource | None = None
+    """Source frame indices and rate (``qwen-vl-utils`` sampling), else None."""
 
     @property
     def images(self) -> list[ImagePart]:

@@ -13,6 +13,8 @@ Formats:
   score], ...]}``; the first window (the top-1) is scored.
 * ``jsonl``: the project's own JSONL, ``{"sample_id": ..., "answer": "..."}`` or
   ``{"sample_id": ..., "spans": [[s, e], ...]}``.
+* ``timechat``, ``lmms-eval``, ``csv``: other tools' files, read by
+  :mod:`timelens_eval.predictions_tools`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "PredictionFormat",
     "PredictionSet",
     "FORMATS",
+    "FORMAT_HELP",
     "detect_format",
     "read_predictions",
     "parse_gt_literal",
@@ -44,8 +47,17 @@ __all__ = [
     "read_timelens_columns",
 ]
 
-PredictionFormat = Literal["timelens", "moment-detr", "jsonl"]
-FORMATS: tuple[str, ...] = ("timelens", "moment-detr", "jsonl")
+PredictionFormat = Literal["timelens", "moment-detr", "jsonl", "timechat", "lmms-eval", "csv"]
+FORMATS: tuple[str, ...] = ("timelens", "timechat", "lmms-eval", "moment-detr", "jsonl", "csv")
+
+FORMAT_HELP = (
+    "score reads timelens ({'video>>>query>>>[s, e]': {'timestamps'|'answers'}}), "
+    "timechat ({id: {'timestamp', 'query', 'vid'}}), lmms-eval (samples_*.jsonl of the "
+    "timelens_* and temporal_grounding_* tasks), moment-detr (JSONL with 'qid' and "
+    "'pred_relevant_windows'), jsonl (JSONL with 'sample_id' and 'answer' or 'spans') and "
+    "csv (header video,query,start,end); pass --format " + "|".join(FORMATS)
+)
+"""One line naming every format ``score`` reads and the ``--format`` names."""
 
 # Ground truth in a TimeLens key: a Python/JSON literal of plain numbers.
 _GT_NUM = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
@@ -251,7 +263,11 @@ def detect_format(path: str | Path) -> PredictionFormat:
     """Guess the format from the extension and the first record."""
     path = Path(path)
     if path.suffix == ".json":
-        return "timelens"
+        from timelens_eval.predictions_tools import detect_json_format
+
+        return detect_json_format(path)
+    if path.suffix == ".csv":
+        return "csv"
     try:
         with open(path, encoding="utf-8") as fh:
             number, first = next(
@@ -263,20 +279,26 @@ def detect_format(path: str | Path) -> PredictionFormat:
         raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
     if not first:
         raise InputError("empty prediction file", path=path)
+    header = [c.strip() for c in first.split(",")]
+    if {"video", "query", "start", "end"} <= set(header):
+        return "csv"
     try:
         record = json.loads(first)
     except ValueError:
         raise InputError("not valid JSON", path=path, line=number) from None
     if isinstance(record, dict):
+        from timelens_eval.predictions_tools import lmms_entry
+
         if "sample_id" in record:
             return "jsonl"
         if "pred_relevant_windows" in record:
             return "moment-detr"
+        if lmms_entry(record) is not None:
+            return "lmms-eval"
         if any(">>>" in str(k) for k in record):
             return "timelens"
     raise InputError(
-        "cannot tell the prediction format from the first record; pass --format "
-        "timelens|moment-detr|jsonl",
+        "cannot tell the prediction format from the first record; " + FORMAT_HELP,
         path=path,
         line=number,
     )
@@ -287,11 +309,16 @@ def read_predictions(path: str | Path, format: str | None = None) -> PredictionS
     path = Path(path)
     if not path.is_file():
         raise InputError("prediction file not found", path=path)
+    from timelens_eval import predictions_tools as tools
+
     fmt = format or detect_format(path)
     readers = {
         "timelens": _read_timelens,
         "moment-detr": _read_moment_detr,
         "jsonl": _read_own_jsonl,
+        "timechat": tools.read_timechat,
+        "lmms-eval": tools.read_lmms_samples,
+        "csv": tools.read_csv_predictions,
     }
     if fmt not in readers:
         raise ConfigError(f"unknown prediction format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 
 from timelens_eval.errors import ConfigError
-from timelens_eval.messages import Part, PromptMessage, TextPart
+from timelens_eval.messages import Part, PromptMessage, TextPart, VideoSource
 from timelens_eval.registry import Registry
 from timelens_eval.video.types import Frames
 
@@ -102,8 +102,15 @@ def build_prompt(query: str, frames: Frames | None, template: str, encoding: str
     chosen = get_template(template)
     ENCODINGS.get(encoding)  # unknown names fail even without frames
     parts: list[Part] = []
+    video = None
     if frames is not None and len(frames) > 0:
         parts.extend(encode_frames(frames, encoding, duration))
+        if frames.indices is not None and frames.source_fps and frames.source_frames:
+            video = VideoSource(
+                fps=float(frames.source_fps),
+                frame_indices=tuple(int(i) for i in frames.indices),
+                total_frames=int(frames.source_frames),
+            )
     parts.append(TextPart(chosen.render(query)))
     return PromptMessage(parts=tuple(parts), template=chosen.name, template_hash=chosen.hash,
-                         encoding=encoding)
+                         encoding=encoding, video=video)

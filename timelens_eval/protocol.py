@@ -10,7 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ParseOptions", "Protocol", "TIMELENS_PROTOCOL", "DEFAULT_THRESHOLDS"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "PROTOCOLS",
+    "ParseOptions",
+    "Protocol",
+    "TIMELENS_LIVE_PROTOCOL",
+    "TIMELENS_PROTOCOL",
+    "named_protocol",
+]
 
 DEFAULT_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.7)
 
@@ -35,7 +43,8 @@ class ParseOptions(BaseModel):
     )
     round_to_seconds: bool = Field(
         False,
-        description="Round predicted times to whole seconds (TimeLens' inference script does).",
+        description="Round predicted times to whole seconds, ties to even (Python's round), "
+        "as TimeLens' evaluation does before it writes a prediction.",
     )
     clip_to_duration: bool = Field(
         False, description="Clip predicted spans to [0, duration] before scoring."
@@ -75,3 +84,26 @@ class Protocol(BaseModel):
 
 
 TIMELENS_PROTOCOL = Protocol()
+
+
+TIMELENS_LIVE_PROTOCOL = Protocol(name="timelens-live", parse=ParseOptions(round_to_seconds=True))
+"""The TimeLens evaluation of a live model: every predicted start and end is rounded to
+whole seconds with Python's ``round`` (ties to even) before it is scored, as
+``evaluation/eval_dataloader.py`` does before it writes the prediction file that
+``compute_metrics.py`` scores. ``run`` uses it by default on TimeLens-Bench."""
+
+PROTOCOLS: dict[str, Protocol] = {
+    TIMELENS_PROTOCOL.name: TIMELENS_PROTOCOL,
+    TIMELENS_LIVE_PROTOCOL.name: TIMELENS_LIVE_PROTOCOL,
+}
+"""The named protocols: ``timelens`` (``compute_metrics.py`` on a prediction file, times as
+written) and ``timelens-live`` (the same after the evaluation's rounding)."""
+
+
+def named_protocol(name: str) -> Protocol:
+    """The protocol called ``name``; an unknown name raises ``UnknownNameError``."""
+    if name not in PROTOCOLS:
+        from timelens_eval.errors import UnknownNameError
+
+        raise UnknownNameError("protocol", name, PROTOCOLS)
+    return PROTOCOLS[name]

@@ -37,12 +37,15 @@ from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
+from timelens_eval.runner_preflight import MISSING_VIDEO, missing_video_ids
 from timelens_eval.runner_progress import RunProgress
-from timelens_eval.runner_spec import Redactor
+from timelens_eval.runner_spec import Redactor, portable_args
 from timelens_eval.runner_store import (
     RunLock,
     RunPaths,
     SampleWriter,
+    default_output,
+    output_path,
     read_spec,
     recover_samples,
     spec_differences,
@@ -59,6 +62,7 @@ __all__ = [
     "parse_shard",
     "select_samples",
     "default_output",
+    "output_path",
     "build_spec",
     "summarize_records",
     "write_run_header",
@@ -75,7 +79,11 @@ class RunOptions(BaseModel):
     concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
     limit: int | None = Field(None, ge=1, description="Only the first N samples.")
     shard: str | None = Field(None, description="'i/N': the i-th of N shards (0-based).")
-    output: Path | None = Field(None, description="Header path; default under runs_dir.")
+    output: Path | None = Field(
+        None,
+        description="A path ending in .json: the header; any other path: the folder of "
+        "the header (see output_path). Default: under runs_dir.",
+    )
     runs_dir: Path = Path("runs")
     fresh: bool = Field(False, description="Discard earlier output instead of resuming.")
     retry_errors: bool = Field(False, description="On resume, run failed samples again.")
@@ -94,6 +102,11 @@ class RunOptions(BaseModel):
     seed: int = 0
     progress: bool | Literal["off", "bar", "lines"] = Field(
         False, description="True or 'bar': a progress bar; 'lines': a line every 30 s."
+    )
+    allow_missing: bool = Field(
+        False,
+        description="Run although videos are missing; those samples are recorded as errors "
+        "that no metric counts (see runner_preflight).",
     )
 
 
@@ -127,16 +140,6 @@ def select_samples(
     return chosen
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
-
-
-def default_output(runs_dir: Path, model: str, benchmark: str, shard: Shard | None) -> Path:
-    """``runs/<model>/<benchmark>[.shard-i-of-N].json``."""
-    suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
-    return runs_dir / _slug(model) / f"{_slug(benchmark)}{suffix}.json"
-
-
 def _prompt_spec(template: str, encoding: str) -> PromptSpec:
     """The prompt part of the spec; unknown template or encoding names fail here."""
     from timelens_eval.prompts import template_hash
@@ -144,13 +147,6 @@ def _prompt_spec(template: str, encoding: str) -> PromptSpec:
 
     ENCODINGS.get(encoding)
     return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
-
-
-def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
-    """Adapter arguments as plain JSON values (paths and other objects as text)."""
-    import json
-
-    return json.loads(json.dumps(args, default=str, sort_keys=True))
 
 
 def build_spec(
@@ -173,7 +169,7 @@ def build_spec(
         model=adapter.model,
         model_type=adapter.model_type,
         adapter=adapter_name,
-        adapter_args=_jsonable(adapter.describe()),
+        adapter_args=portable_args(adapter.describe()),
         benchmark=benchmark.name,
         variant=benchmark.variant,
         split=benchmark.split,
@@ -192,18 +188,23 @@ def build_spec(
 def summarize_records(
     records: Sequence[SampleRecord], protocol: Protocol, *, bootstrap: int, seed: int
 ) -> Any:
-    """Metrics of ``records`` in benchmark order (so the result is order-independent)."""
+    """Metrics of ``records`` in benchmark order (so the result is order-independent);
+    samples whose video was missing are left out and counted in ``missing_videos``."""
     from timelens_eval.metrics import summarize
 
     ordered = sorted(records, key=lambda r: (r.meta.get("index", 0), r.sample_id))
-    return summarize(
-        [r.iou for r in ordered],
-        [r.status for r in ordered],
-        [r.video_id for r in ordered],
+    scored = [r for r in ordered if not r.meta.get(MISSING_VIDEO)]
+    summary = summarize(
+        [r.iou for r in scored],
+        [r.status for r in scored],
+        [r.video_id for r in scored],
         protocol,
         bootstrap=bootstrap,
         seed=seed,
     )
+    if len(scored) < len(ordered):
+        summary.missing_videos = len(ordered) - len(scored)
+    return summary
 
 
 @dataclass
@@ -217,6 +218,8 @@ class RunOutcome:
     ran: int
     errors: int
     seconds: float
+    missing_videos: int = 0
+    """Samples recorded as errors without a request because their video is missing."""
 
 
 def _unit_hash(*parts: object) -> float:
@@ -389,7 +392,7 @@ class _Run:
         from timelens_eval.runner_frames import prepare_message
 
         loop = asyncio.get_running_loop()
-        concurrency = self.options.concurrency
+        concurrency = self.adapter.max_in_flight or self.options.concurrency
         workers = getattr(pool, "_max_workers", 0)
         ahead = self.options.prefetch or concurrency + 2 * max(workers, 1)
         gate = asyncio.Semaphore(concurrency)
@@ -434,15 +437,23 @@ def _sample_labels(sample: Sample) -> dict[str, Any]:
 
 
 def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
-    """The spec to keep: the earlier one when resuming (it must match)."""
-    if not paths.spec.exists():
-        if paths.samples.exists() and paths.samples.stat().st_size > 0:
-            raise ConfigError(
-                f"{paths.samples} exists without its spec file {paths.spec.name}; "
-                "pass --fresh to start over or choose another --output"
-            )
+    """The spec to keep: the earlier one when resuming (it must match). A spec sidecar
+    under the name earlier versions used (``NAME.spec.json``) is read too, and without
+    a sidecar the header's spec (a merged run has no sidecar)."""
+    found = next((p for p in (paths.spec, paths.legacy_spec) if p.exists()), None)
+    if found is not None:
+        earlier = read_spec(found)
+    elif paths.header.exists():  # e.g. written by `merge`: the header holds the spec
+        from timelens_eval.store import read_result
+
+        earlier = read_result(paths.header).spec
+    elif paths.samples.exists() and paths.samples.stat().st_size > 0:
+        raise ConfigError(
+            f"{paths.samples} exists without its spec file {paths.spec.name}; "
+            "pass --fresh to start over or choose another --output"
+        )
+    else:
         return spec
-    earlier = read_spec(paths.spec)
     diff = spec_differences(earlier, spec)
     if diff:
         shown = "; ".join(diff[:5]) + (f"; and {len(diff) - 5} more" if len(diff) > 5 else "")
@@ -495,18 +506,23 @@ async def arun_benchmark(
     shard = parse_shard(options.shard)
     name = adapter_name or adapter.name
     spec = spec or build_spec(adapter, name, benchmark, options)
-    output = options.output or default_output(
-        options.runs_dir, adapter.model, benchmark.name, shard
-    )
+    if options.output is not None:
+        output = output_path(Path(options.output), benchmark.name, shard)
+    else:
+        output = default_output(options.runs_dir, name, adapter.model, benchmark.name, shard)
     paths = RunPaths.for_output(output)
+    selected = select_samples(benchmark.samples, options.limit, shard)
+    missing = missing_video_ids(  # the pre-flight check, before anything is written
+        adapter, benchmark, [s for _, s in selected], allow_missing=options.allow_missing
+    )
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:
             paths.remove()
         spec = _check_resume(paths, spec)
         write_spec(spec, paths.spec)
+        paths.legacy_spec.unlink(missing_ok=True)  # now kept under the current name
         paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
-        selected = select_samples(benchmark.samples, options.limit, shard)
         wanted = {s.sample_id for _, s in selected}
         if len(wanted) != len(selected):
             raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
@@ -516,6 +532,8 @@ async def arun_benchmark(
         have = {r.sample_id for r in records}
         pending = [(i, s) for i, s in selected if s.sample_id not in have]
         resumed = len(selected) - len(pending)
+        skipped = [(i, s) for i, s in pending if s.sample_id in missing]
+        pending = [(i, s) for i, s in pending if s.sample_id not in missing]
 
         redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
         progress = RunProgress(
@@ -523,6 +541,10 @@ async def arun_benchmark(
         )
         writer = SampleWriter(paths.samples)
         run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
+        for index, sample in skipped:  # missing video, --allow-missing: no request
+            error = f"video not found: {benchmark.video_path(sample)}"
+            writer.append(run._record(index, sample, None, 0, error, {MISSING_VIDEO: True}))
+            progress.advance(error=True, cost=None)
         pool = None
         if adapter.needs_frames and pending:
             free_orphaned_blocks()
@@ -557,6 +579,7 @@ async def arun_benchmark(
         ran=run.ran,
         errors=sum(r.status == "error" for r in unique),
         seconds=time.perf_counter() - started,
+        missing_videos=sum(bool(r.meta.get(MISSING_VIDEO)) for r in unique),
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from timelens_eval.errors import InputError
+from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.runner import RunOptions, RunOutcome, arun_benchmark
 from timelens_eval.store import RunResult
 
@@ -106,10 +106,23 @@ def run_default(
 ) -> list[RunOutcome]:
     """Run every default model on every default benchmark; adapters are built (and
     their arguments checked) before any benchmark is loaded or run. ``models`` defaults
-    to :func:`default_models` (``note`` hears why the reference model is left out)."""
+    to :func:`default_models` (``note`` hears why the reference model is left out).
+
+    Results go to ``runs_dir/default/<model>/<benchmark>.json``, or with
+    ``options.output`` (a folder: there is one result per model and benchmark) to
+    ``output/<model>/<benchmark>.json``; a shard's name says which shard it is.
+    """
     from timelens_eval.adapters import build_adapter
     from timelens_eval.benchmarks import load_benchmark
+    from timelens_eval.runner import output_path, parse_shard
 
+    shard = parse_shard(options.shard)
+    root = options.output if options.output is not None else options.runs_dir / "default"
+    if root.suffix.lower() == ".json" and not root.is_dir():
+        raise ConfigError(
+            f"--output {root}: the default run writes one result per model and benchmark; "
+            "give a folder"
+        )
     if models is None:
         models = default_models(note)
     adapters = [(m, build_adapter(m.adapter, m.args)) for m in models]
@@ -120,8 +133,8 @@ def run_default(
         try:
             for model, adapter in adapters:
                 for bench in loaded:
-                    folder = model.label or adapter.model
-                    output = options.runs_dir / "default" / folder / f"{bench.name}.json"
+                    folder = root / (model.label or adapter.model)
+                    output = output_path(folder, bench.name, shard)
                     needs = {k: v for k, v in model.options.items() if getattr(options, k) is None}
                     outcome = await arun_benchmark(
                         adapter,

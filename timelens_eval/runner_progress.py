@@ -17,7 +17,10 @@ class RunProgress:
     nothing (``"off"``).
 
     Counts samples finished in this process (for the rate and ETA) apart from samples
-    resumed from an earlier run (which only move the bar).
+    resumed from an earlier run (which only move the bar). The rate is measured from the
+    first sample this process finishes, not from the start: loading a model, starting
+    the decoding workers and the first request's warm-up would otherwise make the first
+    ETA many times too long.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class RunProgress:
         self.label, self.total, self.done = label, total, done
         self.errors, self.cost = 0, 0.0
         self._started = time.perf_counter()
+        self._first: float | None = None
         self._fresh = 0
         self._progress: Any = None
         self.mode: ProgressMode = "bar" if mode is True else "off" if mode is False else mode
@@ -60,14 +64,19 @@ class RunProgress:
 
     @property
     def rate(self) -> float:
-        """Samples per second finished by this process."""
-        elapsed = time.perf_counter() - self._started
-        return self._fresh / elapsed if elapsed > 0 else 0.0
+        """Samples per second finished by this process since its first one (0 until two
+        are done)."""
+        if self._first is None or self._fresh < 2:
+            return 0.0
+        elapsed = time.perf_counter() - self._first
+        return (self._fresh - 1) / elapsed if elapsed > 0 else 0.0
 
     def advance(self, *, error: bool, cost: float | None) -> None:
         """One more sample finished."""
         self.done += 1
         self._fresh += 1
+        if self._first is None:
+            self._first = time.perf_counter()
         self.errors += int(error)
         self.cost += cost or 0.0
         if self.mode == "lines":

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Redactor", "package_versions", "git_commit", "SECRET_ENV_PATTERN"]
+__all__ = ["Redactor", "package_versions", "git_commit", "portable_args", "SECRET_ENV_PATTERN"]
 
 SECRET_ENV_PATTERN = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)$", re.I)
 """Environment variable names whose values are treated as secrets."""
@@ -80,3 +80,25 @@ def git_commit(start: Path | None = None) -> str | None:
         return None
     commit = done.stdout.strip()
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _portable(value: Any) -> Any:
+    """A path inside the project (the shipped reference checkpoint, say) as a path
+    relative to it, so a result does not record the folder it happened to run in."""
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value).resolve()
+        if path.is_relative_to(_PROJECT_ROOT) and path.exists():
+            return path.relative_to(_PROJECT_ROOT).as_posix()
+    return value
+
+
+def portable_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Adapter arguments as plain JSON values (paths and other objects as text; paths
+    inside the project relative to it)."""
+    import json
+
+    plain = json.loads(json.dumps(args, default=str, sort_keys=True))
+    return {key: _portable(value) for key, value in plain.items()}

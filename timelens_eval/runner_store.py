@@ -6,8 +6,13 @@ A run's files, next to each other:
   every selected sample is recorded;
 * ``NAME.samples.jsonl``: one :class:`~timelens_eval.store.SampleRecord` a line,
   appended (write + flush + fsync) as samples finish;
-* ``NAME.spec.json``: the run's spec, written before the first sample, so that a
-  rerun can check it is resuming the same run.
+* ``NAME.json.spec``: the run's spec, written before the first sample, so that a
+  rerun can check it is resuming the same run;
+* ``NAME.json.lock``: an empty file locked while a process writes the run.
+
+The sidecars' names end outside ``*.json``, so a glob of result headers never catches
+them; :func:`timelens_eval.store.sidecar_kind` recognises them (and the names earlier
+versions used, ``NAME.spec.json`` and ``NAME.lock``).
 """
 
 from __future__ import annotations
@@ -16,19 +21,25 @@ import hashlib
 import json
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.store import RunSpec, SampleRecord, read_sample_records
 
+if TYPE_CHECKING:
+    from timelens_eval.runner import Shard
+
 __all__ = [
     "RunPaths",
+    "default_output",
+    "output_path",
     "SampleWriter",
     "RunLock",
     "SPEC_VOLATILE_FIELDS",
@@ -64,15 +75,20 @@ class RunPaths:
 
     @property
     def spec(self) -> Path:
+        return self.header.with_name(self.header.name + ".spec")
+
+    @property
+    def legacy_spec(self) -> Path:
+        """Where earlier versions kept the spec (``NAME.spec.json``); read on resume."""
         return self.header.with_name(self.header.stem + ".spec.json")
 
     @property
     def lock(self) -> Path:
-        return self.header.with_name(self.header.stem + ".lock")
+        return self.header.with_name(self.header.name + ".lock")
 
     def remove(self) -> None:
         """Delete the header, the stream and the spec (a fresh start)."""
-        for path in (self.header, self.samples, self.spec):
+        for path in (self.header, self.samples, self.spec, self.legacy_spec):
             path.unlink(missing_ok=True)
 
 
@@ -143,15 +159,21 @@ class RunLock:
     def __enter__(self) -> RunLock:
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
+        try:  # the run's first write: an unwritable output fails here, in one line
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the run's files in {self.path.parent}: "
+                f"{exc.strerror or exc}; choose another --output"
+            ) from None
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._fh.close()
             raise ConfigError(
-                f"another run is writing {self.path.with_suffix('')}.*; "
-                "wait for it or choose another --output"
+                f"another run is writing {self.path.name.removesuffix('.lock')} "
+                f"(its lock {self.path} is held); wait for it or choose another --output"
             ) from None
         return self
 
@@ -243,3 +265,39 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def _result_name(benchmark: str, shard: Shard | None) -> str:
+    """``<benchmark>[.shard-i-of-N].json``."""
+    suffix = f".shard-{shard.index}-of-{shard.count}" if shard is not None else ""
+    return f"{_slug(benchmark)}{suffix}.json"
+
+
+def default_output(
+    runs_dir: Path, adapter: str, model: str, benchmark: str, shard: Shard | None
+) -> Path:
+    """``runs/<adapter>/<model>/<benchmark>[.shard-i-of-N].json``: two adapters that
+    report the same model name never share a folder."""
+    return runs_dir / _slug(adapter) / _slug(model) / _result_name(benchmark, shard)
+
+
+_SHARD_NAME = re.compile(r"\.shard-\d+-of-\d+$")
+
+
+def output_path(output: Path, benchmark: str, shard: Shard | None) -> Path:
+    """Where ``--output`` puts a run's header. One rule for every run:
+
+    * a path ending in ``.json`` (and not an existing folder) is the header itself; a
+      shard's name gets ``.shard-i-of-N`` before ``.json``, so the shards of one command
+      line never share files (a name that already says which shard it is stays);
+    * any other path is a folder, which gets ``<benchmark>[.shard-i-of-N].json``.
+    """
+    if output.suffix.lower() == ".json" and not output.is_dir():
+        if shard is None or _SHARD_NAME.search(output.stem):
+            return output
+        return output.with_name(f"{output.stem}.shard-{shard.index}-of-{shard.count}.json")
+    return output / _result_name(benchmark, shard)

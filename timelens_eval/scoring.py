@@ -9,9 +9,15 @@ Rules (see ``docs/protocol.md``):
 * With a benchmark, every benchmark sample is scored: a sample without a prediction
   counts as IoU 0 (status ``error``) and is reported as missing; predictions for no
   sample are reported as extra and not scored; a prediction given twice keeps its
-  last value. ``strict=True`` turns any of the three into an error.
-* Without a benchmark (TimeLens format only), the GT comes from each key and the
-  denominator is the number of distinct keys, exactly as in TimeLens.
+  last value. ``strict=True`` turns any of the three into an error;
+  ``matched_only=True`` scores the samples that have a prediction alone (recorded in
+  the result), e.g. a tool's published subset.
+* Predictions find their samples by id (``jsonl``, ``moment-detr``), by position in the
+  annotation order checked against video and query (``timechat``), or by video and
+  query, the ground truth settling ties (``timelens``, ``lmms-eval``, ``csv``).
+* Without a benchmark (TimeLens and lmms-eval files, whose keys carry the GT), the GT
+  comes from each key and the denominator is the number of distinct keys, exactly as
+  in TimeLens.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from timelens_eval.metrics import (
     summarize,
     video_clusters,
 )
-from timelens_eval.parsing import ParseStatus, first_span, parse_spans
+from timelens_eval.parsing import ParseStatus, first_span, parse_spans, round_seconds
 from timelens_eval.parsing_batch import first_spans
 from timelens_eval.predictions import (
     PredictionSet,
@@ -55,6 +61,8 @@ __all__ = [
 
 METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 _CODE = {value: code for code, value in enumerate(STATUS_VALUES)}
+_KEYED_GT = ("timelens", "lmms-eval")
+"""Formats whose records carry the ground truth (TimeLens-style keys)."""
 _DEFAULT_PARSE = ParseOptions()
 _SHOWN = 20
 
@@ -113,6 +121,11 @@ class ScoreResult:
         """Per-sample status: a :class:`ParseStatus` value or ``"error"``."""
         return np.array(STATUS_VALUES)[self.status_codes].tolist()
 
+    matched_only: bool = False
+    """Only the samples with a prediction were scored (missing ones are not in ``n``)."""
+    format_detected: bool | None = None
+    """True when the format was detected from the file, False when given (None: unknown)."""
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object: metrics in percent, CIs, counts, coverage, protocol."""
         metrics = self.summary.metrics
@@ -133,6 +146,8 @@ class ScoreResult:
         out["coverage"] = self.coverage.to_dict()
         out["predictions"] = self.predictions
         out["format"] = self.format
+        out["format_detected"] = self.format_detected
+        out["matched_only"] = self.matched_only
         out["benchmark"] = self.benchmark
         out["benchmark_hash"] = self.benchmark_hash
         out["protocol"] = self.protocol.model_dump(mode="json")
@@ -181,6 +196,36 @@ def _match_timelens(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     return out
 
 
+def _match_positions(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
+    """TimeChat-style ids: the sample at that position of the annotation order, when its
+    video and query agree; a record whose id does not fit is matched by video and query."""
+    out: dict[int, int] = {}
+    taken: set[int] = set()
+    keys = [
+        {_sample_key(v, s.query) for v in (s.video_id, s.video or s.video_id)}
+        for s in bench.samples
+    ]
+    rest = []
+    for p, ref in enumerate(preds.refs):
+        key = _sample_key(preds.videos[p] or "", preds.queries[p] or "")
+        i = int(ref) if ref.isdigit() else -1
+        if 0 <= i < len(keys) and i not in taken and key in keys[i]:
+            out[p] = i
+            taken.add(i)
+        else:
+            rest.append((p, key))
+    index: dict[tuple[str, str], list[int]] = {}
+    for i, sample_keys in enumerate(keys):
+        for key in sample_keys:
+            index.setdefault(key, []).append(i)
+    for p, key in rest:
+        free = [i for i in index.get(key, []) if i not in taken]
+        if free:
+            out[p] = free[0]
+            taken.add(free[0])
+    return out
+
+
 def _match_ids(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     by_id = {s.sample_id: i for i, s in enumerate(bench.samples)}
     out = {p: by_id[ref] for p, ref in enumerate(preds.refs) if ref in by_id}
@@ -193,14 +238,26 @@ def _match_ids(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     return out
 
 
-def _rows_with_benchmark(preds: PredictionSet, bench: Benchmark) -> tuple[_Rows, Coverage]:
-    matched = (
-        _match_timelens(preds, bench) if preds.format == "timelens" else _match_ids(preds, bench)
-    )
+def _match(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
+    """Prediction index -> sample index, the way ``preds.format`` identifies samples."""
+    if preds.format in ("timelens", "lmms-eval", "csv"):
+        return _match_timelens(preds, bench)
+    if preds.format == "timechat":
+        return _match_positions(preds, bench)
+    return _match_ids(preds, bench)
+
+
+def _rows_with_benchmark(
+    preds: PredictionSet, bench: Benchmark, matched_only: bool = False
+) -> tuple[_Rows, Coverage]:
+    matched = _match(preds, bench)
     by_sample = {s: p for p, s in matched.items()}
     rows = _Rows()
     missing = []
     for i, sample in enumerate(bench.samples):
+        if matched_only and i not in by_sample:
+            missing.append(sample.sample_id)
+            continue
         rows.sample_ids.append(sample.sample_id)
         rows.video_ids.append(sample.video_id)
         rows.gt.append(sample.gt)
@@ -221,7 +278,7 @@ def _rows_with_benchmark(preds: PredictionSet, bench: Benchmark) -> tuple[_Rows,
 
 
 def _rows_from_keys(preds: PredictionSet) -> tuple[_Rows, Coverage]:
-    if preds.format != "timelens":
+    if preds.format not in _KEYED_GT:
         raise ConfigError(
             f"{preds.format} predictions carry no ground truth; pass --benchmark NAME "
             "--annotations FILE"
@@ -250,7 +307,7 @@ def _postprocess(spans: tuple[Span, ...], duration: float | None, options: Parse
     """The span post-processing options of the parser, for already-parsed spans."""
     out = list(spans)
     if options.round_to_seconds:
-        out = [Span(float(np.floor(s.start + 0.5)), float(np.floor(s.end + 0.5))) for s in out]
+        out = [Span(round_seconds(s.start), round_seconds(s.end)) for s in out]
     if options.swap_reversed:
         out = [Span(s.end, s.start) if s.start > s.end else s for s in out]
     if options.clip_to_duration and duration is not None:
@@ -330,12 +387,18 @@ def score_predictions(
     seed: int = 0,
     strict: bool = False,
     ci: CIMethod = "auto",
+    matched_only: bool = False,
 ) -> ScoreResult:
-    """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys)."""
+    """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys).
+
+    ``matched_only`` scores the samples that have a prediction alone (needs a benchmark).
+    """
     if benchmark is None:
+        if matched_only:
+            raise ConfigError("--matched-only needs --benchmark NAME")
         rows, coverage = _rows_from_keys(preds)
     else:
-        rows, coverage = _rows_with_benchmark(preds, benchmark)
+        rows, coverage = _rows_with_benchmark(preds, benchmark, matched_only)
     if strict and not coverage.complete:
         parts = []
         for label, ids in (
@@ -368,6 +431,7 @@ def score_predictions(
         sample_ids=rows.sample_ids,
         ious=ious,
         status_codes=np.fromiter(map(_CODE.__getitem__, status), np.int8, len(status)),
+        matched_only=matched_only,
     )
 
 
@@ -435,8 +499,13 @@ def score_file(
     seed: int = 0,
     strict: bool = False,
     ci: CIMethod = "auto",
+    matched_only: bool = False,
 ) -> ScoreResult:
-    """Read and score a prediction file; large TimeLens files take the column path."""
+    """Read and score a prediction file; large TimeLens files take the column path.
+
+    ``format`` None detects it; the result says which format was read and whether it
+    was detected.
+    """
     if (
         benchmark is None
         and format in (None, "timelens")
@@ -445,8 +514,19 @@ def score_file(
     ):
         cols = read_timelens_columns(path)
         if cols is not None:
-            return score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed, ci=ci)
+            result = score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed, ci=ci)
+            result.format_detected = format is None
+            return result
     preds = read_predictions(path, format)
-    return score_predictions(
-        preds, benchmark, protocol, bootstrap=bootstrap, seed=seed, strict=strict, ci=ci
+    result = score_predictions(
+        preds,
+        benchmark,
+        protocol,
+        bootstrap=bootstrap,
+        seed=seed,
+        strict=strict,
+        matched_only=matched_only,
+        ci=ci,
     )
+    result.format_detected = format is None
+    return result

@@ -42,6 +42,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -301,11 +302,27 @@ def completion_body(text: str, usage: Any, *, model: str, request_id: str) -> di
     return body
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Any:
+def _error(
+    status: int,
+    message: str,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
+) -> Any:
     from starlette.responses import JSONResponse
 
-    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def served_model_id(model: str) -> str:
+    """The id clients address a model by: its name, or for a local checkpoint (a path
+    that exists) the checkpoint folder's name, never a path of the serving machine."""
+    path = Path(model).expanduser()
+    if model and path.exists():
+        return path.resolve().name or model
+    return model
 
 
 def create_app(
@@ -317,7 +334,9 @@ def create_app(
 ) -> Any:
     """A Starlette app serving ``adapter``; ``api_key`` (if set) is required as a Bearer token.
 
-    The adapter is closed when the app shuts down.
+    The model id is ``model_name``, else :func:`served_model_id` of the adapter's model; a
+    request that names another model is answered 404 (``model_not_found``), as OpenAI's
+    API does. The adapter is closed when the app shuts down.
     """
     _require_stack()
     from starlette.applications import Starlette
@@ -325,7 +344,7 @@ def create_app(
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    served = model_name or adapter.model
+    served = model_name or served_model_id(adapter.model)
     secrets = [
         str(value) for key, value in adapter.args.items() if key in adapter.secret_args and value
     ] + ([api_key] if api_key else [])
@@ -357,6 +376,14 @@ def create_app(
             body = await request.json()
         except ValueError:
             return _error(400, "the request body is not valid JSON", "invalid_request_error")
+        asked = body.get("model") if isinstance(body, dict) else None
+        if asked is not None and asked != served:
+            return _error(
+                404,
+                f"the model {str(asked)[:200]!r} does not exist; this server serves {served!r}",
+                "invalid_request_error",
+                code="model_not_found",
+            )
         try:
             grounding = await asyncio.to_thread(
                 request_from_chat, body, fps=fps, request_id=request_id

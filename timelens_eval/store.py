@@ -8,6 +8,10 @@ A run has two files:
   appended durably while the run goes and referenced from the header.
 
 Reported results (numbers printed in papers) are headers without a sample stream.
+
+While it runs, the runner also keeps a spec sidecar (``*.json.spec``) and a lock file
+(``*.json.lock``) beside the header; :func:`sidecar_kind` tells every such companion
+file apart from a header, so that tools given a glob of results skip them.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "read_result",
     "write_result",
     "read_sample_records",
+    "sidecar_kind",
 ]
 
 SCHEMA_VERSION = 1
@@ -66,6 +71,11 @@ class MetricsSummary(_Model):
     reversed: int | None = Field(None, description="First span with start >= end (IoU 0).")
     out_of_range: int | None = Field(None, description="First span outside [0, duration].")
     errors: int | None = Field(None, description="Samples whose request failed for good.")
+    missing_videos: int | None = Field(
+        None,
+        description="Samples not run because their video file was missing (--allow-missing): "
+        "errors in the per-sample file, left out of n and of every metric.",
+    )
     ci_level: float | None = 0.95
     bootstrap_samples: int | None = None
     bootstrap_seed: int | None = None
@@ -198,3 +208,27 @@ def read_sample_records(path: str | Path) -> list[SampleRecord]:
             where = ".".join(str(p) for p in first["loc"])
             raise InputError(f"{where}: {first['msg']}", path=path, line=number) from None
     return records
+
+
+_SIDECARS = (
+    (".samples.jsonl", "a per-sample file"),
+    (".json.spec", "a run's spec sidecar"),
+    (".spec.json", "a run's spec sidecar (older name)"),
+    (".json.lock", "a run's lock file"),
+    (".lock", "a lock file"),
+    (".tmp", "a temporary file"),
+)
+
+
+def sidecar_kind(path: str | Path) -> str | None:
+    """What a companion file of a run is (per-sample file, spec sidecar, lock file,
+    temporary file), judged by its name; None for a file that may be a result header.
+
+    The older names the runner used (``NAME.spec.json``, ``NAME.lock``) are recognised
+    too, so folders written by earlier versions keep working.
+    """
+    name = Path(path).name
+    for suffix, kind in _SIDECARS:
+        if name.endswith(suffix):
+            return kind
+    return None

@@ -33,6 +33,8 @@ __all__ = [
     "CHAT_TEMPLATE",
     "build_tiny_tokenizer",
     "build_tiny_model",
+    "build_tiny_processor",
+    "FAMILY_CHAT_TEMPLATES",
     "has_video_processor",
     "load_processor",
 ]
@@ -76,6 +78,42 @@ CHAT_TEMPLATE = (
 )
 
 
+# The chat templates of the real families, as far as a grounding request uses them: one
+# user turn of text and vision parts. Qwen2.5-VL adds its default system turn; Qwen3-VL
+# has none.
+_QWEN_TURNS = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{%- if message['content'] is string -%}"
+    "{{- message['content'] -}}"
+    "{%- else -%}"
+    "{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'image' or 'image' in part -%}"
+    "{{- '<|vision_start|><|image_pad|><|vision_end|>' -}}"
+    "{%- elif part['type'] == 'video' or 'video' in part -%}"
+    "{{- '<|vision_start|><|video_pad|><|vision_end|>' -}}"
+    "{%- elif 'text' in part -%}"
+    "{{- part['text'] -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{{- '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{{- '<|im_start|>assistant\\n' -}}"
+    "{%- endif -%}"
+)
+FAMILY_CHAT_TEMPLATES: dict[str, str] = {
+    "qwen2_5_vl": (
+        "{%- if messages[0]['role'] != 'system' -%}"
+        "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' -}}"
+        "{%- endif -%}" + _QWEN_TURNS
+    ),
+    "qwen3_vl": _QWEN_TURNS,
+}
+"""Chat templates that render a grounding turn as the real Qwen2.5-VL / Qwen3-VL ones do."""
+
+
 @dataclass(frozen=True)
 class TinyModelSpec:
     """Sizes of a tiny model. The defaults keep a CPU forward pass in milliseconds."""
@@ -87,6 +125,9 @@ class TinyModelSpec:
     num_heads: int = 2
     vision_hidden_size: int = 32
     vision_depth: int = 2
+    chat_template: Literal["plain", "family"] = "plain"
+    """``plain``: :data:`CHAT_TEMPLATE`; ``family``: the family's real turn layout
+    (:data:`FAMILY_CHAT_TEMPLATES`, with Qwen2.5-VL's default system turn)."""
     min_pixels: int | None = None
     """Pixels-per-frame floor of the saved processors; default: 4 tokens' worth."""
     max_pixels: int | None = None
@@ -190,6 +231,27 @@ def _token_ids(tokenizer: Any) -> dict[str, int]:
     }
 
 
+def transformers_major() -> int:
+    """Major version of the installed transformers (4 or 5)."""
+    import transformers
+
+    return int(transformers.__version__.split(".", 1)[0])
+
+
+def _rope(theta: float, mrope: dict[str, Any]) -> dict[str, Any]:
+    """Rotary settings in the form the installed transformers reads.
+
+    transformers 5 takes one ``rope_parameters`` dict; 4.x (4.57 is TimeLens' pin) takes
+    ``rope_theta`` and a ``rope_scaling`` dict, and its Qwen-VL models fail without one.
+    """
+    if transformers_major() >= 5:
+        return {"rope_parameters": {"rope_type": "default", "rope_theta": theta, **mrope}}
+    return {
+        "rope_theta": theta,
+        "rope_scaling": {"rope_type": "default", "type": "default", **mrope},
+    }
+
+
 def _config(spec: TinyModelSpec, ids: dict[str, int]) -> Any:
     head_dim = spec.hidden_size // spec.num_heads
     if head_dim % 2 or head_dim < 8:
@@ -223,29 +285,19 @@ def _config(spec: TinyModelSpec, ids: dict[str, int]) -> Any:
         "vision_start_token_id": ids["vision_start"],
         "vision_end_token_id": ids["vision_end"],
     }
+    # mrope splits the rotary half-dimension into temporal, height and width sections.
+    section = [half - 2 * (half // 3), half // 3, half // 3]
     if spec.family == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
 
-        # mrope splits the rotary half-dimension into temporal, height and width sections.
-        t = half - 2 * (half // 3)
-        text["rope_parameters"] = {
-            "rope_type": "default",
-            "rope_theta": 1_000_000.0,
-            "mrope_section": [t, half // 3, half // 3],
-        }
+        text.update(_rope(1_000_000.0, {"mrope_section": section}))
         vision.update(window_size=112, fullatt_block_indexes=[spec.vision_depth - 1])
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens)
     if spec.family == "qwen3_vl":
         from transformers import Qwen3VLConfig
 
-        t = half - 2 * (half // 3)
         text["head_dim"] = head_dim
-        text["rope_parameters"] = {
-            "rope_type": "default",
-            "rope_theta": 5_000_000.0,
-            "mrope_section": [t, half // 3, half // 3],
-            "mrope_interleaved": True,
-        }
+        text.update(_rope(5_000_000.0, {"mrope_section": section, "mrope_interleaved": True}))
         vision.update(
             hidden_act="gelu_pytorch_tanh",
             num_position_embeddings=64,
@@ -274,6 +326,19 @@ def _processing_config(spec: TinyModelSpec) -> dict[str, Any]:
     }
 
 
+def _image_processor_class() -> Any:
+    """The Qwen2-VL image processor that needs no torchvision (PIL-based) in this version."""
+    if transformers_major() >= 5:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+            Qwen2VLImageProcessorPil,
+        )
+
+        return Qwen2VLImageProcessorPil
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    return Qwen2VLImageProcessor
+
+
 def _save_processor(spec: TinyModelSpec, tokenizer: Any, out: Path) -> None:
     """Save tokenizer, image processor, video processor config, chat template and processor class.
 
@@ -281,13 +346,9 @@ def _save_processor(spec: TinyModelSpec, tokenizer: Any, out: Path) -> None:
     processor's config is plain JSON, so a directory built on a CPU-only machine loads
     the full processor (videos included) wherever ``torchvision`` is installed.
     """
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
-        Qwen2VLImageProcessorPil,
-    )
-
     common = _processing_config(spec)
     tokenizer.save_pretrained(out)
-    Qwen2VLImageProcessorPil(**common).save_pretrained(out)
+    _image_processor_class()(**common).save_pretrained(out)
     if spec.family == "qwen2_5_vl":
         video = {"video_processor_type": "Qwen2VLVideoProcessor", **common}
         processor_class = "Qwen2_5_VLProcessor"
@@ -299,7 +360,27 @@ def _save_processor(spec: TinyModelSpec, tokenizer: Any, out: Path) -> None:
     (out / "processor_config.json").write_text(
         json.dumps({"processor_class": processor_class}, indent=2) + "\n"
     )
-    (out / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    template = (
+        FAMILY_CHAT_TEMPLATES[spec.family] if spec.chat_template == "family" else CHAT_TEMPLATE
+    )
+    (out / "chat_template.jinja").write_text(template)
+
+
+def build_tiny_processor(out_dir: str | Path, family: TinyFamily = "qwen2_5_vl") -> Path:
+    """Write only the processor files of a tiny ``family`` checkpoint (no weights).
+
+    The tokenizer is the byte-level one of :func:`build_tiny_tokenizer`; the image and
+    video processors have the family's real settings (patch 14 or 16, 2x2 merge, 2-frame
+    temporal patches, its normalisation) and the chat template renders the family's real
+    turn layout. Enough to see what a request becomes, token for token, without weights.
+    """
+    _require("transformers", "a tiny processor")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _save_processor(
+        TinyModelSpec(family=family, chat_template="family"), build_tiny_tokenizer(), out
+    )
+    return out
 
 
 def load_processor(path: str | Path) -> Any:

@@ -325,38 +325,73 @@
     return root;
   }
 
+  /* A model page: the numbers first (one row per benchmark, with where they come from),
+   * then the per-query drill-down, then each run's full spec, folded. */
   function renderModel() {
     var model = DATA.model;
     app.appendChild(el('p', null)).appendChild(el('a', {href: ROOT + 'index.html'}, '\u2190 all models'));
-    var h1 = el('h1', {id: 'model-name'}, model.name);
-    app.appendChild(h1);
-    app.appendChild(el('p', {'class': 'type-' + model.type}, model.type + ' model'));
+    app.appendChild(el('h1', {id: 'model-name'}, model.name));
+    var kinds = DATA.runs.map(function (r) { return r.kind; });
+    var count = function (k) { return kinds.filter(function (x) { return x === k; }).length; };
+    app.appendChild(el('p', {'class': 'type-' + model.type, id: 'model-summary'},
+      model.type + ' model \u00b7 ' + DATA.runs.length + ' result' + (DATA.runs.length === 1 ? '' : 's') +
+      ' (' + count('reproduced') + ' reproduced, ' + count('reported') + ' reported)'));
+    var results = el('section', {id: 'results'});
+    results.appendChild(el('h2', null, 'Results'));
+    var table = el('table', {'class': 'lb', id: 'model-results'});
+    var head = el('tr');
+    var metrics = DATA.metrics;
+    ['Benchmark'].concat(metrics, ['n', 'Result', 'Source']).forEach(function (label, k) {
+      head.appendChild(el('th', {'class': k === 0 || k > metrics.length + 1 ? 'text' : ''}, label));
+    });
+    table.appendChild(el('thead')).appendChild(head);
+    var body = el('tbody');
     DATA.runs.forEach(function (run, i) {
-      var section = el('section', {'class': 'run', id: 'run-' + i});
-      var h = el('h2', null, run.title + ' ');
-      h.appendChild(badge(run.kind, run.source));
-      if (!run.used) { h.appendChild(el('span', {'class': 'muted'}, ' (not shown on the leaderboard: a newer or reproduced result exists)')); }
-      section.appendChild(h);
-      var t = el('table', {'class': 'lb'}), head = el('tr'), body = el('tr');
-      Object.keys(run.metrics).forEach(function (m) {
-        head.appendChild(el('th', null, m));
+      var tr = el('tr', {'data-bench': run.bench, 'class': run.used ? '' : 'superseded'});
+      var name = el('td', {'class': 'text'});
+      var link = name.appendChild(el('a', {href: '#run-' + i}, run.title));
+      link.addEventListener('click', function () { document.getElementById('run-' + i).open = true; });
+      if (!run.used) { name.appendChild(el('span', {'class': 'muted', title: 'a newer or reproduced result of this benchmark is on the leaderboard'}, ' (superseded)')); }
+      tr.appendChild(name);
+      metrics.forEach(function (m) {
         var td = el('td');
         metricCell(td, run.metrics[m], run.self.indexOf(m) >= 0);
-        body.appendChild(td);
+        tr.appendChild(td);
       });
-      t.appendChild(head); t.appendChild(body);
-      section.appendChild(t);
+      tr.appendChild(el('td', {title: run.n === null ? 'not stated by the source' : 'samples scored'}, run.n === null ? '\u2013' : String(run.n)));
+      var kind = el('td', {'class': 'text'});
+      kind.appendChild(badge(run.kind, run.source));
+      tr.appendChild(kind);
+      tr.appendChild(el('td', {'class': 'text source-cell'}, run.origin));
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    results.appendChild(table);
+    results.appendChild(el('p', {'class': 'muted'}, 'Percent; brackets: 95% confidence interval (bootstrap over videos) where the result has one; * copied by the source from the model\u2019s own paper.'));
+    app.appendChild(results);
+    if (DATA.samples.length) { drillDown(); }
+    var details = el('section', {id: 'details'});
+    details.appendChild(el('h2', null, 'Run details'));
+    DATA.runs.forEach(function (run, i) {
+      var box = el('details', {'class': 'run', id: 'run-' + i});
+      var summary = el('summary', null, run.title + ' ');
+      summary.appendChild(badge(run.kind, run.source));
+      box.appendChild(summary);
       var dl = el('dl', {'class': 'spec'});
       Object.keys(run.spec).forEach(function (k) {
         var v = run.spec[k];
         if (v === null || v === undefined || (typeof v === 'object' && Object.keys(v).length === 0)) { return; }
         dl.appendChild(el('dt', null, k));
-        dl.appendChild(el('dd', null, typeof v === 'object' ? JSON.stringify(v).replace(/,"/g, ', "') : String(v)));
+        dl.appendChild(el('dd', null, typeof v === 'object' ? JSON.stringify(v, null, 1).replace(/\n\s*/g, ' ') : String(v)));
       });
-      section.appendChild(dl);
-      app.appendChild(section);
+      box.appendChild(dl);
+      details.appendChild(box);
     });
-    if (DATA.samples.length) { drillDown(); }
+    app.appendChild(details);
+    if (location.hash && location.hash.indexOf('#run-') === 0) {
+      var target = document.getElementById(location.hash.slice(1));
+      if (target) { target.open = true; }
+    }
   }
 
   function drillDown() {

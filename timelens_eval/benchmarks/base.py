@@ -25,6 +25,10 @@ __all__ = [
     "benchmark_pairs",
     "file_sha256",
     "default_annotation_path",
+    "default_video_root",
+    "data_root",
+    "resolve_data_path",
+    "DATA_ENV",
 ]
 
 Variant = Literal["original", "refined"]
@@ -131,12 +135,19 @@ class BenchmarkSpec:
     """Name of the counterpart (original <-> refined)."""
     default_annotations: str | None = None
     """Where the annotation file is expected when ``--annotations`` is not given."""
+    default_videos: str | None = None
+    """The folder of the benchmark's videos when ``--video-root`` is not given
+    (``data/...``, resolved like ``default_annotations``)."""
     official: str | None = None
     """Where the official release lives (shown when the file is missing)."""
     split: str = "test"
     group: str | None = None
     """Leaderboard group, e.g. ``"charades"``; pairs share one."""
     options: Mapping[str, Any] = field(default_factory=dict)
+    run_protocol: str = "timelens"
+    """The protocol ``run`` scores live answers with by default (a name in
+    :data:`~timelens_eval.protocol.PROTOCOLS`): ``timelens-live`` on TimeLens-Bench, whose
+    published numbers come from rounded predictions."""
 
 
 BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")
@@ -160,21 +171,33 @@ def load_benchmark(
     video_root: str | Path | None = None,
     **options: Any,
 ) -> Benchmark:
-    """Load benchmark ``name`` from ``annotations`` (or its default location)."""
+    """Load benchmark ``name`` from ``annotations`` (or its default location).
+
+    The videos are looked for in ``video_root`` when given, else in the folder the
+    loader chose (the synthetic benchmarks), else in the spec's ``default_videos``.
+    """
     from timelens_eval.registry import load_object
 
     spec = get_benchmark_spec(name)
     path = annotations if annotations is not None else default_annotation_path(spec)
     if path is not None and not Path(path).exists() and spec.default_annotations is not None:
+        from timelens_eval.datafiles.sources import fetch_hint
+
+        hint = fetch_hint(name)
         where = f" (official release: {spec.official})" if spec.official else ""
+        if annotations is not None:
+            raise InputError(f"annotation file not found{where}", path=path)
+        fetch = f"{hint}, or " if hint else ""
         raise InputError(
-            f"annotation file not found; expected it here or pass --annotations FILE{where}",
+            f"annotation file not found (expected here); {fetch}pass --annotations FILE{where}",
             path=path,
         )
     loader = load_object(spec.loader)
     bench = loader(spec, Path(path) if path is not None else None, **{**spec.options, **options})
     if video_root is not None:
         bench.video_root = str(video_root)
+    elif bench.video_root is None and spec.default_videos is not None:
+        bench.video_root = str(resolve_data_path(spec.default_videos))
     return bench
 
 
@@ -182,18 +205,32 @@ DATA_ENV = "TIMELENS_EVAL_DATA"
 """Environment variable naming the data folder (default ``./data``)."""
 
 
-def default_annotation_path(spec: BenchmarkSpec) -> Path | None:
-    """Where ``spec``'s annotation file is expected: ``$TIMELENS_EVAL_DATA`` or ``./data``.
+def data_root() -> Path:
+    """The one folder every benchmark's files live under: ``$TIMELENS_EVAL_DATA`` or ``data``."""
+    root = os.environ.get(DATA_ENV)
+    return Path(root) if root else Path("data")
 
-    A default path starting with ``data/`` is resolved under that folder.
-    """
+
+def resolve_data_path(default: str) -> Path:
+    """A spec's ``data/...`` path under :func:`data_root`; other paths as they are."""
+    path = Path(default)
+    if path.parts and path.parts[0] == "data":
+        return data_root().joinpath(*path.parts[1:])
+    return path
+
+
+def default_annotation_path(spec: BenchmarkSpec) -> Path | None:
+    """Where ``spec``'s annotation file is expected: under ``$TIMELENS_EVAL_DATA`` or ``./data``."""
     if spec.default_annotations is None:
         return None
-    default = Path(spec.default_annotations)
-    root = os.environ.get(DATA_ENV)
-    if root and default.parts and default.parts[0] == "data":
-        return Path(root).joinpath(*default.parts[1:])
-    return default
+    return resolve_data_path(spec.default_annotations)
+
+
+def default_video_root(spec: BenchmarkSpec) -> Path | None:
+    """The folder ``spec``'s videos are looked for in when ``--video-root`` is not given."""
+    if spec.default_videos is None:
+        return None
+    return resolve_data_path(spec.default_videos)
 
 
 def benchmark_pairs() -> list[tuple[str, str]]:

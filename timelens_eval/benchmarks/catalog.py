@@ -19,6 +19,7 @@ _BUILTIN = [
         pair="charades-timelens",
         group="charades",
         default_annotations="data/charades_sta/charades_sta_test.txt",
+        default_videos="data/charades_sta/videos",
         official="https://github.com/jiyanggao/TALL (annotations); "
         "https://prior.allenai.org/projects/charades (videos, Charades_v1_test.csv)",
     ),
@@ -30,6 +31,7 @@ _BUILTIN = [
         pair="activitynet-timelens",
         group="activitynet",
         default_annotations="data/activitynet/val_2.json",
+        default_videos="data/activitynet/videos",
         official="https://cs.stanford.edu/people/ranjaykrishna/densevid/",
     ),
     BenchmarkSpec(
@@ -40,6 +42,7 @@ _BUILTIN = [
         pair="qvhighlights-timelens",
         group="qvhighlights",
         default_annotations="data/qvhighlights/highlight_val_release.jsonl",
+        default_videos="data/qvhighlights/videos",
         official="https://github.com/jayleicn/moment_detr (data/highlight_val_release.jsonl)",
     ),
     BenchmarkSpec(
@@ -48,6 +51,7 @@ _BUILTIN = [
         loader="timelens_eval.benchmarks.tacos:load_tacos",
         group="tacos",
         default_annotations="data/tacos/test.json",
+        default_videos="data/tacos/videos",
         official="https://github.com/microsoft/VideoX (2D-TAN/data/TACoS/test.json)",
     ),
     BenchmarkSpec(
@@ -58,7 +62,9 @@ _BUILTIN = [
         pair="charades-sta",
         group="charades",
         default_annotations="data/TimeLens-Bench/charades-timelens.json",
+        default_videos="data/TimeLens-Bench/videos/charades",
         official=_TIMELENS_BENCH,
+        run_protocol="timelens-live",
     ),
     BenchmarkSpec(
         name="activitynet-timelens",
@@ -68,7 +74,9 @@ _BUILTIN = [
         pair="activitynet-captions",
         group="activitynet",
         default_annotations="data/TimeLens-Bench/activitynet-timelens.json",
+        default_videos="data/TimeLens-Bench/videos/activitynet",
         official=_TIMELENS_BENCH,
+        run_protocol="timelens-live",
     ),
     BenchmarkSpec(
         name="qvhighlights-timelens",
@@ -78,7 +86,9 @@ _BUILTIN = [
         pair="qvhighlights",
         group="qvhighlights",
         default_annotations="data/TimeLens-Bench/qvhighlights-timelens.json",
+        default_videos="data/TimeLens-Bench/videos/qvhighlights",
         official=_TIMELENS_BENCH,
+        run_protocol="timelens-live",
     ),
     BenchmarkSpec(
         name="timelens-100k",
@@ -86,6 +96,7 @@ _BUILTIN = [
         loader="timelens_eval.benchmarks.timelens_bench:load_timelens_100k",
         split="train",
         default_annotations="data/TimeLens-100K/timelens-100k.jsonl",
+        default_videos="data/TimeLens-100K/videos",
         official="https://huggingface.co/datasets/TencentARC/TimeLens-100K",
     ),
     BenchmarkSpec(

@@ -11,7 +11,8 @@ import sys
 
 import typer
 
-from timelens_eval.errors import TimelensError
+from timelens_eval.cli.errors import DEBUG_ENV, PROGRAM, debug_requested, report_failure
+from timelens_eval.cli.help import use_plain_arguments
 
 __all__ = ["build_app", "main"]
 
@@ -21,7 +22,9 @@ _COMMAND_MODULES = (
     "score",
     "serve",
     "benchmarks",
+    "data",
     "frames",
+    "inputs",
     "synth",
     "compare",
     "leaderboard",
@@ -29,31 +32,44 @@ _COMMAND_MODULES = (
 )
 
 
+def _root(
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help=f"Show the traceback of an error (also {DEBUG_ENV}=1); accepted after the "
+        "command name too.",
+    ),
+) -> None:
+    """Evaluate video temporal grounding models on original and TimeLens-refined
+    benchmarks."""
+    # ``--debug`` is taken out of the arguments by main() before parsing; it is declared
+    # here so that ``timelens-eval --help`` lists it.
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="timelens-eval",
-        help="Evaluate video temporal grounding models on original and TimeLens-refined "
-        "benchmarks.",
-        no_args_is_help=False,
+        no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
+    app.callback()(_root)
     for name in _COMMAND_MODULES:
         module = importlib.import_module(f"timelens_eval.cli.{name}")
         module.register(app)
+    use_plain_arguments(app)
     return app
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: library errors become one line on stderr and exit code 2."""
-    app = build_app()
+    """Console entry point. Every failure ends in one ``error:`` line (and a ``hint:``
+    where one helps) on stderr and a non-zero exit code; see :mod:`timelens_eval.cli.errors`."""
+    debug, args = debug_requested(list(sys.argv[1:] if argv is None else argv))
     try:
+        app = build_app()
         # Typer turns Ctrl-C into a returned exit code (130) in non-standalone mode.
-        returned = app(args=argv, standalone_mode=False)
-    except TimelensError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        returned = app(args=args, prog_name=PROGRAM, standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -62,20 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors (typer may vendor its own click)
-        import click
-
-        click_errors: tuple[type[BaseException], ...] = (click.ClickException,)
-        try:
-            from typer._click.exceptions import ClickException as VendoredClickException
-
-            click_errors += (VendoredClickException,)
-        except ImportError:
-            pass
-        if isinstance(exc, click_errors):
-            exc.show()  # type: ignore[attr-defined]
-            return exc.exit_code  # type: ignore[attr-defined]
-        raise
+    except SystemExit as exc:  # a library calling sys.exit(): keep its code
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group called without a command
+            print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+            return 2
+        return report_failure(exc, debug=debug)
     return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
 
 

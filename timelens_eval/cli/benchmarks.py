@@ -76,35 +76,66 @@ def list_benchmarks(
     if as_json:
         typer.echo(json.dumps(rows))
         return
+    _console().print(benchmarks_table(rows))
+
+
+def _console() -> Any:
+    import sys
+
     from rich.console import Console
+
+    # On a terminal, its width; in a pipe or a file, wide enough for every column.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def benchmarks_table(rows: list[dict[str, Any]]) -> Any:
+    """The ``benchmarks list`` table. Names and pairs are never cut or wrapped (they are
+    what a user copies into ``--benchmark``); on a narrow terminal the annotation path
+    wraps instead."""
     from rich.table import Table
 
     table = Table(title="Benchmarks")
-    for column in ("name", "variant", "pair", "split", "default annotations"):
-        table.add_column(column)
+    for column in ("name", "variant", "pair", "split"):
+        table.add_column(column, no_wrap=True, min_width=max(len(str(r[column])) for r in rows))
+    table.add_column("default annotations", overflow="fold")
     for row in rows:
         where = row["annotations"] or "(generated)"
         if row["annotations"] and not row["found"]:
             where += " (missing)"
         table.add_row(row["name"], row["variant"] or "-", row["pair"] or "-", row["split"], where)
-    Console().print(table)
+    return table
 
 
 def info(
-    name: Annotated[str, typer.Argument(help="Registered benchmark name.")],
+    name: Annotated[str, typer.Argument(help="Registered benchmark name.", metavar="NAME")],
     annotations: Annotated[
         Path | None,
-        typer.Option("--annotations", "-a", help="Annotation file (default: registered place)."),
+        typer.Option(
+            "--annotations",
+            "-a",
+            help="Annotation file (default: registered place).",
+            metavar="FILE",
+        ),
     ] = None,
     clip_gt: Annotated[
         bool, typer.Option("--clip-gt", help="Charades-STA: clip GT windows to the duration.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="TimeLens-100K: refuse reversed or empty windows instead of dropping."
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Videos, queries, multi-window queries, GT beyond duration and duration statistics."""
     from timelens_eval.benchmarks.base import load_benchmark
 
-    options = {"clip_gt": True} if clip_gt else {}
+    options: dict[str, bool] = {}
+    if clip_gt:
+        options["clip_gt"] = True
+    if strict:
+        options["strict"] = True
     bench = load_benchmark(name, annotations, **options)
     described = describe_benchmark(bench)
     if as_json:

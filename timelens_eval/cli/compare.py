@@ -6,14 +6,22 @@ from pathlib import Path
 
 import typer
 
-_RESULTS = typer.Argument(..., help="Result files or folders (searched for *.json).")
-_METRIC = typer.Option("mIoU", "--metric", help="Metric that ranks the models.")
-_BOOT = typer.Option(1000, "--bootstrap", help="Bootstrap draws over videos (0: none).")
-_SEED = typer.Option(0, "--seed", help="Bootstrap seed.")
+_RESULTS = typer.Argument(
+    ...,
+    metavar="PATH...",
+    help="Result files or folders (folders are searched for *.json; sidecar and lock files "
+    "are skipped).",
+)
+_METRIC = typer.Option("mIoU", "--metric", metavar="NAME", help="Metric that ranks the models.")
+_BOOT = typer.Option(
+    1000, "--bootstrap", metavar="N", help="Bootstrap draws over videos (0: none)."
+)
+_SEED = typer.Option(0, "--seed", metavar="N", help="Bootstrap seed.")
 _ANN = typer.Option(
     [],
     "--annotations",
-    help="NAME=FILE: annotation file of benchmark NAME, read for per-sample metadata "
+    metavar="NAME=FILE",
+    help="The annotation file of benchmark NAME (repeatable), read for per-sample metadata "
     "such as the synthetic benchmark's error categories.",
 )
 
@@ -74,7 +82,9 @@ def compare(
 
 def report(
     results: list[Path] = _RESULTS,
-    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.md, JSON."),
+    out: Path = typer.Option(
+        ..., "--out", metavar="DIR", help="Folder for report.html, report.md, JSON."
+    ),
     metric: str = _METRIC,
     bootstrap: int = _BOOT,
     seed: int = _SEED,

@@ -19,15 +19,38 @@ def register(app: typer.Typer) -> None:
 
 
 def build(
-    results: list[Path] = typer.Option(..., "--results", help="Result files or folders."),
-    out: Path = typer.Option(..., "--out", help="Output folder of the site."),
-    metric: str = typer.Option("mIoU", "--metric", help="Metric of the rank-shift view."),
-    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap draws for tau CIs."),
+    paths: list[Path] | None = typer.Argument(
+        None,
+        metavar="PATH...",
+        help="More result files or folders, as for --results.",
+        show_default=False,
+    ),
+    results: list[Path] = typer.Option(
+        [],
+        "--results",
+        metavar="PATH",
+        help="Result files or folders (folders are searched for *.json; sidecar and lock "
+        "files are skipped); repeat it or list several: --results results/ runs/.",
+        show_default=False,
+    ),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Output folder of the site."),
+    metric: str = typer.Option(
+        "mIoU", "--metric", metavar="NAME", help="Metric of the rank-shift view."
+    ),
+    bootstrap: int = typer.Option(
+        200, "--bootstrap", metavar="N", help="Bootstrap draws for the rank-correlation CIs."
+    ),
 ) -> None:
     """Write a static site (works from file://, no server, CDN or network)."""
+    from timelens_eval.errors import ConfigError
     from timelens_eval.leaderboard import BuildOptions, build_site
 
-    summary = build_site(BuildOptions(results=results, out=out, metric=metric, bootstrap=bootstrap))
+    # `--results A B` parses as --results A plus the argument B: both are results.
+    sources = [*results, *(paths or [])]
+    if not sources:
+        raise ConfigError("leaderboard build: give the result files or folders (--results PATH)")
+    options = BuildOptions(results=sources, out=out, metric=metric, bootstrap=bootstrap)
+    summary = build_site(options)
     typer.echo(
         f"built {summary.pages} pages for {summary.models} models from {summary.results} results "
         f"in {summary.seconds:.2f} s: {out / 'index.html'} ({summary.index_bytes / 1024:.0f} KiB; "
@@ -36,19 +59,30 @@ def build(
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Result header files (*.json)."),
+    files: list[Path] = typer.Argument(
+        ...,
+        metavar="RESULT.json...",
+        help="Result files or folders; sidecar and lock files among them are skipped.",
+    ),
     annotations: list[str] = typer.Option(
-        [], "--annotations", help="NAME=FILE: the annotation file of benchmark NAME."
+        [],
+        "--annotations",
+        metavar="NAME=FILE",
+        help="The annotation file of benchmark NAME (repeatable).",
     ),
     no_load: bool = typer.Option(
         False, "--no-load", help="Do not load benchmarks (skips coverage checks)."
     ),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="Aggregate tolerance (points)."),
+    tolerance: float = typer.Option(
+        0.05, "--tolerance", metavar="POINTS", help="Aggregate tolerance (percentage points)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
 ) -> None:
     """Check result files for the leaderboard. Exit 0: all valid; 1: some invalid; 2: usage."""
+    from timelens_eval.errors import ConfigError
     from timelens_eval.leaderboard.validate import (
         ValidateOptions,
+        expand_result_paths,
         parse_annotation_args,
         reports_json,
         validate_files,
@@ -59,11 +93,19 @@ def validate(
         load_benchmarks=not no_load,
         tolerance=tolerance,
     )
-    reports = validate_files(files, options)
+    reports = validate_files(expand_result_paths(files), options)
+    if all(r.skipped for r in reports):
+        raise ConfigError(
+            "leaderboard validate: no result file among the arguments "
+            f"({len(reports)} sidecar or lock files skipped)"
+        )
     if as_json:
         typer.echo(json.dumps(reports_json(reports), indent=2))
     else:
         for r in reports:
+            if r.skipped:
+                typer.echo(f"skipped {r.path} ({r.skipped})")
+                continue
             typer.echo(f"{'ok     ' if r.ok else 'INVALID'} {r.path}")
             for reason in r.reasons:
                 typer.echo(f"  reason: {reason}")

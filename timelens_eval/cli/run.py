@@ -25,61 +25,194 @@ def _print_table(results: list, title: str | None = None) -> None:
         _console().print(results_table(results, title=title))
 
 
-def _frames_override(fps: float | None, max_frames: int | None, adapter):  # noqa: ANN001
-    if fps is None and max_frames is None:
+def _frames_override(fps: float | None, max_frames: int | None, sampler: str | None, adapter):  # noqa: ANN001
+    if fps is None and max_frames is None and sampler is None:
         return None
     base = adapter.default_frames
-    update = {}
+    update: dict = {}
     if fps is not None:
         update["fps"] = fps
     if max_frames is not None:
         update["max_frames"] = max_frames
+    if sampler is not None:
+        if sampler not in ("pts", "qwen-vl-utils"):
+            raise ConfigError(f"--frame-sampler must be pts or qwen-vl-utils, got {sampler!r}")
+        update["sampler"] = sampler
     return base.model_copy(update=update)
+
+
+def _protocol_for(name: str | None, bench):  # noqa: ANN001, ANN202
+    """The protocol of one benchmark: ``name``, else the benchmark's run protocol."""
+    from timelens_eval.benchmarks.base import BENCHMARKS, get_benchmark_spec
+    from timelens_eval.protocol import named_protocol
+
+    if name is not None:
+        return named_protocol(name)
+    spec = get_benchmark_spec(bench.name) if bench.name in BENCHMARKS else None
+    chosen = named_protocol(spec.run_protocol if spec is not None else "timelens")
+    if chosen.name == "timelens-live":
+        typer.echo(
+            f"{bench.name}: protocol timelens-live: predicted times are rounded to whole "
+            "seconds (ties to even) before scoring, as the TimeLens evaluation does, so the "
+            "numbers compare with the paper's; --protocol timelens scores them as written",
+            err=True,
+        )
+    return chosen
+
+
+def _names(registry_module: str, attribute: str) -> str:
+    import importlib
+
+    return ", ".join(getattr(importlib.import_module(registry_module), attribute).names())
+
+
+_TEMPLATES = _names("timelens_eval.prompts", "TEMPLATES")
+_ENCODINGS = _names("timelens_eval.video.encodings", "ENCODINGS")
 
 
 def run(
     adapter: Annotated[
         str | None,
-        typer.Option("--adapter", "-a", help="Adapter name (see `timelens-eval adapters list`)."),
+        typer.Option(
+            "--adapter",
+            "-a",
+            metavar="NAME",
+            help="Adapter (`timelens-eval adapters list`); without it, the default models.",
+        ),
     ] = None,
     adapter_args: Annotated[
         str | None,
-        typer.Option(help="Adapter arguments: key=value,key2=value2 (JSON values ok)."),
+        typer.Option(
+            metavar="K=V,...",
+            help="The adapter's arguments: key=value,key2=value2 (values may be JSON).",
+        ),
     ] = None,
     benchmark: Annotated[
         list[str] | None,
-        typer.Option("--benchmark", "-b", help="Benchmark name; repeat for several."),
+        typer.Option(
+            "--benchmark",
+            "-b",
+            metavar="NAME",
+            help="Benchmark (`timelens-eval benchmarks list`); repeat for several "
+            "(default: synthetic-original and synthetic-refined).",
+        ),
     ] = None,
     annotations: Annotated[
-        Path | None, typer.Option(help="Annotation file (one benchmark only).")
+        Path | None,
+        typer.Option(metavar="FILE", help="The benchmark's annotation file (one benchmark only)."),
     ] = None,
-    video_root: Annotated[Path | None, typer.Option(help="Folder of the videos.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
-    shard: Annotated[str | None, typer.Option(help="i/N: run shard i (0-based) of N.")] = None,
+    video_root: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Folder of the videos (default: the benchmark's, see `timelens-eval data "
+            "status`).",
+        ),
+    ] = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Run although videos are missing; those samples become errors no metric counts.",
+        ),
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Only the first N samples.")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="I/N",
+            help="Run shard I (0-based) of N; each shard writes its own files "
+            "(NAME.shard-I-of-N.json), joined by `timelens-eval merge`.",
+        ),
+    ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Requests in flight.")
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            metavar="N",
+            help="Requests in flight (API adapters; a local engine such as vllm keeps its "
+            "own max_in_flight).",
+        ),
     ] = 8,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Result header path (a folder with several benchmarks)."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where results go. A path ending in .json is the result file (one "
+            "benchmark; a shard's name gets .shard-I-of-N); any other path is a folder "
+            "that gets BENCHMARK.json per benchmark (per model: MODEL/BENCHMARK.json). "
+            "Default: RUNS_DIR/ADAPTER/MODEL/BENCHMARK.json.",
         ),
     ] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Default output folder.")] = Path("runs"),
+    runs_dir: Annotated[
+        Path,
+        typer.Option(
+            metavar="DIR",
+            help="Root of the default output (RUNS_DIR/ADAPTER/MODEL/; the default models: "
+            "RUNS_DIR/default/MODEL/).",
+        ),
+    ] = Path("runs"),
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Discard earlier output; do not resume.")
     ] = False,
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="When resuming, run failed samples again.")
     ] = False,
-    max_attempts: Annotated[int, typer.Option(min=1, help="Tries per sample.")] = 4,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request try.")] = None,
-    fps: Annotated[float | None, typer.Option(help="Override the frame rate.")] = None,
-    max_frames: Annotated[int | None, typer.Option(help="Override the frame cap.")] = None,
-    template: Annotated[str | None, typer.Option(help="Prompt template name.")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Timestamp encoding name.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Decoding processes.")] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates.")] = 1000,
+    max_attempts: Annotated[int, typer.Option(min=1, metavar="N", help="Tries per sample.")] = 4,
+    timeout: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Time limit of one request try.")
+    ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(metavar="FPS", help="Frames sampled per second (overrides the adapter's)."),
+    ] = None,
+    max_frames: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="At most N frames a video (overrides the adapter's)."),
+    ] = None,
+    frame_sampler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="How frames are chosen (overrides the adapter's): qwen-vl-utils (as the "
+            "TimeLens evaluation; the Qwen presets) or pts (a frame every 1/fps s).",
+        ),
+    ] = None,
+    max_new_tokens: Annotated[
+        int,
+        typer.Option(min=1, metavar="N", help="Most tokens an answer may have (TimeLens: 512)."),
+    ] = 512,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Scoring protocol: timelens-live (times rounded to whole seconds, ties to "
+            "even) or timelens (times as written). Default: timelens-live on TimeLens-Bench, "
+            "timelens elsewhere.",
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help=f"Prompt template: {_TEMPLATES}."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help=f"Timestamp encoding: {_ENCODINGS}."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Frame-decoding processes (default: CPUs, max 4)."),
+    ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(min=0, metavar="N", help="Bootstrap replicates of the CIs (0: none)."),
+    ] = 1000,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -90,8 +223,12 @@ def run(
 ) -> None:
     """Evaluate an adapter on benchmarks; with no arguments, the default models on the
     synthetic original and refined benchmarks. Reruns resume where a run stopped."""
+    from timelens_eval.adapters import GenerationConfig
+    from timelens_eval.protocol import named_protocol
     from timelens_eval.runner import RunOptions
 
+    if protocol is not None:
+        named_protocol(protocol)  # an unknown name fails before anything is loaded
     # A bar on a terminal; in logs (batch jobs) a line every 30 s instead.
     show: Literal["off", "bar", "lines"]
     if progress is None:
@@ -102,6 +239,7 @@ def run(
         concurrency=concurrency,
         limit=limit,
         shard=shard,
+        output=output,
         runs_dir=runs_dir,
         fresh=fresh,
         retry_errors=retry_errors,
@@ -112,17 +250,22 @@ def run(
         decode_workers=workers,
         bootstrap=bootstrap,
         progress=show,
+        generation=GenerationConfig(max_new_tokens=max_new_tokens),
+        allow_missing=allow_missing,
     )
     from timelens_eval.runner import parse_shard
 
     parse_shard(shard)  # a bad --shard fails before anything is loaded
+    _check_writable(output if output is not None else runs_dir)
     names = list(benchmark or [])
     if annotations is not None and len(names) != 1:
         raise ConfigError("--annotations needs exactly one --benchmark")
     if adapter_args is not None and adapter is None:
         raise ConfigError("--adapter-args needs --adapter")
     if adapter is None:
-        _run_default(base, names, output)
+        if protocol is not None:
+            base = base.model_copy(update={"protocol": named_protocol(protocol)})
+        _run_default(base, names)
         return
 
     from timelens_eval.adapters import build_adapter
@@ -130,18 +273,18 @@ def run(
     from timelens_eval.runner import run_benchmark
     from timelens_eval.runner_main import DEFAULT_BENCHMARKS
 
-    built = build_adapter(adapter, adapter_args)  # bad args / credentials fail here
-    base = base.model_copy(update={"frames": _frames_override(fps, max_frames, built)})
     names = names or list(DEFAULT_BENCHMARKS)
+    _check_output_file(output, len(names))
+    built = build_adapter(adapter, adapter_args)  # bad args / credentials fail here
+    override = _frames_override(fps, max_frames, frame_sampler, built)
+    base = base.model_copy(update={"frames": override})
     loaded = [load_benchmark(n, annotations, video_root=video_root) for n in names]
+    _check_videos(built, loaded, base)
     results = []
     for index, bench in enumerate(loaded):
-        target = output
-        if output is not None and len(loaded) > 1:
-            target = output / f"{bench.name}.json"
         if index > 0:
             built = build_adapter(adapter, adapter_args)
-        options = base.model_copy(update={"output": target})
+        options = base.model_copy(update={"protocol": _protocol_for(protocol, bench)})
         try:
             outcome = run_benchmark(built, bench, options, adapter_name=adapter)
         except KeyboardInterrupt:
@@ -154,22 +297,59 @@ def run(
     _print_table([r for r in results if r is not None])
 
 
+def _check_writable(target: Path) -> None:
+    """Fail before anything is loaded when the output cannot be written: the nearest
+    existing folder above ``target`` must be a folder this process may write to."""
+    import os
+
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == target and target.is_file():
+        return  # an earlier result file: resumed or refused later, with its reason
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {target}: {existing} is not writable")
+
+
+def _check_output_file(output: Path | None, benchmarks: int) -> None:
+    """``--output X.json`` names one result: refuse it for several benchmarks."""
+    if output is None or benchmarks < 2 or output.is_dir() or output.suffix.lower() != ".json":
+        return
+    raise ConfigError(
+        f"--output {output} names one result file but {benchmarks} benchmarks are run; "
+        "give a folder (each benchmark gets FOLDER/BENCHMARK.json)"
+    )
+
+
+def _check_videos(adapter, loaded: list, options) -> None:  # noqa: ANN001
+    """Every benchmark's videos, before the first request of the first benchmark."""
+    from timelens_eval.runner import parse_shard, select_samples
+    from timelens_eval.runner_preflight import missing_video_ids
+
+    shard = parse_shard(options.shard)
+    for bench in loaded:
+        samples = [s for _, s in select_samples(bench.samples, options.limit, shard)]
+        missing_video_ids(adapter, bench, samples, allow_missing=options.allow_missing)
+
+
 def _report(outcome):  # noqa: ANN001, ANN202
     state = "done" if outcome.result is not None else "incomplete"
+    missing = getattr(outcome, "missing_videos", 0)
+    skipped = f"; {missing} with a missing video, left out of the metrics" if missing else ""
     typer.echo(
         f"{outcome.paths.header if outcome.result else outcome.paths.samples}: {state}, "
         f"{outcome.total} samples ({outcome.resumed} resumed, {outcome.ran} run, "
-        f"{outcome.errors} errors) in {outcome.seconds:.1f} s",
+        f"{outcome.errors} errors{skipped}) in {outcome.seconds:.1f} s",
         err=True,
     )
     return outcome.result
 
 
-def _run_default(base, names: list[str], output: Path | None) -> None:  # noqa: ANN001
+def _run_default(base, names: list[str]) -> None:  # noqa: ANN001
     from timelens_eval.runner_main import DEFAULT_BENCHMARKS, run_default
 
-    if output is not None:
-        base = base.model_copy(update={"runs_dir": output})
     try:
         outcomes = run_default(
             base,
@@ -187,11 +367,21 @@ def _run_default(base, names: list[str], output: Path | None) -> None:  # noqa: 
 
 
 def merge(
-    headers: Annotated[list[Path], typer.Argument(help="Header files (*.json) of all shards.")],
+    headers: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="SHARD.json...",
+            help="The result files of all shards (e.g. runs/A/M/B.shard-*.json); sidecar and "
+            "lock files among them are skipped.",
+        ),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Merged header path (default: the shard name without it)."
+            "--output",
+            "-o",
+            metavar="FILE.json",
+            help="The merged result file (default: the shards' name without .shard-I-of-N).",
         ),
     ] = None,
 ) -> None:
@@ -199,14 +389,18 @@ def merge(
     import re
 
     from timelens_eval.runner_merge import merge_shards
+    from timelens_eval.store import sidecar_kind
 
+    shards = [h for h in headers if sidecar_kind(h) is None]
+    if not shards:
+        raise ConfigError("merge: no shard result file among the arguments (only sidecars)")
     if output is None:
-        stem = re.sub(r"\.shard-\d+-of-\d+$", "", headers[0].stem)
-        if stem == headers[0].stem:
+        stem = re.sub(r"\.shard-\d+-of-\d+$", "", shards[0].stem)
+        if stem == shards[0].stem:
             raise ConfigError("merge: cannot derive the output name; pass --output")
-        output = headers[0].with_name(stem + ".json")
-    merged = merge_shards(headers, output)
-    typer.echo(f"{output}: {merged.summary.n} samples from {len(headers)} shards", err=True)
+        output = shards[0].with_name(stem + ".json")
+    merged = merge_shards(shards, output)
+    typer.echo(f"{output}: {merged.summary.n} samples from {len(shards)} shards", err=True)
     _print_table([merged])
 
 

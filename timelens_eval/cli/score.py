@@ -21,10 +21,11 @@ _PARSE_OPTIONS = (
 _OPTS = ", ".join(_PARSE_OPTIONS)
 
 
-def build_protocol(options: list[str], unparsed: str) -> Any:
-    """A :class:`Protocol` with the named parse options switched on."""
-    from timelens_eval.protocol import ParseOptions, Protocol
+def build_protocol(options: list[str], unparsed: str, base: str = "timelens") -> Any:
+    """The protocol named ``base`` with the named parse options switched on."""
+    from timelens_eval.protocol import named_protocol
 
+    start = named_protocol(base)
     flags = {}
     for name in options:
         key = name.replace("-", "_")
@@ -39,11 +40,10 @@ def build_protocol(options: list[str], unparsed: str) -> Any:
         flags[key] = True
     if unparsed not in ("zero", "exclude"):
         raise ConfigError(f"--unparsed must be 'zero' or 'exclude', got {unparsed!r}")
-    if not flags and unparsed == "zero":
-        from timelens_eval.protocol import TIMELENS_PROTOCOL
-
-        return TIMELENS_PROTOCOL
-    return Protocol(name="custom", parse=ParseOptions(**flags), unparsed=unparsed)
+    if not flags and unparsed == start.unparsed:
+        return start
+    parse = start.parse.model_copy(update=flags)
+    return start.model_copy(update={"name": "custom", "parse": parse, "unparsed": unparsed})
 
 
 def _fmt(value: float | None) -> str:
@@ -58,7 +58,8 @@ def _print_table(result: Any) -> None:
 
     console = Console()
     summary = result.summary
-    title = f"{Path(result.predictions).name} ({result.format})"
+    how = ", detected" if result.format_detected else ""
+    title = f"{Path(result.predictions).name} ({result.format}{how})"
     if result.benchmark:
         title += f" on {result.benchmark}"
     table = Table(title=title)
@@ -77,49 +78,93 @@ def _print_table(result: Any) -> None:
         f"reversed={summary.reversed} out_of_range={summary.out_of_range}",
         highlight=False,
     )
-    line = f"coverage: matched {cov.matched}"
+    line = f"coverage: matched {cov.matched:,}"
     if cov.expected is not None:
-        line += f"/{cov.expected}, missing {len(cov.missing)} (scored 0), extra {len(cov.extra)}"
-    line += f", duplicates {len(cov.duplicates)}"
+        scored = "not scored: --matched-only" if result.matched_only else "scored 0"
+        line += (
+            f" of {cov.expected:,} samples, missing {len(cov.missing):,} ({scored}), "
+            f"extra {len(cov.extra):,}"
+        )
+    line += f", duplicates {len(cov.duplicates):,}"
     console.print(line, highlight=False)
     if not result.protocol.is_default:
         console.print(f"protocol: {result.protocol.model_dump_json()}", highlight=False)
 
 
 def score(
-    predictions: Annotated[Path, typer.Argument(help="Prediction file (.json or .jsonl).")],
+    predictions: Annotated[
+        Path, typer.Argument(help="Prediction file (.json or .jsonl).", metavar="PREDICTIONS")
+    ],
     benchmark: Annotated[
         str | None,
-        typer.Option("--benchmark", "-b", help="Benchmark to score against (default: GT in keys)."),
+        typer.Option(
+            "--benchmark",
+            "-b",
+            help="Benchmark to score against (default: GT in keys).",
+            metavar="NAME",
+        ),
     ] = None,
     annotations: Annotated[
-        Path | None, typer.Option("--annotations", "-a", help="The benchmark's annotation file.")
+        Path | None,
+        typer.Option(
+            "--annotations", "-a", help="The benchmark's annotation file.", metavar="FILE"
+        ),
     ] = None,
     format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="timelens, moment-detr or jsonl (default: detect)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="timelens, timechat, lmms-eval, moment-detr, jsonl or csv (default: detect).",
+            metavar="FORMAT",
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on missing, extra or duplicate predictions.")
     ] = False,
+    matched_only: Annotated[
+        bool,
+        typer.Option(
+            "--matched-only", help="Score only the benchmark samples that have a prediction."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help="Parse option to switch on (repeatable): " + _OPTS),
+        typer.Option(
+            "--option",
+            "-o",
+            help="Parse option to switch on (repeatable): " + _OPTS,
+            metavar="NAME",
+        ),
     ] = None,
     unparsed: Annotated[
-        str, typer.Option("--unparsed", help="Unparsed answers: zero (default) or exclude.")
+        str,
+        typer.Option(
+            "--unparsed", help="Unparsed answers: zero (default) or exclude.", metavar="RULE"
+        ),
     ] = "zero",
+    protocol_name: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            metavar="NAME",
+            help="Scoring protocol: timelens (times as written, the default) or timelens-live "
+            "(times rounded to whole seconds, ties to even, as the TimeLens evaluation of a "
+            "live model does).",
+        ),
+    ] = "timelens",
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).")
+        int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).", metavar="N")
     ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.", metavar="N")] = 0,
     ci: Annotated[
         str,
         typer.Option(
             "--ci",
             help="CI method: auto (the bootstrap up to 10,000 videos, a cluster-robust "
             "normal interval above), bootstrap or analytic.",
+            metavar="METHOD",
         ),
     ] = "auto",
 ) -> None:
@@ -131,11 +176,13 @@ def score(
         raise ConfigError(f"unknown --format {format!r}; use one of {', '.join(FORMATS)}")
     if annotations is not None and benchmark is None:
         raise ConfigError("--annotations needs --benchmark NAME")
+    if matched_only and benchmark is None:
+        raise ConfigError("--matched-only needs --benchmark NAME")
     if bootstrap < 0:
         raise ConfigError("--bootstrap must be >= 0")
     if ci not in ("auto", "bootstrap", "analytic"):
         raise ConfigError(f"--ci must be auto, bootstrap or analytic, got {ci!r}")
-    protocol = build_protocol(option or [], unparsed)
+    protocol = build_protocol(option or [], unparsed, protocol_name)
     bench = None
     if benchmark is not None:
         from timelens_eval.benchmarks.base import load_benchmark
@@ -150,6 +197,7 @@ def score(
         seed=seed,
         strict=strict,
         ci=ci,  # type: ignore[arg-type]
+        matched_only=matched_only,
     )
     if as_json:
         typer.echo(json.dumps(_finite_json(result.to_dict()), allow_nan=False))

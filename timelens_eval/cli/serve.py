@@ -12,28 +12,43 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        adapter: str = typer.Option(..., "--adapter", help="Registered adapter name."),
-        adapter_args: str = typer.Option(
-            "", "--adapter-args", help="Adapter arguments, k=v,k2=v2 (values may be JSON)."
+        adapter: str = typer.Option(
+            ..., "--adapter", help="Registered adapter name.", metavar="NAME"
         ),
-        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-        port: int = typer.Option(8000, "--port", help="TCP port."),
+        adapter_args: str = typer.Option(
+            "",
+            "--adapter-args",
+            help="Adapter arguments, k=v,k2=v2 (values may be JSON).",
+            metavar="K=V,...",
+        ),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Interface to listen on.", metavar="HOST"
+        ),
+        port: int = typer.Option(8000, "--port", help="TCP port.", metavar="PORT"),
         model_name: str = typer.Option(
-            None, "--model-name", help="Model id reported to clients (default: the adapter's)."
+            None,
+            "--model-name",
+            help="Model id clients must name (default: the adapter's model; for a local "
+            "checkpoint, its folder's name).",
+            metavar="ID",
         ),
         fps: float = typer.Option(
-            2.0, "--fps", help="Frame rate assumed when a request carries no timestamps."
+            2.0,
+            "--fps",
+            help="Frame rate assumed when a request carries no timestamps.",
+            metavar="FPS",
         ),
         api_key_env: str = typer.Option(
             None,
             "--api-key-env",
             help="Require clients to send the key held in this environment variable.",
+            metavar="VAR",
         ),
     ) -> None:
         """Serve an adapter at /v1/chat/completions for OpenAI-style clients."""
         from timelens_eval.adapters import build_adapter
         from timelens_eval.errors import ConfigError
-        from timelens_eval.serve import create_app, run_server
+        from timelens_eval.serve import create_app, run_server, served_model_id
 
         if fps <= 0:
             raise ConfigError("--fps must be > 0")
@@ -44,9 +59,9 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(f"--api-key-env: environment variable {api_key_env} is not set")
         built = build_adapter(adapter, adapter_args)
         app_ = create_app(built, model_name=model_name, api_key=key, fps=fps)
+        served = model_name or served_model_id(built.model)
         typer.echo(
-            f"serving adapter {adapter!r} as model {model_name or built.model!r} at "
-            f"http://{host}:{port}/v1",
+            f"serving adapter {adapter!r} as model {served!r} at http://{host}:{port}/v1",
             err=True,
         )
         run_server(app_, host=host, port=port)

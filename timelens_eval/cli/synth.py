@@ -24,17 +24,24 @@ def register(app: typer.Typer) -> None:
 
     @synth.command("generate")
     def generate(
-        out: Annotated[Path, typer.Option(help="Folder to write videos/ and annotations into.")],
-        split: Annotated[str, typer.Option(help="Split name, e.g. test or train.")] = "test",
-        seed: Annotated[int, typer.Option(help="The same seed gives identical files.")] = 0,
+        out: Annotated[
+            Path, typer.Option(help="Folder to write videos/ and annotations into.", metavar="DIR")
+        ],
+        split: Annotated[
+            str, typer.Option(help="Split name, e.g. test or train.", metavar="NAME")
+        ] = "test",
+        seed: Annotated[
+            int, typer.Option(help="The same seed gives identical files.", metavar="N")
+        ] = 0,
         variant: Annotated[
-            str, typer.Option(help="Annotation file(s): both, original, refined.")
+            str, typer.Option(help="Annotation file(s): both, original, refined.", metavar="WHICH")
         ] = "both",
         videos: Annotated[
-            int | None, typer.Option(help="Number of videos (default: 72 test, 400 train).")
+            int | None,
+            typer.Option(help="Number of videos (default: 72 test, 400 train).", metavar="N"),
         ] = None,
         workers: Annotated[
-            int, typer.Option(help="Processes rendering videos (bytes do not change).")
+            int, typer.Option(help="Processes rendering videos (bytes do not change).", metavar="N")
         ] = 1,
     ) -> None:
         """Generate a split: MP4 files plus synthetic-original.json / synthetic-refined.json."""
@@ -92,14 +99,24 @@ def register(app: typer.Typer) -> None:
     def confusions(
         predictions: Annotated[
             Path,
-            typer.Argument(help="A run's samples.jsonl (or any prediction file) on the split."),
+            typer.Argument(
+                help="A run's samples.jsonl (or any prediction file) on the split.",
+                metavar="PREDICTIONS",
+            ),
         ],
-        split: Annotated[str, typer.Option(help="Split the predictions were made on.")] = "test",
-        seed: Annotated[int, typer.Option(help="Seed of that split.")] = 0,
+        split: Annotated[
+            str, typer.Option(metavar="NAME", help="Split the predictions were made on.")
+        ] = "test",
+        seed: Annotated[int, typer.Option(metavar="N", help="Seed of that split.")] = 0,
         videos: Annotated[
-            int | None, typer.Option(help="Number of videos of that split (default: its default).")
+            int | None,
+            typer.Option(
+                metavar="N", help="Number of videos of that split (default: its default)."
+            ),
         ] = None,
-        threshold: Annotated[float, typer.Option(help="IoU that counts as a match.")] = 0.5,
+        threshold: Annotated[
+            float, typer.Option(help="IoU that counts as a match.", metavar="IOU")
+        ] = 0.5,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print JSON instead of a table.")
         ] = False,

@@ -2,8 +2,9 @@
 
 The site is three kinds of pages sharing one script and one stylesheet under
 ``assets/``: ``index.html`` (sortable tables per benchmark group), ``shift.html``
-(original vs refined, rank-shift slopegraphs) and ``models/<slug>.html`` (full run
-specs and, where per-sample results exist, a searchable per-query drill-down).
+(original vs refined, rank-shift slopegraphs) and ``models/<slug>.html`` (the model's
+numbers per benchmark with their source first, then, where per-sample results exist, a
+searchable per-query drill-down, and each run's full spec folded).
 
 Each page embeds its data as JSON inside ``<script type="application/json">``, escaped
 so that no string can close the element; the script renders every string with
@@ -185,30 +186,58 @@ def _record(rec: Any) -> dict[str, Any]:
     }
 
 
+def _origin(r: Any) -> str:
+    """Where a result's numbers come from, in one line."""
+    if r.kind == "reported":
+        return r.source or "reported (no source given)"
+    spec = r.spec
+    parts = [f"run with timelens-eval {spec.versions.get('timelens-eval', '')}".rstrip()]
+    if spec.adapter:
+        parts.append(f"adapter {spec.adapter}")
+    parts.append(spec.created.strftime("%Y-%m-%d"))
+    return ", ".join(parts)
+
+
+def _page_summary(r: Any) -> dict[str, Any]:
+    """The summary fields a page shows: the known ones only. A reported result's sample
+    count is not stated by its source (``n`` 0), and its CI settings describe nothing."""
+    summary = r.summary.model_dump(mode="json", exclude={"metrics"}, exclude_none=True)
+    has_ci = any(m.ci_low is not None for m in r.summary.metrics.values())
+    if r.kind == "reported" and not r.summary.n:
+        summary.pop("n", None)
+    if not has_ci:
+        for key in ("ci_level", "ci_method", "bootstrap_samples", "bootstrap_seed"):
+            summary.pop(key, None)
+    return summary
+
+
 def model_data(
     name: str, runs: list[LoadedResult], used: set[int], bench_info: dict[str, Any]
 ) -> dict[str, Any]:
-    """One model page's data: every run of the model and the per-sample records."""
+    """One model page's data: every run of the model (the numbers, where they come from
+    and the spec) and the per-sample records."""
     out_runs, samples = [], []
     runs = sorted(runs, key=lambda r: (id(r) not in used, r.result.spec.benchmark))
     for item in runs:
         r = item.result
-        spec = r.spec.model_dump(mode="json", exclude={"model"})
-        summary = r.summary.model_dump(mode="json", exclude={"metrics"})
+        spec = r.spec.model_dump(mode="json", exclude={"model"}, exclude_none=True)
         info = bench_info.get(r.spec.benchmark, {"title": r.spec.benchmark})
+        stated = r.kind == "reproduced" or bool(r.summary.n)
         run = {
             "title": f"{info['title']}",
             "bench": r.spec.benchmark,
             "kind": r.kind,
             "source": r.source,
+            "origin": _origin(r),
             "used": id(item) in used,
+            "n": r.summary.n if stated else None,
             "metrics": {k: _triple(v) for k, v in r.summary.metrics.items()},
             "self": list(r.self_reported_metrics),
             "spec": {
                 "kind": r.kind,
                 "source": r.source,
                 **spec,
-                "summary": summary,
+                "summary": _page_summary(r),
                 "samples_file": r.samples_file,
             },
         }
@@ -216,7 +245,12 @@ def model_data(
             samples.append({"run": len(out_runs), "records": [_record(x) for x in item.records()]})
         out_runs.append(run)
     model_type = runs[0].result.spec.model_type if runs else "open"
-    return {"model": {"name": name, "type": model_type}, "runs": out_runs, "samples": samples}
+    return {
+        "model": {"name": name, "type": model_type},
+        "metrics": list(METRICS),
+        "runs": out_runs,
+        "samples": samples,
+    }
 
 
 def _template() -> Template:

@@ -16,7 +16,10 @@ Checks, in order (each failure is one reason naming what is wrong):
    gives on the per-sample IoUs, within ``tolerance`` percentage points; each IoU
    equals its first predicted span against the GT.
 
-Checks that cannot run (no annotation file) become warnings, not reasons.
+Checks that cannot run (no annotation file) become warnings, not reasons. A run's
+sidecar and lock files (``*.json.spec``, ``*.json.lock``, the older ``*.spec.json`` and
+``*.lock``, ``*.samples.jsonl``) are not results: they are reported as skipped, never as
+invalid, so ``validate results/org/model/*`` works on a folder the runner wrote.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ from pydantic import BaseModel, Field, ValidationError
 from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import TimelensError, UnknownNameError
 from timelens_eval.leaderboard.known_hashes import known_hashes
-from timelens_eval.store import SCHEMA_VERSION, RunResult, SampleRecord, read_sample_records
+from timelens_eval.store import (
+    SCHEMA_VERSION,
+    RunResult,
+    SampleRecord,
+    read_sample_records,
+    sidecar_kind,
+)
 
 __all__ = ["ValidateOptions", "FileReport", "validate_file", "validate_files"]
 
@@ -59,6 +68,9 @@ class FileReport(BaseModel):
     ok: bool
     reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    skipped: str | None = Field(
+        None, description="Why the file was not validated (it is a run's sidecar, not a result)."
+    )
 
 
 def validate_files(
@@ -82,6 +94,9 @@ def validate_file(
     """
     options = options or ValidateOptions()
     benchmarks = {} if benchmarks is None else benchmarks
+    kind = sidecar_kind(path)
+    if kind is not None:
+        return FileReport(path=str(path), ok=True, skipped=f"{kind}, not a result")
     report = FileReport(path=str(path), ok=False)
     result = _read_header(Path(path), report)
     if result is not None:
@@ -342,3 +357,15 @@ def parse_annotation_args(values: Sequence[str]) -> dict[str, Path]:
 def reports_json(reports: Sequence[FileReport]) -> Mapping[str, Any]:
     """Machine-readable summary of a validation."""
     return {"ok": all(r.ok for r in reports), "files": [r.model_dump() for r in reports]}
+
+
+def expand_result_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given (sidecars included: they are reported as skipped); folders
+    replaced by the result headers under them."""
+    from timelens_eval.compare import find_result_files
+
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        out.extend(find_result_files([path]) if path.is_dir() else [path])
+    return out

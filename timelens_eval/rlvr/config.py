@@ -1,7 +1,9 @@
 """The RLVR run configuration (one YAML or JSON file per recipe).
 
-A file holds everything a training run depends on: the model, the data and its
-difficulty-based selection, the frame sampling, the reward, the GRPO settings and the
+A file holds everything a training run depends on: the model, the data filters and the
+difficulty-based selection, the model's inputs (preset, frames, template, encoding: one
+set for difficulty estimation, SFT, GRPO and evaluation, see
+:mod:`timelens_eval.rlvr.inputs`), the reward, the SFT and GRPO settings and the
 early-stopping rule. ``configs/rlvr/`` has the TimeLens-7B and TimeLens-8B recipes and a
 tiny CPU recipe. Relative paths are read from the current directory.
 """
@@ -16,13 +18,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from timelens_eval.errors import ConfigError, InputError, MissingDependencyError
 from timelens_eval.rlvr.early_stopping import EarlyStoppingConfig
+from timelens_eval.rlvr.filters import DataFilters
 from timelens_eval.rlvr.reward import RewardConfig
 from timelens_eval.rlvr.sampling import SamplingConfig
 from timelens_eval.rlvr.sft import SFTSettings
 from timelens_eval.rlvr.trainer import GRPOSettings
 from timelens_eval.video.types import FrameSpec
 
-__all__ = ["DataConfig", "TinySize", "ReferenceSettings", "RLVRConfig", "load_config"]
+__all__ = [
+    "DataConfig",
+    "DifficultySettings",
+    "TinySize",
+    "ReferenceSettings",
+    "RLVRConfig",
+    "load_config",
+]
 
 
 class DataConfig(BaseModel):
@@ -39,6 +49,11 @@ class DataConfig(BaseModel):
         default_factory=dict,
         description="Extra loader arguments, e.g. {split: train, videos: 200} for synthetic data.",
     )
+    filters: DataFilters = Field(
+        default_factory=DataFilters,
+        description="TimeLens' data filters (audio queries, 5-500 s, 200 words, spans inside), "
+        "applied before difficulty estimation, sampling and SFT.",
+    )
     selection: str | None = Field(
         None, description="Selection file written by `rlvr sample`; None: every sample."
     )
@@ -49,6 +64,23 @@ class DataConfig(BaseModel):
         description="input_mode=images: decoded videos kept in memory while rows are built "
         "(epochs over a small split re-read every video; a cache as large as the split "
         "decodes each video once).",
+    )
+
+
+class DifficultySettings(BaseModel):
+    """How `rlvr estimate-difficulty --config` runs the model before RL."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = Field(
+        None, description="Checkpoint to run (None: the config's model, where GRPO starts)."
+    )
+    max_new_tokens: int = Field(
+        512, ge=1, description="Greedy decoding length (TimeLens' filter script: 512)."
+    )
+    device: str = Field("auto", description="Adapter device: auto, cpu, cuda or cuda:N.")
+    output: str | None = Field(
+        None, description="Run header path (default OUTPUT_DIR/difficulty/difficulty.json)."
     )
 
 
@@ -100,24 +132,35 @@ class RLVRConfig(BaseModel):
     name: str = Field(description="A label for the run.")
     model: str = Field(description="Checkpoint directory or hub id of the policy to train.")
     output_dir: str = Field(description="Where checkpoints, metrics and plots are written.")
-    template: str = Field("timelens", description="Prompt template (see timelens_eval.prompts).")
+    preset: str | None = Field(
+        None,
+        description="Model preset (qwen2.5-vl, qwen3-vl, timelens-7b, timelens-8b); default "
+        "from the model name. It gives the defaults of template, encoding and frames and how "
+        "frames reach the model, as the transformers adapter uses them.",
+    )
+    template: str | None = Field(
+        None, description="Prompt template (see timelens_eval.prompts); None: the preset's."
+    )
     input_mode: Literal["video", "images"] = Field(
         "video",
-        description="'video': one video tensor per prompt (the video trainer); 'images': "
-        "frames as images with the timestamp encoding, built like the transformers adapter's "
-        "vision=images requests (TRL's own image path; no torchvision needed).",
+        description="'video': frames as the preset passes them (one video, or TimeLens-7B's "
+        "video chunks between timestamp texts; the video trainer); 'images': frames as "
+        "images (TRL's own image path; no torchvision needed).",
     )
-    encoding: str = Field(
-        "none", description="Timestamp encoding for input_mode=images (e.g. 'interleaved')."
+    encoding: str | None = Field(
+        None, description="Timestamp encoding (e.g. 'interleaved'); None: the preset's."
     )
-    preset: str | None = Field(
-        None, description="Model preset for input_mode=images; default from the model name."
+    system_prompt: str | None = Field(
+        None, description="A system turn in training prompts (evaluation has none)."
     )
-    system_prompt: str | None = None
-    frames: FrameSpec = Field(default_factory=lambda: FrameSpec(fps=2.0))
+    frames: FrameSpec | None = Field(None, description="Frame sampling; None: the preset's.")
     video_backend: Literal["auto", "processor", "patches"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    attn_implementation: str | None = Field(
+        None, description="e.g. flash_attention_2 (TimeLens), sdpa, eager; None: the default."
+    )
     data: DataConfig = Field(default_factory=DataConfig)
+    difficulty: DifficultySettings = Field(default_factory=DifficultySettings)
     reward: RewardConfig = Field(default_factory=RewardConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)

@@ -9,7 +9,18 @@ last ``window`` logged values with the mean of the ``window`` before, for both c
              and  |mean_last(std) - mean_prev(std)| <= std_tolerance
 
 checked only after ``min_steps`` logged steps, and it must hold for ``patience``
-consecutive checks. A within-group std below ``std_floor`` (no learning signal left)
+consecutive checks.
+
+The defaults are calibrated on TimeLens' reward curve (the paper's Fig. 6: the reward
+mean rises from about 0.13 to 0.52 over about 400 steps, 0.001 per step on average):
+windows of 100 steps and a tolerance of 0.02 call a reward flat only when it rises by
+less than 0.0002 per step. Curves at the paper's slope (linear, or concave with the same
+start and end) with per-step noise up to 0.1 never stop before step 311, the length of
+the official 7B run, while a flat curve stops after 2 windows plus ``patience``
+(tests/test_rlvr_early_stopping.py). The official scripts have no stopping rule; the
+reproduction configs turn it off and set ``min_steps`` to the official length. A rule
+with windows of 10 steps and a tolerance of 0.01 would call the paper's own curve flat
+(0.001 x 10 = 0.01). A within-group std below ``std_floor`` (no learning signal left)
 also stops training when ``std_floor`` is set, and so does a collapse when
 ``max_drop`` is set: the windowed reward mean falling more than ``max_drop`` below the
 best windowed mean seen so far (a plateau rule alone never fires on a falling curve).
@@ -51,10 +62,10 @@ class EarlyStoppingConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = True
-    window: int = Field(10, ge=1, description="Logged steps per comparison window.")
-    reward_tolerance: float = Field(0.01, ge=0, description="Largest change of the mean reward.")
-    std_tolerance: float = Field(0.01, ge=0, description="Largest change of the within-group std.")
-    patience: int = Field(1, ge=1, description="Consecutive plateau checks before stopping.")
+    window: int = Field(100, ge=1, description="Logged steps per comparison window.")
+    reward_tolerance: float = Field(0.02, ge=0, description="Largest change of the mean reward.")
+    std_tolerance: float = Field(0.02, ge=0, description="Largest change of the within-group std.")
+    patience: int = Field(10, ge=1, description="Consecutive plateau checks before stopping.")
     min_steps: int = Field(0, ge=0, description="Never stop before this many logged steps.")
     std_floor: float | None = Field(
         None, ge=0, description="Stop when the windowed within-group std falls below this."

@@ -1,13 +1,16 @@
-"""The RLVR stages end to end: difficulty estimation, sampling, GRPO training.
+"""The RLVR stages end to end: filters, difficulty, sampling, SFT, GRPO training.
 
-1. :func:`estimate_difficulty` runs the model to be trained over the training split
-   through the project's runner; the per-sample result file (``*.samples.jsonl``) holds
-   each sample's IoU and is the difficulty file.
+1. :func:`estimate_difficulty_for_config` runs the model to be trained over the
+   filtered training split through the project's runner, on the config's inputs; the
+   per-sample result file (``*.samples.jsonl``) holds each sample's IoU and is the
+   difficulty file (see :mod:`timelens_eval.rlvr.data`).
 2. :func:`sample_training_set` draws the training subset with the Gaussian sampler and
    writes a selection file (ids, per-bucket counts, histograms) plus a plot.
-3. :func:`train` runs GRPO (video trainer, TimeLens settings) with early stopping and
-   writes ``metrics.jsonl``, ``early_stopping.jsonl``, ``curves.png`` and the final
-   checkpoint (``final/``), which the ``transformers`` adapter evaluates like any other.
+3. :func:`warm_start` (SFT) and :func:`train` (GRPO, video trainer, early stopping) build
+   every prompt with the config's :class:`~timelens_eval.rlvr.inputs.InputSpec`, the
+   inputs evaluation uses; they write ``metrics.jsonl``, ``curves.png`` (GRPO),
+   ``filters.json`` and the final checkpoint (``final/``) with its inputs file, which the
+   ``transformers`` adapter evaluates like any other checkpoint, on the same inputs.
 """
 
 from __future__ import annotations
@@ -18,22 +21,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.rlvr.config import RLVRConfig
-from timelens_eval.rlvr.sampling import (
-    SamplingConfig,
-    Selection,
-    expected_bin_distribution,
-    read_difficulty,
-    select_samples,
+from timelens_eval.rlvr.data import (
+    DifficultyOutcome,
+    estimate_difficulty,
+    estimate_difficulty_for_config,
+    filter_report_of,
+    load_training_samples,
+    read_selection,
+    sample_training_set,
+    sft_samples,
+    write_filter_report,
 )
 
 __all__ = [
     "DifficultyOutcome",
     "TrainOutcome",
     "estimate_difficulty",
+    "estimate_difficulty_for_config",
     "sample_training_set",
     "read_selection",
     "load_training_samples",
@@ -45,176 +51,30 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DifficultyOutcome:
-    """Where the difficulty file is, and the IoU summary of the model before RL."""
+def build_dataset(config: RLVRConfig, bench: Any = None, samples: list[Any] | None = None) -> Any:
+    """A ``datasets.Dataset`` of training rows for ``config.input_mode`` (default samples:
+    :func:`load_training_samples`).
 
-    difficulty_file: Path
-    header: Path
-    samples: int
-    mean_iou: float | None
-
-
-def estimate_difficulty(
-    adapter: str,
-    adapter_args: str | dict[str, Any] | None,
-    benchmark: str,
-    *,
-    annotations: str | Path | None = None,
-    video_root: str | Path | None = None,
-    loader_options: dict[str, Any] | None = None,
-    output: str | Path | None = None,
-    limit: int | None = None,
-    concurrency: int = 1,
-    progress: bool = False,
-    frames: Any = None,
-    template: str | None = None,
-    encoding: str | None = None,
-) -> DifficultyOutcome:
-    """Run ``adapter`` (the model before RL) over ``benchmark`` and return the IoU file.
-
-    ``frames``, ``template`` and ``encoding`` override the adapter's defaults (use the
-    training config's, so the difficulty is measured on the inputs GRPO will see).
-    Reruns resume like any run. The samples file has ``sample_id``, ``iou`` and
-    ``duration`` per line, which is what the sampler reads.
-    """
-    from timelens_eval.adapters import build_adapter
-    from timelens_eval.benchmarks import load_benchmark
-    from timelens_eval.runner import RunOptions, run_benchmark
-
-    built = build_adapter(adapter, adapter_args)
-    bench = load_benchmark(benchmark, annotations, video_root=video_root, **(loader_options or {}))
-    options = RunOptions(
-        output=Path(output) if output is not None else None,
-        limit=limit,
-        concurrency=concurrency,
-        progress=progress,
-        bootstrap=0,
-        frames=frames,
-        template=template,
-        encoding=encoding,
-    )
-    outcome = run_benchmark(built, bench, options, adapter_name=adapter)
-    if outcome.result is None:
-        raise InputError(
-            f"difficulty run stopped before every sample was done ({outcome.errors} errors); "
-            "run the same command again to resume",
-            path=outcome.paths.header,
-        )
-    records = read_difficulty(outcome.paths.samples)
-    mean = float(np.mean([r.iou for r in records])) if records else None
-    return DifficultyOutcome(outcome.paths.samples, outcome.paths.header, len(records), mean)
-
-
-def sample_training_set(
-    difficulty_file: str | Path,
-    config: SamplingConfig,
-    output: str | Path,
-    *,
-    plot: bool = True,
-) -> Selection:
-    """Draw the training subset and write it (JSON) with a histogram plot beside it."""
-    records = read_difficulty(difficulty_file)
-    if not records:
-        raise InputError("the difficulty file has no samples", path=difficulty_file)
-    selection = select_samples(records, config)
-    by_id = {r.sample_id: r for r in records}
-    pool = np.array([r.iou for r in records])
-    chosen = np.array([by_id[i].iou for i in selection.sample_ids])
-    target = expected_bin_distribution(pool, config)
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "difficulty_file": str(difficulty_file),
-        "sampling": config.model_dump(mode="json"),
-        "pool_size": len(records),
-        "selected": len(selection.sample_ids),
-        "unbucketed": selection.unbucketed,
-        "buckets": [
-            {
-                "min_duration": b.min_duration,
-                "max_duration": b.max_duration if np.isfinite(b.max_duration) else None,
-                "target_size": b.target_size,
-                "pool": pool_n,
-                "selected": chosen_n,
-            }
-            for b, pool_n, chosen_n in selection.bucket_counts
-        ],
-        "iou_histogram": {
-            "bins": config.num_bins,
-            "pool": np.histogram(np.clip(pool, 0, 1), config.num_bins, (0, 1))[0].tolist(),
-            "selected": np.histogram(np.clip(chosen, 0, 1), config.num_bins, (0, 1))[0].tolist(),
-            "target_share": [round(float(x), 6) for x in target],
-        },
-        "sample_ids": selection.sample_ids,
-    }
-    out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    if plot:
-        from timelens_eval.rlvr.plots import plot_selection
-
-        plot_selection(pool, chosen, target, out.with_suffix(".png"))
-    return selection
-
-
-def read_selection(path: str | Path) -> list[str]:
-    """The sample ids of a selection file written by :func:`sample_training_set`."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        ids = document["sample_ids"]
-    except OSError as exc:
-        raise InputError(f"cannot read selection: {exc.strerror}", path=path) from None
-    except (ValueError, KeyError, TypeError):
-        raise InputError("not a selection file (no sample_ids list)", path=path) from None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise InputError("sample_ids must be a list of strings", path=path)
-    return ids
-
-
-def load_training_samples(config: RLVRConfig) -> tuple[Any, list[Any]]:
-    """The benchmark and its samples chosen for training (selection, then limit)."""
-    from timelens_eval.benchmarks import load_benchmark
-
-    data = config.data
-    bench = load_benchmark(
-        data.benchmark, data.annotations, video_root=data.video_root, **data.loader_options
-    )
-    samples = list(bench.samples)
-    if data.selection is not None:
-        wanted = read_selection(data.selection)
-        by_id = bench.by_id()
-        missing = [i for i in wanted if i not in by_id]
-        if missing:
-            raise InputError(
-                f"{len(missing)} selected samples are not in {bench.name} (first: {missing[0]})",
-                path=data.selection,
-            )
-        samples = [by_id[i] for i in wanted]
-    if data.limit is not None:
-        samples = samples[: data.limit]
-    if not samples:
-        raise ConfigError("no training samples selected")
-    return bench, samples
-
-
-def build_dataset(config: RLVRConfig) -> Any:
-    """A ``datasets.Dataset`` of GRPO rows for ``config.input_mode``.
-
-    ``video``: prompt (a video part and the instruction), ``video`` (file path), ``gt``,
-    ``duration``, ``sample_id``. ``images``: ``video_path`` instead of ``video``; the
-    ``prompt`` (frames as image parts with the timestamp encoding, exactly as the
-    ``transformers`` adapter builds a ``vision=images`` request) and ``images`` are made
-    when a row is read, so frames are decoded lazily.
+    ``video``: ``prompt`` (a video part and the instruction: TRL's bookkeeping; the
+    trainer builds the real prompt from the other columns), ``video`` (file path),
+    ``query``, ``clip``, ``gt``, ``duration``, ``sample_id``. ``images``: ``video_path``
+    instead of ``video``; the ``prompt`` (frames as image parts with the timestamp
+    encoding, exactly as the ``transformers`` adapter builds a ``vision=images`` request)
+    and ``images`` are made when a row is read, so frames are decoded lazily.
     """
     from datasets import Dataset
 
     from timelens_eval.prompts import get_template
+    from timelens_eval.rlvr.inputs import InputSpec
     from timelens_eval.rlvr.video_grpo import video_prompt
 
-    bench, samples = load_training_samples(config)
-    template = get_template(config.template)
-    images = config.input_mode == "images"
+    if samples is None:
+        bench, samples = load_training_samples(config)
+    inputs = InputSpec.from_config(config)
+    template = get_template(inputs.template)
+    images = inputs.vision == "images"
     rows: dict[str, list[Any]] = {
-        k: [] for k in ("prompt", "video", "gt", "duration", "sample_id", "query")
+        k: [] for k in ("prompt", "video", "query", "clip", "gt", "duration", "sample_id")
     }
     for sample in samples:
         video = bench.video_path(sample)
@@ -224,31 +84,28 @@ def build_dataset(config: RLVRConfig) -> Any:
             [] if images else video_prompt(template.render(sample.query), config.system_prompt)
         )
         rows["video"].append(str(video.resolve()))
+        rows["query"].append(sample.query)
+        rows["clip"].append(list(sample.clip) if sample.clip is not None else None)
         rows["gt"].append([[float(s.start), float(s.end)] for s in sample.gt])
         rows["duration"].append(float(sample.duration))
         rows["sample_id"].append(sample.sample_id)
-        rows["query"].append(sample.query)
     if not images:
-        del rows["query"]
         return Dataset.from_dict(rows)
     rows["video_path"] = rows.pop("video")
     del rows["prompt"]
     dataset = Dataset.from_dict(rows)
-    dataset.set_transform(_ImageRows(config))
+    dataset.set_transform(_ImageRows(config, inputs))
     return dataset
 
 
 class _ImageRows:
     """Row transform for ``input_mode=images``: decode frames, build the adapter's prompt."""
 
-    def __init__(self, config: RLVRConfig) -> None:
-        from timelens_eval_adapters.presets import resolve_preset
+    def __init__(self, config: RLVRConfig, inputs: Any = None) -> None:
+        from timelens_eval.rlvr.inputs import InputSpec
 
-        from timelens_eval.video.encodings import ENCODINGS
-
-        ENCODINGS.get(config.encoding)  # unknown names fail before training starts
         self.config = config
-        self.preset = resolve_preset(config.model, config.preset)
+        self.inputs = inputs or InputSpec.from_config(config)
         # TRL reads each row num_generations times in a row, SFT reads every row once per
         # epoch: decoded frames are kept, least recently used first out (data.frame_cache).
         self._frames: dict[str, Any] = {}
@@ -260,7 +117,7 @@ class _ImageRows:
         if frames is None:
             if len(self._frames) >= self.config.data.frame_cache:
                 self._frames.pop(next(iter(self._frames)))  # least recently used
-            frames = sample_frames(path, self.config.frames, duration_hint=duration)
+            frames = sample_frames(path, self.inputs.frames, duration_hint=duration)
         self._frames[path] = frames
         return frames
 
@@ -270,22 +127,18 @@ class _ImageRows:
 
         from timelens_eval.prompts import build_prompt
 
+        spec = self.inputs
         prompts, images = [], []
         for path, query, duration in zip(
             batch["video_path"], batch["query"], batch["duration"], strict=True
         ):
             frames = self._sample(path, duration)
-            message = build_prompt(
-                query, frames, self.config.template, self.config.encoding, duration
-            )
-            inputs = build_qwen_inputs(message, self.preset, "images")
+            message = build_prompt(query, frames, spec.template, spec.encoding, duration)
+            inputs = build_qwen_inputs(message, spec.preset, "images")
             turn: list[dict[str, Any]] = []
-            if self.config.system_prompt:
+            if spec.system_prompt:
                 turn.append(
-                    {
-                        "role": "system",
-                        "content": [{"type": "text", "text": self.config.system_prompt}],
-                    }
+                    {"role": "system", "content": [{"type": "text", "text": spec.system_prompt}]}
                 )
             turn.append({"role": "user", "content": inputs.content})
             prompts.append(turn)
@@ -327,19 +180,37 @@ def _metrics_recorder(path: Path) -> Any:
     return MetricsRecorder()
 
 
-def _load_policy(config: RLVRConfig) -> tuple[Any, Any]:
+def _load_policy(config: RLVRConfig, model: str | None = None) -> tuple[Any, Any]:
+    """The policy ``model`` (default ``config.model``) and its processor, with the
+    config's dtype and attention implementation."""
     import torch
     from transformers import AutoModelForImageTextToText
 
     from timelens_eval.tiny_models import load_processor
 
+    path = model or config.model
     dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16}[config.dtype]
+    options: dict[str, Any] = {"dtype": dtype}
+    if config.attn_implementation:
+        options["attn_implementation"] = config.attn_implementation
     try:
-        model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
-        processor = load_processor(config.model)
+        policy = AutoModelForImageTextToText.from_pretrained(path, **options)
+        processor = load_processor(path)
     except OSError as exc:
-        raise InputError(f"cannot load the policy checkpoint: {exc}", path=config.model) from None
-    return model, processor
+        raise InputError(f"cannot load the policy checkpoint: {exc}", path=path) from None
+    return policy, processor
+
+
+def _prepare_policy(model: Any, freeze: bool, checkpointing: bool) -> None:
+    """Freeze the vision tower (not its merger) and, with activation checkpointing, make
+    the input embeddings' outputs require grad, as TimeLens' training scripts do (with
+    reentrant checkpointing a segment whose inputs need no grad passes none back)."""
+    from timelens_eval.rlvr.trainer import freeze_vision_tower
+
+    if freeze:
+        freeze_vision_tower(model)
+    if checkpointing:
+        model.enable_input_require_grads()
 
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -347,7 +218,8 @@ _MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors.inde
 
 
 def _save_processor(processor: Any, source: str, dest: Path) -> None:
-    """Save the processor beside the trained weights.
+    """Save the processor beside the trained weights, and copy the source checkpoint's
+    other non-weight files that are not there yet (e.g. a tiny model's card).
 
     A processor without a video processor (no ``torchvision``) cannot be saved by
     transformers; then the source checkpoint's tokenizer and processor files are copied.
@@ -355,34 +227,59 @@ def _save_processor(processor: Any, source: str, dest: Path) -> None:
     import shutil
 
     src = Path(source)
-    if getattr(processor, "video_processor", None) is None and src.is_dir():
-        for path in src.iterdir():
-            if (
-                path.is_file()
-                and path.name not in _MODEL_FILES
-                and path.suffix not in _WEIGHT_SUFFIXES
-            ):
-                shutil.copy2(path, dest / path.name)
+    if getattr(processor, "video_processor", None) is not None:
+        processor.save_pretrained(str(dest))
+    if not src.is_dir():
         return
-    processor.save_pretrained(str(dest))
+    # Files of the source the processor does not write (all of them without a video
+    # processor; otherwise e.g. the tiny model card) travel with the checkpoint.
+    for path in src.iterdir():
+        if (
+            path.is_file()
+            and path.name not in _MODEL_FILES
+            and path.suffix not in _WEIGHT_SUFFIXES
+            and not (dest / path.name).exists()
+        ):
+            shutil.copy2(path, dest / path.name)
+
+
+def _finish_checkpoint(config: RLVRConfig, processor: Any, source: str, final: Path) -> None:
+    """Save the processor and the inputs file beside trained weights in ``final``."""
+    from timelens_eval.checkpoint_inputs import write_checkpoint_inputs
+    from timelens_eval.rlvr.inputs import InputSpec
+
+    _save_processor(processor, source, final)
+    write_checkpoint_inputs(final, InputSpec.from_config(config).checkpoint_inputs())
 
 
 def warm_start(config: RLVRConfig) -> Path:
-    """Supervised warm start of ``config.model`` on the training rows; returns ``sft/final``.
+    """Supervised warm start of ``sft.model`` (default ``model``); returns ``sft/final``.
 
-    Uses the config's data (selection and limit included), frames and ``sft`` settings;
-    point ``model`` of the GRPO config at the returned directory.
+    The rows are ``sft.sampling``'s draw from the filtered pool, or the GRPO rows (the
+    config's selection and limit); prompts are the config's inputs. Point ``model`` of
+    the GRPO config at the returned directory.
     """
+    from timelens_eval.rlvr.inputs import InputSpec
     from timelens_eval.rlvr.sft import run_sft
 
     out = Path(config.output_dir) / "sft"
     out.mkdir(parents=True, exist_ok=True)
-    dataset = build_dataset(config)
-    model, processor = _load_policy(config)
-    if config.grpo.freeze_vision_tower:
-        from timelens_eval.rlvr.trainer import freeze_vision_tower
-
-        freeze_vision_tower(model)
+    source = config.sft.model or config.model
+    bench, samples, selection = sft_samples(config)
+    write_filter_report(filter_report_of(bench), out)
+    if selection is not None:
+        (out / "sft_selection.json").write_text(
+            json.dumps({"selected": len(samples), "sample_ids": selection.sample_ids}) + "\n",
+            encoding="utf-8",
+        )
+    dataset = build_dataset(config, bench, samples)
+    model, processor = _load_policy(config, source)
+    freeze = config.sft.freeze_vision_tower
+    _prepare_policy(
+        model,
+        freeze if freeze is not None else config.grpo.freeze_vision_tower,
+        config.sft.gradient_checkpointing,
+    )
     recorder = _metrics_recorder(out / "metrics.jsonl")
     (out / "metrics.jsonl").unlink(missing_ok=True)
     trainer = run_sft(
@@ -391,35 +288,43 @@ def warm_start(config: RLVRConfig) -> Path:
         dataset,
         config.sft,
         out / "checkpoints",
-        frame_spec=config.frames,
+        inputs=InputSpec.from_config(config),
         video_backend=config.video_backend,
+        snap_gt=config.reward.snap_gt_to_frames,
         callbacks=[recorder],
     )
     final = out / "final"
     trainer.save_model(str(final))
-    _save_processor(processor, config.model, final)
+    _finish_checkpoint(config, processor, source, final)
     return final
 
 
 def train(config: RLVRConfig) -> TrainOutcome:
     """Run GRPO for ``config``; returns where the checkpoint, metrics and plots are."""
     from timelens_eval.rlvr.early_stopping import make_early_stopping_callback
+    from timelens_eval.rlvr.inputs import InputSpec
     from timelens_eval.rlvr.plots import plot_training_curves
     from timelens_eval.rlvr.reward import make_reward_funcs
-    from timelens_eval.rlvr.trainer import freeze_vision_tower, grpo_config, require_trl
+    from timelens_eval.rlvr.trainer import grpo_config, require_trl
     from timelens_eval.rlvr.video_grpo import video_grpo_trainer_class
 
     require_trl()
+    inputs = InputSpec.from_config(config)
+    if config.reward.snap_gt_to_frames and inputs.vision == "images":
+        raise ConfigError("reward.snap_gt_to_frames needs input_mode: video")
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     for stale in ("metrics.jsonl", "early_stopping.jsonl"):
         (out / stale).unlink(missing_ok=True)
 
-    dataset = build_dataset(config)
+    bench, samples = load_training_samples(config)
+    report = filter_report_of(bench)
+    write_filter_report(report, out)
+    logger.info("data filters: %s", report.summary())
+    dataset = build_dataset(config, bench, samples)
     model, processor = _load_policy(config)
-    if config.grpo.freeze_vision_tower:
-        freeze_vision_tower(model)
+    _prepare_policy(model, config.grpo.freeze_vision_tower, config.grpo.gradient_checkpointing)
     funcs, weights = make_reward_funcs(config.reward)
     settings = config.grpo
     if len(weights) > 1 and "reward_weights" not in settings.extra:
@@ -435,8 +340,9 @@ def train(config: RLVRConfig) -> TrainOutcome:
         train_dataset=dataset,
         processing_class=processor,
         callbacks=[early, recorder],
-        frame_spec=config.frames,
+        inputs=inputs,
         video_backend=config.video_backend,
+        snap_gt=config.reward.snap_gt_to_frames,
     )
     logger.info("GRPO on %d samples, %s", len(dataset), settings.model_dump_json())
     trainer.train()
@@ -448,7 +354,7 @@ def train(config: RLVRConfig) -> TrainOutcome:
         trainer.processing_class = None
     trainer.save_model(str(final))
     trainer.processing_class = processor
-    _save_processor(processor, config.model, final)
+    _finish_checkpoint(config, processor, config.model, final)
     curves = plot_training_curves(
         recorder.rows,
         out / "curves.png",
@@ -462,6 +368,7 @@ def train(config: RLVRConfig) -> TrainOutcome:
         "stopped_early_at": early.stopped_at,
         "weights_restored_from_step": early.restored_step,
         "samples": len(dataset),
+        "data_filters": report.as_dict(),
         "final_checkpoint": str(final),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -38,6 +38,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def _inputs(config: RLVRConfig) -> Any:
+    """The reference model's inputs (a Qwen2.5-VL unless ``preset`` says otherwise)."""
+    from timelens_eval.rlvr.inputs import InputSpec
+
+    return InputSpec.from_config(
+        config if config.preset else config.model_copy(update={"preset": "qwen2.5-vl"})
+    )
+
+
 def _adapter_args(config: RLVRConfig, checkpoint: Path) -> dict[str, Any]:
     """The ``transformers`` adapter's arguments for ``checkpoint`` (frames as images)."""
     if config.input_mode != "images":
@@ -60,12 +69,13 @@ def write_inputs_file(config: RLVRConfig, checkpoint: Path, stage: str = "traine
     args = _adapter_args(config, checkpoint)
     del args["model"]
     args["device"] = "cpu"
+    spec = _inputs(config)
     inputs = CheckpointInputs(
         adapter="transformers",
         adapter_args=args,
-        frames=config.frames,
-        template=config.template,
-        encoding=config.encoding,
+        frames=spec.frames,
+        template=spec.template,
+        encoding=spec.encoding,
     )
     path = write_checkpoint_inputs(checkpoint, inputs)
     card = checkpoint / "tiny_model.json"
@@ -93,20 +103,21 @@ def tokenizer_corpus(config: RLVRConfig) -> list[str]:
     from timelens_eval.video.types import Frames
 
     _, samples = load_training_samples(config)
-    fps = config.frames.fps
+    spec = _inputs(config)
+    fps = spec.frames.fps
     texts: list[str] = []
     for sample in samples:
         n = max(1, int(np.ceil(float(sample.duration) * fps - 1e-9)))
-        if config.frames.max_frames is not None:
-            n = min(n, config.frames.max_frames)
+        if spec.frames.max_frames is not None:
+            n = min(n, spec.frames.max_frames)
         times = np.arange(n, dtype=np.float64) / fps
         frames = Frames(np.zeros((n, 1, 1, 3), dtype=np.uint8), times, float(sample.duration))
         message = build_prompt(
-            sample.query, frames, config.template, config.encoding, float(sample.duration)
+            sample.query, frames, spec.template, spec.encoding, float(sample.duration)
         )
         texts.extend(p.text for p in message.parts if isinstance(p, TextPart) and p.text)
         gt = [[float(s.start), float(s.end)] for s in sample.gt]
-        texts.append(answer_text(gt, config.sft.answer_decimals))
+        texts.append(answer_text(gt, config.sft.answer_decimals, config.sft.answer_spans))
     if config.system_prompt:
         texts.append(config.system_prompt)
     return texts
@@ -131,6 +142,7 @@ def evaluate_checkpoints(
     from timelens_eval.store import read_sample_records
 
     bench = load_benchmark(settings.eval_benchmark, **settings.eval_loader_options)
+    spec = _inputs(config)
     models: dict[str, tuple[str, dict[str, Any]]] = {
         name: ("transformers", _adapter_args(config, path)) for name, path in checkpoints.items()
     }
@@ -143,10 +155,8 @@ def evaluate_checkpoints(
         options = RunOptions(
             output=out / "eval" / f"{name}.json",
             limit=settings.eval_limit,
-            frames=config.frames,
-            template=config.template,
-            encoding=config.encoding,
             concurrency=1,
+            **spec.run_options(),
         )
         outcome = run_benchmark(build_adapter(adapter, args), bench, options, adapter_name=adapter)
         if outcome.result is None:
@@ -229,9 +239,9 @@ def run_reference(config: RLVRConfig, settings: ReferenceSettings | None = None)
         loader_options=config.data.loader_options,
         output=out / "difficulty" / "sft.json",
         limit=settings.difficulty_limit or config.data.limit,
-        frames=config.frames,
-        template=config.template,
-        encoding=config.encoding,
+        max_new_tokens=config.difficulty.max_new_tokens,
+        filters=config.data.filters,
+        **_inputs(config).run_options(),
     )
     logger.info("stage 3/5: sampling")
     selection = out / "selection.json"

@@ -1,11 +1,16 @@
 """Verifiable rewards for grounding RL: temporal IoU through the project's one parser.
 
 The IoU reward parses an answer with :func:`timelens_eval.parsing.parse_spans` (the same
-parser the scorer uses), takes the *first* span and scores it against the ground truth
-with :func:`timelens_eval.metrics.score_parsed` (best-matching GT window), exactly as
-evaluation scores it. An answer with no span, or whose first
-span has ``start >= end``, earns 0. Hedging therefore does not pay: listing several spans
-scores only the first, and answering the whole video scores ``gt_length / duration``.
+parser the scorer uses), takes the *first* span and scores it with
+:func:`timelens_eval.metrics.score_parsed` against the *first* ground-truth window, as
+TimeLens' released reward does (``gt_spans: best`` scores it against the best-matching
+window instead, as evaluation does). An answer with no span, or whose first span has
+``start >= end``, earns 0. Hedging therefore does not pay: listing several spans scores
+only the first, and answering the whole video scores ``gt_length / duration``.
+
+TimeLens-7B's recipe first moves each ground-truth window onto the frame times the
+model was shown (:func:`snap_span_to_times`): the start to the latest shown time at or
+before it, the end to the earliest shown time at or after it.
 
 Thinking mode (for ablations) reads the span from the last ``<answer>...</answer>`` tag
 only (no tag: 0) and adds a separate format reward for
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -41,6 +46,7 @@ __all__ = [
     "completion_text",
     "extract_answer",
     "grounding_reward",
+    "snap_span_to_times",
     "format_ok",
     "tiou_reward",
     "format_reward",
@@ -56,9 +62,13 @@ _THINK_FORMAT = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", r
 
 RewardFunc = Callable[..., list[float]]
 
-TIMELENS_ANSWER_FORMAT = r"The event happens in \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds\.?"
+TIMELENS_ANSWER_FORMAT = (
+    r"The event happens in \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds"
+    r"(?:, \d+(?:\.\d+)? - \d+(?:\.\d+)? seconds)*\.?"
+)
 """The answer the TimeLens prompt asks for, as a regular expression (whole text, after
-stripping surrounding whitespace)."""
+stripping surrounding whitespace); several windows are joined as TimeLens' SFT answers
+join them (``... 1.0 - 3.0 seconds, 5.0 - 6.0 seconds.``)."""
 
 
 class RewardConfig(BaseModel):
@@ -76,6 +86,16 @@ class RewardConfig(BaseModel):
     )
     parse: ParseOptions = Field(
         default_factory=ParseOptions, description="Parser options (default: TimeLens')."
+    )
+    gt_spans: Literal["first", "best"] = Field(
+        "first",
+        description="Multi-window ground truth: score against the first window (TimeLens' "
+        "reward) or the best-matching one (evaluation).",
+    )
+    snap_gt_to_frames: bool = Field(
+        False,
+        description="Move each GT window onto the times of the frames the model saw, one time "
+        "per temporal patch (TimeLens-7B's recipe).",
     )
     answer_format: str | None = Field(
         TIMELENS_ANSWER_FORMAT,
@@ -124,7 +144,8 @@ def grounding_reward(
     duration: float | None = None,
     config: RewardConfig | None = None,
 ) -> float:
-    """Temporal IoU of the first parsed span of ``text`` against the GT windows ``gt``.
+    """Temporal IoU of the first parsed span of ``text`` against the GT windows ``gt``
+    (the first window, or the best-matching one with ``config.gt_spans == "best"``).
 
     0 for no span or a reversed first span. With ``config.thinking`` only the last
     ``<answer>`` tag is read (no tag: 0).
@@ -134,7 +155,27 @@ def grounding_reward(
         text = extract_answer(text or "")
     # Only the first span is scored: a huge answer costs only the scan that finds it.
     parsed = parse_spans(text, duration=duration, options=config.parse, max_spans=1)
-    return float(score_parsed(parsed, _windows(gt)))
+    windows = _windows(gt)
+    if config.gt_spans == "first":
+        windows = windows[:1]
+    return float(score_parsed(parsed, windows))
+
+
+def snap_span_to_times(span: Sequence[float], times: Sequence[float]) -> tuple[float, float]:
+    """``span`` moved onto the shown ``times`` (ascending seconds).
+
+    The start becomes the latest time at or before it (the first time when none is), the
+    end the earliest time at or after it, not before the new start (the last time when
+    none is). A window between two shown times thus widens to the frames around it.
+    """
+    grid = np.asarray(times, dtype=np.float64)
+    if grid.size == 0:
+        raise ValueError("no frame times to snap to")
+    start, end = float(span[0]), float(span[1])
+    first = max(int(np.searchsorted(grid, start, side="right")) - 1, 0)
+    last = int(np.searchsorted(grid[first:], end, side="left")) + first
+    last = min(last, grid.size - 1)
+    return float(grid[first]), float(grid[last])
 
 
 def _windows(gt: Sequence[Any]) -> list[tuple[float, float]]:

@@ -13,16 +13,23 @@ Gaussian weight) instead of "pool histogram x Gaussian". TimeLens' released code
 the Gaussian at IoU 0.05 with sigma 0.2: it favours hard samples. See docs/rlvr.md for
 how this differs from the paper's wording.
 
+Buckets include both ends, ``min_duration <= duration <= max_duration``, and a
+duration on an edge goes to the first bucket that holds it, as in the released code.
 Samples whose duration falls in no bucket are all kept, as in the released code.
+
+``method: uniform`` draws each bucket's target uniformly instead (TimeLens' SFT data:
+Python's ``random.Random(seed).sample`` per bucket, in bucket order, as the released
+code draws it).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -37,6 +44,7 @@ __all__ = [
     "default_buckets",
     "iou_bins",
     "gaussian_weights",
+    "assign_buckets",
     "expected_bin_distribution",
     "select_samples",
     "read_difficulty",
@@ -45,26 +53,28 @@ __all__ = [
 
 
 class DurationBucket(BaseModel):
-    """Videos with ``min_duration <= duration < max_duration`` and how many to draw from them."""
+    """Videos with ``min_duration <= duration <= max_duration`` and how many to draw from them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # An open last bucket is written to JSON as Infinity (which Python's json reads back).
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
     min_duration: float = Field(ge=0)
-    max_duration: float = Field(description="Exclusive upper bound; may be infinite.")
+    max_duration: float = Field(description="Inclusive upper bound; may be infinite.")
     target_size: int = Field(ge=0, description="Samples to draw (fewer if the bucket is smaller).")
 
     @model_validator(mode="after")
     def _check(self) -> DurationBucket:
         if not self.max_duration > self.min_duration:
-            raise ValueError(f"bucket [{self.min_duration}, {self.max_duration}) is empty")
+            raise ValueError(f"bucket [{self.min_duration}, {self.max_duration}] is empty")
         return self
 
     def contains(self, duration: float) -> bool:
-        return self.min_duration <= duration < self.max_duration
+        return self.min_duration <= duration <= self.max_duration
 
 
 def default_buckets(target_size: int = 2500) -> list[DurationBucket]:
-    """TimeLens' buckets: 30 s wide up to 240 s plus one open bucket, equal targets."""
+    """TimeLens' buckets: 30 s wide up to 240 s plus one open bucket, equal targets
+    (``target_size // 9`` each: 277 for 2,500, 3,333 for 30,000)."""
     edges = [(float(lo), float(lo + 30)) for lo in range(0, 240, 30)] + [(240.0, math.inf)]
     per_bucket = target_size // len(edges)
     return [
@@ -77,6 +87,11 @@ class SamplingConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    method: Literal["gaussian", "uniform"] = Field(
+        "gaussian",
+        description="gaussian: weights by IoU (GRPO data); uniform: no difficulty needed "
+        "(TimeLens' SFT data).",
+    )
     mean: float = Field(0.05, description="Centre of the Gaussian over IoU (0.05: hard samples).")
     std: float = Field(0.2, gt=0, description="Width of the Gaussian over IoU.")
     num_bins: int = Field(20, ge=1, description="IoU bins over [0, 1] for the inverse density.")
@@ -144,6 +159,15 @@ def expected_bin_distribution(
     return mass / total
 
 
+def assign_buckets(durations: np.ndarray, buckets: Sequence[DurationBucket]) -> np.ndarray:
+    """Index of the first bucket holding each duration (both ends included); -1 for none."""
+    assigned = np.full(len(durations), -1, dtype=np.int64)
+    for b, bucket in enumerate(buckets):
+        inside = (durations >= bucket.min_duration) & (durations <= bucket.max_duration)
+        assigned[(assigned < 0) & inside] = b
+    return assigned
+
+
 def select_samples(records: Sequence[DifficultyRecord], config: SamplingConfig) -> Selection:
     """Draw the training subset: per bucket, ``target_size`` samples without replacement.
 
@@ -158,22 +182,21 @@ def select_samples(records: Sequence[DifficultyRecord], config: SamplingConfig) 
     if ious.size and not np.all(np.isfinite(ious)):
         raise InputError("difficulty records contain a non-finite IoU")
 
-    assigned = np.full(len(records), -1, dtype=np.int64)
-    for b, bucket in enumerate(config.buckets):
-        free = assigned < 0
-        inside = (durations >= bucket.min_duration) & (durations < bucket.max_duration)
-        assigned[free & inside] = b
+    assigned = assign_buckets(durations, config.buckets)
+    uniform = random.Random(config.seed)
 
     keep = np.zeros(len(records), dtype=bool)
     counts = []
     for b, bucket in enumerate(config.buckets):
         members = np.flatnonzero(assigned == b)
         size = min(bucket.target_size, members.size)
-        if size:
+        if size and config.method == "uniform":
+            keep[uniform.sample(members.tolist(), size)] = True
+        elif size:
             weights = gaussian_weights(ious[members], config)
             if weights.sum() <= 0 or np.count_nonzero(weights) < size:
                 raise ConfigError(
-                    f"bucket [{bucket.min_duration:g}, {bucket.max_duration:g}) has fewer samples "
+                    f"bucket [{bucket.min_duration:g}, {bucket.max_duration:g}] has fewer samples "
                     f"with a non-zero weight than its target {size}; widen the Gaussian (std)"
                 )
             chosen = rng.choice(members, size=size, replace=False, p=weights / weights.sum())

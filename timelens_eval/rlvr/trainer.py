@@ -1,10 +1,16 @@
 """GRPO with the TimeLens settings, on TRL's ``GRPOTrainer``.
 
-:class:`GRPOSettings` holds the recipe (defaults: TimeLens' released GRPO script):
+:class:`GRPOSettings` holds the recipe (defaults: TimeLens-8B's released GRPO script):
 8 generations per prompt, temperature 1.0, no KL term (``beta = 0``), no division of
-advantages by the group's reward std (``scale_rewards = "none"``), and per-sequence loss
-normalisation (TRL's ``loss_type = "grpo"``: each completion's token losses are averaged
-over its own length, then averaged over completions).
+advantages by the group's reward std (``scale_rewards = "none"``; TimeLens-7B's script
+divides, ``"group"``), and the loss normalised over the tokens of each micro-batch
+(TRL's ``loss_type = "bnpo"``, the official trainer's default; with one completion per
+device and micro-batch, as in the official scripts, that is each completion's token
+losses averaged over its own length).
+
+The video trainer overrides TRL internals (prompt tokenisation, log-prob computation),
+which change between TRL releases: :func:`require_trl` refuses a TRL outside
+:data:`TRL_SUPPORTED`, the range the trainer is tested with.
 
 :func:`grpo_trainer_class` returns a thin subclass of TRL's trainer that also logs the
 *within-group* reward statistics every step (TRL's own ``reward_std`` is the std over
@@ -17,24 +23,34 @@ TRL, transformers and torch are imported only when a trainer is built.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from timelens_eval.errors import MissingDependencyError
+from timelens_eval.errors import DependencyVersionError, MissingDependencyError
 
 __all__ = [
     "GRPOSettings",
+    "TRL_SUPPORTED",
     "require_trl",
     "grpo_config",
+    "checkpointing_arguments",
     "grpo_trainer_class",
     "freeze_vision_tower",
     "WITHIN_GROUP_STD",
     "FRAC_GROUPS_ZERO_STD",
 ]
+
+TRL_SUPPORTED = ">=1.16,<1.17"
+"""The TRL releases the trainer is tested with (pyproject pins the same range). TRL 1.15
+passes ``fused_lm_head`` to a Triton kernel that needs a GPU even for a CPU run; 1.14
+and older have no fused log-prob head at all."""
+_TRL_LOW, _TRL_HIGH = (1, 16), (1, 17)
 
 WITHIN_GROUP_STD = "reward_std_within_group"
 FRAC_GROUPS_ZERO_STD = "frac_groups_zero_std"
@@ -50,13 +66,23 @@ class GRPOSettings(BaseModel):
     top_p: float = Field(1.0, gt=0, le=1)
     beta: float = Field(0.0, ge=0, description="KL coefficient; 0 = no KL, no reference model.")
     scale_rewards: Literal["none", "group", "batch"] = Field(
-        "none", description="Divide advantages by a reward std: 'none' in TimeLens."
+        "none",
+        description="Divide advantages by a reward std: 'none' (TimeLens-8B), 'group' (the "
+        "group's std + 1e-4, TimeLens-7B).",
     )
     loss_type: str = Field(
-        "grpo", description="TRL loss type; 'grpo' normalises each sequence by its own length."
+        "bnpo",
+        description="TRL loss type; 'bnpo' averages over the micro-batch's tokens (the "
+        "official default), 'grpo' over each sequence's own tokens.",
     )
     learning_rate: float = Field(1e-6, gt=0)
-    lr_scheduler_type: str = "constant"
+    lr_scheduler_type: str = Field(
+        "constant", description="'constant' (TimeLens-8B) or 'linear' (TimeLens-7B)."
+    )
+    warmup: float = Field(
+        0.0, ge=0, description="Warm-up: a fraction of the steps (< 1) or a step count."
+    )
+    optim: str = Field("adamw_torch", description="Optimizer name (transformers' `optim`).")
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     max_completion_length: int = Field(64, ge=1)
@@ -74,7 +100,13 @@ class GRPOSettings(BaseModel):
     save_strategy: Literal["no", "steps", "epoch"] = "steps"
     save_total_limit: int | None = 5
     bf16: bool = False
+    tf32: bool | None = Field(None, description="TF32 matmuls on Ampere or newer (None: as is).")
     gradient_checkpointing: bool = False
+    gradient_checkpointing_kwargs: dict[str, Any] | None = Field(
+        None, description="e.g. {use_reentrant: true}, as the official scripts set."
+    )
+    save_only_model: bool = Field(False, description="Checkpoints without optimizer state.")
+    log_completions: bool = Field(False, description="Print a sample of completions each log.")
     freeze_vision_tower: bool = Field(True, description="Freeze the ViT (not its merger).")
     use_vllm: bool = False
     deepspeed: str | None = Field(None, description="DeepSpeed JSON config for multi-GPU runs.")
@@ -85,11 +117,21 @@ class GRPOSettings(BaseModel):
     )
 
 
+def _release(version: str) -> tuple[int, int]:
+    """``(major, minor)`` of a version string such as ``1.16.0`` or ``1.17.0.dev0``."""
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
 def require_trl() -> None:
-    """Raise :class:`MissingDependencyError` unless torch, transformers and trl are installed."""
+    """Raise :class:`MissingDependencyError` unless torch, transformers and trl are installed,
+    and :class:`DependencyVersionError` when trl is outside :data:`TRL_SUPPORTED`."""
     for module in ("torch", "transformers", "trl"):
         if importlib.util.find_spec(module) is None:
             raise MissingDependencyError("RLVR training", "rlvr", module)
+    installed = importlib.metadata.version("trl")
+    if not _TRL_LOW <= _release(installed) < _TRL_HIGH:
+        raise DependencyVersionError("RLVR training", "trl", installed, TRL_SUPPORTED)
 
 
 def grpo_config(settings: GRPOSettings, output_dir: str | Path) -> Any:
@@ -107,6 +149,8 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path) -> Any:
         loss_type=settings.loss_type,
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler_type,
+        warmup_steps=settings.warmup,
+        optim=settings.optim,
         weight_decay=settings.weight_decay,
         max_grad_norm=settings.max_grad_norm,
         max_completion_length=settings.max_completion_length,
@@ -123,24 +167,36 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path) -> Any:
         save_total_limit=settings.save_total_limit,
         bf16=settings.bf16,
         fp16=False,
+        tf32=settings.tf32,
+        save_only_model=settings.save_only_model,
         use_vllm=settings.use_vllm,
         deepspeed=settings.deepspeed,
         report_to=list(settings.report_to) or "none",
         use_cpu=settings.use_cpu,
         # Keep gt / duration / video columns: the reward and the video trainer read them.
         remove_unused_columns=False,
-        log_completions=False,
+        log_completions=settings.log_completions,
     )
-    # transformers renamed gradient_checkpointing to activation_checkpointing (5.2x).
-    fields = getattr(GRPOConfig, "__dataclass_fields__", {})
-    key = (
-        "activation_checkpointing"
-        if "activation_checkpointing" in fields
-        else "gradient_checkpointing"
+    kwargs.update(
+        checkpointing_arguments(
+            GRPOConfig, settings.gradient_checkpointing, settings.gradient_checkpointing_kwargs
+        )
     )
-    kwargs[key] = settings.gradient_checkpointing
     kwargs.update(settings.extra)
     return GRPOConfig(**kwargs)
+
+
+def checkpointing_arguments(
+    arguments_class: Any, enabled: bool, options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Activation-checkpointing arguments under the names ``arguments_class`` knows
+    (transformers 5.2x renamed ``gradient_checkpointing*`` to ``activation_checkpointing*``)."""
+    fields = getattr(arguments_class, "__dataclass_fields__", {})
+    prefix = "activation" if "activation_checkpointing" in fields else "gradient"
+    out: dict[str, Any] = {f"{prefix}_checkpointing": enabled}
+    if options is not None:
+        out[f"{prefix}_checkpointing_kwargs"] = dict(options)
+    return out
 
 
 def freeze_vision_tower(model: Any) -> int:

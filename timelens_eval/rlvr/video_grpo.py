@@ -3,20 +3,23 @@
 TRL's ``GRPOTrainer`` forwards images only. :func:`video_grpo_trainer_class` returns a
 subclass that, for each row of the batch,
 
-1. loads the row's video (``video`` column: a file path sampled with a
-   :class:`~timelens_eval.video.types.FrameSpec`, or ``{"frames": ..., "fps": ...}``),
-2. renders the chat prompt (a ``{"type": "video"}`` part marks where the video goes)
-   and encodes it into ``input_ids`` with the video placeholder expanded, plus
-   ``pixel_values_videos``, ``video_grid_thw`` and ``second_per_grid_ts``,
+1. builds the row's prompt exactly as evaluation builds a request
+   (:func:`timelens_eval.rlvr.inputs.prompt_message`: the row's ``video`` sampled with
+   the config's frames, the ``query`` rendered with its template and timestamp
+   encoding) and, with ``snap_gt``, moves the row's ``gt`` onto the frame times the
+   model is shown before the reward reads it (TimeLens-7B's recipe);
+2. encodes it with :func:`timelens_eval.rlvr.inputs.encode_message`, the
+   ``transformers`` adapter's own processor call: ``input_ids`` with every video
+   placeholder expanded, ``pixel_values_videos``, ``video_grid_thw`` and, for
+   Qwen2.5-VL, ``second_per_grid_ts`` (one video, or one per frame pair between
+   TimeLens-7B's timestamp texts);
 3. passes those tensors and the matching ``mm_token_type_ids`` (3D RoPE positions) to
    ``generate``, and keeps them per sample through TRL's shuffling and splitting so that
    every log-prob computation (old policy, reference, training forward) sees the video.
 
-Video encoding uses the processor's own video processor when the checkpoint has one
-(it needs ``torchvision``); otherwise the built-in Qwen2-VL patch layout
-(:func:`qwen_video_patches`), which is what the Qwen2.5-VL video processor produces for
-frames that are already sampled. Qwen3-VL's processor also writes per-frame timestamps
-into the text, so Qwen3-VL needs the processor path.
+:func:`qwen_video_patches` is the built-in Qwen2-VL patch layout, what the Qwen2.5-VL
+video processor produces for frames that are already sampled; it encodes when
+``torchvision`` (which the Hugging Face video processors need) is missing.
 """
 
 from __future__ import annotations
@@ -31,28 +34,16 @@ import numpy as np
 from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.rlvr.trainer import grpo_trainer_class
 from timelens_eval.video.budget import smart_resize
-from timelens_eval.video.types import FrameSpec
 
 __all__ = [
-    "VideoClip",
     "PatchLayout",
     "qwen_video_patches",
-    "load_row_video",
-    "encode_video_prompt",
     "video_grpo_trainer_class",
     "video_prompt",
 ]
 
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-@dataclass(frozen=True)
-class VideoClip:
-    """Sampled frames (``T x H x W x 3`` uint8 RGB) and their sampling rate."""
-
-    frames: np.ndarray
-    fps: float
 
 
 @dataclass(frozen=True)
@@ -84,11 +75,14 @@ class PatchLayout:
         )
 
 
-def qwen_video_patches(frames: np.ndarray, layout: PatchLayout) -> tuple[np.ndarray, np.ndarray]:
+def qwen_video_patches(
+    frames: np.ndarray, layout: PatchLayout, *, resize: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Qwen2-VL video patches of ``frames``: ``(pixel_values_videos, video_grid_thw)``.
 
     Frames are resized (aspect kept, sides multiples of ``patch_size * merge_size``,
-    pixels within the layout's range), rescaled to [0, 1], normalised, padded to a
+    pixels within the layout's range; ``resize=False``: as they are, like a processor
+    called with ``do_resize=False``), rescaled to [0, 1], normalised, padded to a
     multiple of ``temporal_patch_size`` by repeating the last frame, and cut into
     ``grid_t * grid_h * grid_w`` rows of ``3 * temporal_patch_size * patch_size**2``
     values, merge-window by merge-window.
@@ -106,7 +100,12 @@ def qwen_video_patches(frames: np.ndarray, layout: PatchLayout) -> tuple[np.ndar
         min_pixels=layout.min_pixels,
         max_pixels=layout.max_pixels,
     )
-    if (size.height, size.width) != arr.shape[1:3]:
+    if not resize and (arr.shape[1] % unit or arr.shape[2] % unit):
+        raise InputError(
+            f"frames of {arr.shape[2]} x {arr.shape[1]} are not multiples of {unit} pixels "
+            "and may not be resized"
+        )
+    if resize and (size.height, size.width) != arr.shape[1:3]:
         arr = np.stack(
             [
                 np.asarray(
@@ -131,82 +130,6 @@ def qwen_video_patches(frames: np.ndarray, layout: PatchLayout) -> tuple[np.ndar
     return np.ascontiguousarray(patches), np.array([[gt, gh, gw]], dtype=np.int64)
 
 
-def load_row_video(row: Mapping[str, Any], frame_spec: FrameSpec | None = None) -> VideoClip | None:
-    """The video of one dataset row: ``row["video"]`` as a path or ``{"frames", "fps"}``."""
-    video = row.get("video")
-    if video is None:
-        return None
-    if isinstance(video, str):
-        from timelens_eval.video.sampler import sample_frames
-
-        spec = frame_spec or FrameSpec()
-        frames = sample_frames(video, spec, duration_hint=row.get("duration"))
-        return VideoClip(frames.images, spec.fps)
-    if isinstance(video, Mapping) and "frames" in video:
-        frames = np.asarray(video["frames"], dtype=np.uint8)
-        return VideoClip(frames, float(video.get("fps") or 2.0))
-    raise InputError(
-        "the video column must hold a file path or {'frames': T x H x W x 3, 'fps': float}",
-        sample=str(row.get("sample_id")) if row.get("sample_id") is not None else None,
-    )
-
-
-def encode_video_prompt(
-    processor: Any, text: str, clip: VideoClip, *, backend: str = "auto"
-) -> dict[str, Any]:
-    """Token ids (video placeholder expanded) and video tensors for one rendered prompt.
-
-    ``backend``: ``"processor"`` (the checkpoint's video processor), ``"patches"``
-    (:func:`qwen_video_patches`) or ``"auto"`` (the processor when it has a video
-    processor). Returns ``input_ids`` (list of int), ``pixel_values_videos``,
-    ``video_grid_thw`` and ``second_per_grid_ts`` (torch tensors; ``None`` when the
-    processor does not produce it, as for Qwen3-VL, whose model takes no such input).
-    The processor path passes the frames as already sampled, with their timestamps, the
-    way the ``transformers`` adapter does.
-    """
-    import torch
-
-    tokenizer = getattr(processor, "tokenizer", processor)
-    video_token = getattr(processor, "video_token", None) or "<|video_pad|>"
-    if backend == "auto":
-        backend = "processor" if getattr(processor, "video_processor", None) else "patches"
-    if backend == "processor":
-        from timelens_eval_adapters.presets import video_metadata
-        from transformers.video_utils import VideoMetadata
-
-        times = np.arange(len(clip.frames), dtype=np.float64) / clip.fps
-        out = processor(
-            text=[text],
-            videos=[clip.frames],
-            video_metadata=[VideoMetadata(**video_metadata(times, clip.fps))],
-            do_sample_frames=False,
-            return_tensors="pt",
-        )
-        seconds = out.get("second_per_grid_ts")
-        return {
-            "input_ids": out["input_ids"][0].tolist(),
-            "pixel_values_videos": out["pixel_values_videos"],
-            "video_grid_thw": out["video_grid_thw"],
-            "second_per_grid_ts": None
-            if seconds is None
-            else torch.as_tensor(seconds, dtype=torch.float32),
-        }
-    if backend != "patches":
-        raise ConfigError(f"unknown video backend {backend!r}; use auto, processor or patches")
-    layout = PatchLayout.from_processor(processor)
-    patches, grid = qwen_video_patches(clip.frames, layout)
-    if text.count(video_token) != 1:
-        raise InputError(f"the rendered prompt must hold exactly one {video_token}")
-    n_tokens = int(grid.prod()) // layout.merge_size**2
-    ids = tokenizer(text.replace(video_token, video_token * n_tokens), add_special_tokens=False)
-    return {
-        "input_ids": list(ids["input_ids"]),
-        "pixel_values_videos": torch.from_numpy(patches),
-        "video_grid_thw": torch.from_numpy(grid),
-        "second_per_grid_ts": torch.tensor([layout.temporal_patch_size / clip.fps]),
-    }
-
-
 @dataclass
 class _VideoBatch:
     pixel_values: list[Any]
@@ -218,10 +141,16 @@ class _VideoBatch:
 def video_grpo_trainer_class() -> type:
     """The video-aware GRPO trainer class (TRL is imported on first use).
 
-    Extra constructor arguments: ``frame_spec`` (how path videos are sampled),
-    ``video_loader`` (row -> :class:`VideoClip` or None) and ``video_backend``.
+    Extra constructor arguments: ``inputs`` (the :class:`~timelens_eval.rlvr.inputs.InputSpec`
+    prompts are built with), ``video_backend`` (see
+    :func:`~timelens_eval.rlvr.inputs.encode_message`), ``snap_gt`` (move each row's GT
+    windows onto the shown frame times before the reward reads them) and
+    ``message_loader`` (row -> prompt message; default
+    :func:`~timelens_eval.rlvr.inputs.prompt_message`).
     """
     import torch
+
+    from timelens_eval.rlvr.inputs import InputSpec, encode_message, prompt_message, snap_row_gt
 
     base = grpo_trainer_class()
 
@@ -231,16 +160,18 @@ def video_grpo_trainer_class() -> type:
         def __init__(
             self,
             *args: Any,
-            frame_spec: FrameSpec | None = None,
-            video_loader: Callable[[Mapping[str, Any]], VideoClip | None] | None = None,
+            inputs: InputSpec | None = None,
             video_backend: str = "auto",
+            snap_gt: bool = False,
+            message_loader: Callable[[Mapping[str, Any]], Any] | None = None,
             **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
-            self.frame_spec = frame_spec
-            self.video_loader = video_loader or (lambda row: load_row_video(row, frame_spec))
+            self.input_spec = inputs
             self.video_backend = video_backend
-            self._row_videos: list[VideoClip | None] | None = None
+            self.snap_gt = snap_gt
+            self.message_loader = message_loader
+            self._row_messages: list[Any] | None = None
             self._active_video: _VideoBatch | None = None
             tok = self._tokenizer
             self._vision_token_ids = {
@@ -267,23 +198,36 @@ def video_grpo_trainer_class() -> type:
             kwargs["suppress_tokens"] = merged
             self.generation_config.suppress_tokens = merged
 
+        def _snapped(self, row: Mapping[str, Any], message: Any) -> Any:
+            vision = self.input_spec.vision if self.input_spec is not None else "video"
+            return snap_row_gt(row, message, vision)
+
+        def _message(self, row: Mapping[str, Any]) -> Any:
+            if self.message_loader is not None:
+                return self.message_loader(row)
+            if self.input_spec is None:
+                raise ConfigError("the video trainer needs inputs=InputSpec(...) for video rows")
+            return prompt_message(row, self.input_spec)
+
         # -- generation side ---------------------------------------------------------
         def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
-            # TRL repeats each prompt num_generations times: load each video once.
-            loaded: dict[str, VideoClip | None] = {}
-            self._row_videos = []
+            if not any("video" in row for row in inputs):
+                return super()._generate_and_score_completions(inputs)
+            # TRL repeats each prompt num_generations times: build each prompt once.
+            built: dict[tuple[Any, ...], Any] = {}
+            self._row_messages, rows = [], []
             for row in inputs:
-                key = row.get("video") if isinstance(row.get("video"), str) else None
-                if key is None:
-                    self._row_videos.append(self.video_loader(row))
-                    continue
-                if key not in loaded:
-                    loaded[key] = self.video_loader(row)
-                self._row_videos.append(loaded[key])
-            if all(v is None for v in self._row_videos):
-                self._row_videos = None
+                video = row.get("video")
+                key = (video, row.get("query"), row.get("sample_id"))
+                if not isinstance(video, str):
+                    key = (id(row),)
+                if key not in built:
+                    built[key] = self._message(row)
+                message = built[key]
+                self._row_messages.append(message)
+                rows.append(self._snapped(row, message) if self.snap_gt else row)
             try:
-                output = super()._generate_and_score_completions(inputs)
+                output = super()._generate_and_score_completions(rows)
                 if self._active_video is not None:
                     # Per-sample lists survive TRL's shuffle and split of the batch.
                     output["video_pixel_values"] = self._active_video.pixel_values
@@ -291,35 +235,31 @@ def video_grpo_trainer_class() -> type:
                     output["video_seconds"] = self._active_video.seconds
                 return output
             finally:
-                self._row_videos = None
+                self._row_messages = None
                 self._active_video = None
 
         def _tokenize_prompts(self, prompts):  # type: ignore[no-untyped-def]
-            if self._row_videos is None:
+            if self._row_messages is None:
                 return super()._tokenize_prompts(prompts)
-            if len(prompts) != len(self._row_videos):
+            if len(prompts) != len(self._row_messages):
                 raise InputError("every prompt of a video batch needs its row's video")
+            spec = self.input_spec
+            if spec is None:
+                raise ConfigError("the video trainer needs inputs=InputSpec(...) to encode")
             prompt_ids, pixel_values, grids, seconds = [], [], [], []
-            encoded: dict[tuple[str, int], dict[str, Any]] = {}
-            for prompt, clip in zip(prompts, self._row_videos, strict=True):
-                text = self.processing_class.apply_chat_template(
-                    prompt,
-                    tokenize=False,
-                    add_generation_prompt=True,
-                    **self.chat_template_kwargs,
-                )
-                if clip is None:
-                    raise InputError("a batch mixes rows with and without a video")
-                key = (text, id(clip))  # repeated prompts share one encoding
-                if key not in encoded:
-                    encoded[key] = encode_video_prompt(
-                        self.processing_class, text, clip, backend=self.video_backend
+            encoded: dict[int, Any] = {}
+            for message in self._row_messages:
+                if id(message) not in encoded:  # repeated prompts share one encoding
+                    encoded[id(message)] = encode_message(
+                        self.processing_class, message, spec, backend=self.video_backend
                     )
-                enc = encoded[key]
-                prompt_ids.append(enc["input_ids"])
-                pixel_values.append(enc["pixel_values_videos"])
-                grids.append(enc["video_grid_thw"])
-                seconds.append(enc["second_per_grid_ts"])
+                enc = encoded[id(message)]
+                if "pixel_values_videos" not in enc.fields:
+                    raise InputError("a video row's prompt encoded without a video")
+                prompt_ids.append(enc.input_ids)
+                pixel_values.append(enc.fields["pixel_values_videos"])
+                grids.append(enc.fields["video_grid_thw"])
+                seconds.append(enc.fields.get("second_per_grid_ts"))
             self._active_video = _VideoBatch(pixel_values, grids, seconds)
             fields = {
                 "pixel_values_videos": torch.cat(pixel_values),

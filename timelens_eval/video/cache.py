@@ -28,7 +28,7 @@ from timelens_eval.video.types import Frames, FrameSpec
 
 __all__ = ["FrameCache", "file_fingerprint"]
 
-_FORMAT = 1
+_FORMAT = 2
 _EDGE = 1 << 20
 
 
@@ -79,11 +79,14 @@ class FrameCache:
         try:
             with np.load(file, allow_pickle=False) as data:
                 meta = data["meta"]
+                indices = data["indices"]
                 return Frames(
                     images=data["images"],
                     timestamps=data["timestamps"],
                     video_duration=None if np.isnan(meta[0]) else float(meta[0]),
                     source_fps=None if np.isnan(meta[1]) else float(meta[1]),
+                    indices=indices if indices.size else None,
+                    source_frames=None if np.isnan(meta[2]) else int(meta[2]),
                 )
         except (OSError, ValueError, KeyError):
             return None
@@ -97,13 +100,21 @@ class FrameCache:
             [
                 np.nan if frames.video_duration is None else frames.video_duration,
                 np.nan if frames.source_fps is None else frames.source_fps,
+                np.nan if frames.source_frames is None else frames.source_frames,
             ],
             dtype=np.float64,
         )
+        indices = np.zeros(0, np.int64) if frames.indices is None else frames.indices
         fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, images=frames.images, timestamps=frames.timestamps, meta=meta)
+                np.savez(
+                    fh,
+                    images=frames.images,
+                    timestamps=frames.timestamps,
+                    meta=meta,
+                    indices=indices,
+                )
             os.replace(tmp, file)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

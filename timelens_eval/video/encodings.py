@@ -5,7 +5,9 @@ instruction text of a prompt. The name of the encoding is recorded with every re
 
 ========================  ====================================================================
 ``none``                  frames only; the model relies on its own position encoding
-``interleaved``           ``"0.0s"`` before each frame (one decimal; the TimeLens-7B way)
+``interleaved``           ``"0.0s"`` before each frame (one decimal)
+``interleaved-patches``   ``"0.0s"`` before each pair of frames, the time of its first frame
+                          (one timestamp per 2-frame temporal patch: the TimeLens-7B way)
 ``list``                  one sentence listing every timestamp, then the frames
 ``overlay``               the timestamp drawn onto the top-left corner of each frame
 ``frame-index``           ``"Frame 1:"`` before each frame (1-based)
@@ -24,6 +26,7 @@ import numpy as np
 
 from timelens_eval.messages import ImagePart, Part, TextPart
 from timelens_eval.registry import Registry
+from timelens_eval.video.budget import TEMPORAL_PATCH
 from timelens_eval.video.types import Frames
 
 __all__ = [
@@ -87,11 +90,25 @@ def _none(frames: Frames, duration: float) -> list[Part]:
     return list(_images(frames))
 
 
-@register_encoding("interleaved", 'One-decimal seconds before each frame ("0.0s"), as TimeLens-7B.')
+@register_encoding("interleaved", 'One-decimal seconds before each frame ("0.0s").')
 def _interleaved(frames: Frames, duration: float) -> list[Part]:
     parts: list[Part] = []
     for image in _images(frames):
         parts.append(TextPart(f"{format_seconds(image.timestamp)}s"))
+        parts.append(image)
+    return parts
+
+
+@register_encoding(
+    "interleaved-patches",
+    'One-decimal seconds before each pair of frames (one temporal patch), the time of its '
+    'first frame ("0.0s"), as TimeLens-7B.',
+)
+def _interleaved_patches(frames: Frames, duration: float) -> list[Part]:
+    parts: list[Part] = []
+    for image in _images(frames):
+        if image.index % TEMPORAL_PATCH == 0:
+            parts.append(TextPart(f"{format_seconds(image.timestamp)}s"))
         parts.append(image)
     return parts
 

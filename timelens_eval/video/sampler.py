@@ -22,6 +22,7 @@ How a video is sampled (see ``docs/video.md``):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import os
@@ -77,6 +78,7 @@ class _Index:
     frame_duration: float  # seconds, of the last frame
     truncated: bool
     synthetic: bool = False  # the stream has no timestamps: frame i is at i / rate
+    average_rate: float = 0.0  # the stream's average frame rate (0 when unknown)
 
     def sorted_pts(self) -> np.ndarray:
         return np.unique(self.pts)
@@ -208,6 +210,7 @@ def _index(container: Any, stream: Any, path: Path) -> _Index:
         frame_duration=frame_duration,
         truncated=truncated,
         synthetic=synthetic,
+        average_rate=float(stream.average_rate or stream.guessed_rate or 0.0),
     )
 
 
@@ -300,8 +303,17 @@ class _Converter:
         self.filled = np.zeros(n_frames, dtype=bool)
         self.size: tuple[int, int] | None = None  # coded (height, width) to scale to
         self.turns = 0
+        self.resize: Any = None  # qwen-vl-utils: torchvision resize after RGB conversion
 
     def _setup(self, frame: Any) -> None:
+        if self.spec.sampler == "qwen-vl-utils":
+            from timelens_eval.video.qwen_sampling import qwen_frame_size, torchvision_resizer
+
+            target = qwen_frame_size(frame.height, frame.width, self.spec, self.n)
+            self.resize = torchvision_resizer(target)
+            self.size = (frame.height, frame.width)
+            self.out = _frame_buffer((self.n, target.height, target.width, 3))
+            return
         rotation = int(round((frame.rotation or 0) / 90.0)) % 4
         self.turns = rotation
         h, w = frame.height, frame.width
@@ -333,6 +345,8 @@ class _Converter:
         rgb = rows[:, : w * 3].reshape(h, w, 3)
         if self.turns:
             rgb = np.rot90(rgb, k=self.turns)
+        if self.resize is not None:
+            rgb = self.resize(rgb)
         self.out[slot] = rgb
         self.filled[slot] = True
 
@@ -462,6 +476,22 @@ def _decode_file(path: Path, index: _Index, segments: list[_Segment], needed: se
         container.close()
 
 
+def _qwen_picks(index: _Index, duration: float, spec: FrameSpec, clip: Span | None,
+                path: Path) -> tuple[np.ndarray, float, int]:
+    """``(source frame indices, average fps, source frame count)`` of the qwen-vl-utils
+    sampler (see :mod:`timelens_eval.video.qwen_sampling`)."""
+    from timelens_eval.video.qwen_sampling import frame_count, frame_indices, frame_range
+
+    total = int(index.sorted_pts().size)
+    fps = index.average_rate or (total / duration if duration > 0 else 0.0)
+    try:
+        chosen = frame_range(total, fps, clip)
+        n = frame_count(chosen.count, fps, spec)
+    except ValueError as exc:
+        raise VideoError(str(exc), path=path) from None
+    return frame_indices(chosen.first, chosen.last, n), fps, chosen.count
+
+
 def _sample(path: Path, spec: FrameSpec, *, clip: Span | None,
             duration_hint: float | None) -> Frames:
     container = _open(path)
@@ -472,35 +502,77 @@ def _sample(path: Path, spec: FrameSpec, *, clip: Span | None,
     duration = index.duration()
     if duration <= 0 and duration_hint:
         duration = float(duration_hint)
-    start = max(0.0, float(clip.start)) if clip is not None else 0.0
-    end = min(float(clip.end), duration) if clip is not None else duration
-    if start >= duration:
-        raise VideoError(
-            f"clip {clip} starts at or after the end of the video ({duration:.3f} s)", path=path
-        )
     times = index.sorted_pts()
     seconds = (times - index.origin) * index.time_base
-    targets = target_times(start, max(end, start + 1e-6), spec.fps, spec.max_frames)
-    picks = np.unique(
-        np.clip(np.searchsorted(seconds, targets + 1e-9, side="right") - 1, 0, times.size - 1)
-    )
+    indices: np.ndarray | None = None
+    source_frames: int | None = None
+    if spec.sampler == "qwen-vl-utils":
+        indices, source_fps, source_frames = _qwen_picks(index, duration, spec, clip, path)
+        picks = np.unique(indices)
+    else:
+        start = max(0.0, float(clip.start)) if clip is not None else 0.0
+        end = min(float(clip.end), duration) if clip is not None else duration
+        if start >= duration:
+            raise VideoError(
+                f"clip {clip} starts at or after the end of the video ({duration:.3f} s)",
+                path=path,
+            )
+        targets = target_times(start, max(end, start + 1e-6), spec.fps, spec.max_frames)
+        picks = np.unique(
+            np.clip(np.searchsorted(seconds, targets + 1e-9, side="right") - 1, 0, times.size - 1)
+        )
+        source_fps = times.size / duration if duration > 0 else 0.0
     slots = {int(p): i for i, p in enumerate(times[picks].tolist())}
-    source_fps = times.size / duration if duration > 0 else 0.0
-    segments = _plan(index, set(slots), source_fps or 25.0)
+    rate = times.size / duration if duration > 0 else 0.0
+    segments = _plan(index, set(slots), rate or 25.0)
     conv = _Converter(spec, len(slots), slots)
-    _decode_file(path, index, segments, set(slots), conv)
-    missing = {p for p, i in slots.items() if not conv.filled[i]}
-    if missing and not index.synthetic:
-        # Frames that did not decode after a seek are usually leading frames of an open
-        # GOP, which reference the previous one: start one keyframe earlier.
-        retry = _plan(index, missing, source_fps or 25.0, back=1)
-        _decode_file(path, index, retry, missing, conv)
+    with _resize_context(spec):
+        _decode_file(path, index, segments, set(slots), conv)
+        missing = {p for p, i in slots.items() if not conv.filled[i]}
+        if missing and not index.synthetic:
+            # Frames that did not decode after a seek are usually leading frames of an
+            # open GOP, which reference the previous one: start one keyframe earlier.
+            retry = _plan(index, missing, rate or 25.0, back=1)
+            _decode_file(path, index, retry, missing, conv)
     if conv.out is None or not conv.filled.any():
         raise VideoError("no frame could be decoded", path=path)
+    if indices is not None:
+        return _qwen_frames(conv, picks, indices, source_fps, source_frames, duration, path)
     keep = np.flatnonzero(conv.filled)
     return Frames(
         images=conv.out if keep.size == conv.n else conv.out[keep],
         timestamps=seconds[picks][keep].astype(np.float64),
         video_duration=duration,
         source_fps=source_fps or None,
+    )
+
+
+def _resize_context(spec: FrameSpec) -> Any:
+    """torch on one thread while the qwen-vl-utils sampler resizes frame by frame."""
+    if spec.sampler != "qwen-vl-utils":
+        return contextlib.nullcontext()
+    from timelens_eval.video.qwen_sampling import single_thread_torch
+
+    return single_thread_torch()
+
+
+def _qwen_frames(conv: _Converter, picks: np.ndarray, indices: np.ndarray, fps: float,
+                 source_frames: int | None, duration: float, path: Path) -> Frames:
+    """The qwen-vl-utils sample: every chosen index (repeats kept), timestamps ``index / fps``.
+
+    qwen-vl-utils fails on a frame that does not decode; so does this sampler, naming it.
+    """
+    assert conv.out is not None
+    if not conv.filled.all():
+        lost = picks[np.flatnonzero(~conv.filled)]
+        raise VideoError(f"frame {int(lost[0])} could not be decoded", path=path)
+    slot = np.searchsorted(picks, indices)
+    images = conv.out if np.array_equal(slot, np.arange(conv.n)) else conv.out[slot]
+    return Frames(
+        images=images,
+        timestamps=indices.astype(np.float64) / fps,
+        video_duration=duration,
+        source_fps=fps,
+        indices=indices,
+        source_frames=source_frames,
     )
