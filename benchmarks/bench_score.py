@@ -1,14 +1,23 @@
 """Scoring speed: ``timelens-eval score`` vs TimeLens' ``evaluation/compute_metrics.py``.
 
-Generates N TimeLens-format predictions (``video>>>query>>>[s, e]`` keys), then runs
-both scorers on the same file, each in its own process, and reports wall time, peak
-memory (max RSS of the child) and the four numbers of each.
+Writes N TimeLens-format predictions (``video>>>query>>>[s, e]`` keys) in one or both of
+two shapes, then runs both scorers on the same file, each in its own process, and
+reports wall time, CPU time, peak memory (max RSS of the child) and the four numbers:
+
+* ``raw``: answers as models write them (clock times, ranges, prose, JSON, refusals,
+  a little non-ASCII text), about 10 % with parsed ``timestamps``, one video per
+  prediction. Both scorers parse the other 90 %.
+* ``parsed``: TimeLens' own inference output (``timestamps`` already parsed for every
+  answer, 8 queries per video).
 
     python benchmarks/bench_score.py --n 1000000 --timelens-repo /path/to/TimeLens
 
-``--timelens-repo`` is a checkout of TencentARC/TimeLens (or a bare git dir, whose
-``evaluation/`` and ``timelens/`` are exported to a temporary folder). Without it,
-only ours is timed.
+``--timelens-repo`` is a checkout of TencentARC/TimeLens or a bare git dir of it: only
+``evaluation/compute_metrics.py`` and ``timelens/utils.py`` are copied (from the
+revision ``--timelens-rev``, default ``main``, for a bare dir) into a temporary folder
+and run there with the same interpreter. Without it, only ours is timed. Ours runs as
+``python -m timelens_eval score FILE --format timelens --json`` with its defaults
+(confidence intervals on), from the environment this script runs in.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
+
+KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 
 _ANSWERS = (
     "The event happens in {a} - {b} seconds.",
@@ -32,9 +44,54 @@ _ANSWERS = (
     "I could not find the event.",
 )
 
+# Answer shapes real VTG models write, with relative weights. Fields: {a} {b} seconds with
+# one decimal, {ia} {ib} whole seconds, {ca} {cb} MM:SS, {ha} {hb} HH:MM:SS, {fa} {fb}
+# M:SS.f, {c} {d} a second span, {verb} an action.
+RAW_SHAPES: tuple[tuple[int, str], ...] = (
+    (28, "The event happens in {a} - {b} seconds."),  # TimeLens / Qwen2.5-VL prompt
+    (8, "The given query happens in {a} - {b} seconds."),  # TimeChat
+    (7, "The event occurs from {ca} to {cb}."),  # GPT / Gemini clock times
+    (3, "{ha} - {hb}"),
+    (2, "The event occurs between {fa} and {fb}."),
+    (
+        7,
+        "<think>The person {verb} early on, then the scene changes.</think>"
+        "<answer>{a} to {b}</answer>",
+    ),  # R1-style reasoning models
+    (5, "From {ia} to {ib} seconds."),
+    (5, "The event happens from {a} seconds to {b} seconds."),
+    (4, "Starting time: {a} seconds. Ending time: {b} seconds."),
+    (3, "The start time for this event is {ia} seconds, and the end time is {ib} seconds."),
+    (3, '{{"start": {a}, "end": {b}}}'),
+    (3, "[{a}, {b}]"),
+    (2, "It happens in {a} - {b} seconds and again in {c} - {d} seconds."),
+    (2, "Start: {a}s, End: {b}s"),
+    (
+        4,
+        "First, the video shows a room. The person {verb} at around {a} seconds and keeps "
+        "going until about {b} seconds, after which the camera pans away.",
+    ),
+    (1, "{b} - {a}"),  # reversed
+    (1, "Around {a} seconds."),  # a lone number: no span
+    (1, "事件发生在 {a} - {b} 秒。"),
+    (1, "L'événement se produit de {a} à {b} secondes."),
+    (3, "I'm sorry, I cannot determine when this happens in the video."),
+    (2, "The person never {verb} in this video."),
+)
+_VERBS = ("opens the door", "picks up a cup", "sits down", "turns on the light", "laughs")
+
 
 def _clock(seconds: float) -> str:
     return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _fraction_clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 def generate(path: Path, n: int, seed: int = 0, answers_only: float = 0.0) -> None:
@@ -72,7 +129,58 @@ def generate(path: Path, n: int, seed: int = 0, answers_only: float = 0.0) -> No
         fh.write("}\n")
 
 
-def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, float, str]:
+def raw_answer(rng: random.Random, p0: float, p1: float) -> str:
+    """One answer in a shape drawn from :data:`RAW_SHAPES` for the predicted span."""
+    template = rng.choices([t for _, t in RAW_SHAPES], weights=[w for w, _ in RAW_SHAPES])[0]
+    c = round(p1 + rng.uniform(5, 30), 1)
+    return template.format(
+        a=p0,
+        b=p1,
+        ia=int(p0),
+        ib=int(p1),
+        ca=_clock(p0),
+        cb=_clock(p1),
+        ha=_hms(p0),
+        hb=_hms(p1),
+        fa=_fraction_clock(p0),
+        fb=_fraction_clock(p1),
+        c=c,
+        d=round(c + rng.uniform(1, 10), 1),
+        verb=rng.choice(_VERBS),
+    )
+
+
+def generate_raw(path: Path, n: int, seed: int = 0, parsed_share: float = 0.1) -> None:
+    """Write ``n`` predictions whose answers are mostly raw model text, one video each.
+
+    A share ``parsed_share`` of the values carry ``timestamps`` (and the answer and the
+    video's duration) as TimeLens' inference script writes them; the rest hold only
+    ``answers``, drawn from :data:`RAW_SHAPES`.
+    """
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("{")
+        for i in range(n):
+            duration = round(rng.uniform(20, 200), 2)
+            g0 = round(rng.uniform(0, duration * 0.8), 1)
+            g1 = round(min(duration, g0 + rng.uniform(1, 30)), 1)
+            p0 = round(max(0.0, g0 + rng.gauss(0, 5)), 1)
+            p1 = round(max(p0 + 0.5, p0 + rng.gauss(g1 - g0, 5)), 1)
+            key = f"v_{i:08d}.mp4>>>a person {rng.choice(_VERBS)} in the room>>>[{g0}, {g1}]"
+            if rng.random() < parsed_share:
+                text = f"The event happens in {p0} - {p1} seconds."
+                value: dict = {"timestamps": [[p0, p1]], "answers": text, "duration": duration}
+            else:
+                value = {"answers": raw_answer(rng, p0, p1)}
+            sep = "," if i else ""
+            fh.write(f"{sep}{json.dumps(key, ensure_ascii=False)}: ")
+            fh.write(json.dumps(value, ensure_ascii=False))
+        fh.write("}\n")
+
+
+def _run(
+    cmd: list[str], cwd: str | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float, float, str]:
     """Wall seconds, peak RSS (MiB), CPU seconds (user + system) and stdout of a child.
 
     The peak comes from a small wrapper process that runs the command and reads its
@@ -89,9 +197,11 @@ def _run(cmd: list[str], cwd: str | None = None) -> tuple[float, float, float, s
         "print(f'@@ {wall} {use.ru_maxrss} {cpu} {done.returncode}', file=sys.stderr)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=env, capture_output=True, text=True
     )
     stats = [line for line in done.stderr.splitlines() if line.startswith("@@ ")]
+    if not stats:
+        raise RuntimeError(f"{cmd[:3]} did not run: {done.stderr[-2000:]}")
     wall, peak_kib, cpu, code = stats[-1].split()[1:]
     if int(code) != 0:
         raise RuntimeError(f"{cmd[:3]} failed: {done.stderr[-2000:]}")
@@ -108,78 +218,140 @@ def _timelens_numbers(stdout: str) -> dict[str, float]:
     return out
 
 
-def _export_timelens(repo: Path, dest: Path) -> Path:
-    if (repo / "evaluation" / "compute_metrics.py").is_file():
-        return repo
-    archive = subprocess.run(
-        ["git", f"--git-dir={repo}", "archive", "HEAD", "evaluation", "timelens"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+_TIMELENS_FILES = ("evaluation/compute_metrics.py", "timelens/utils.py")
+
+
+def export_timelens(repo: Path, dest: Path, rev: str = "main") -> Path:
+    """Copy TimeLens' scoring script and the one module it imports into ``dest``.
+
+    ``timelens/`` gets no ``__init__.py`` (it would import the training code): Python
+    reads it as a namespace package, and ``compute_metrics.py`` needs only ``utils``.
+    """
+    for name in _TIMELENS_FILES:
+        if (repo / name).is_file():
+            text = (repo / name).read_bytes()
+        else:
+            text = subprocess.run(
+                ["git", f"--git-dir={repo}", "show", f"{rev}:{name}"],
+                capture_output=True,
+                check=True,
+            ).stdout
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(text)
     return dest
 
 
-def main() -> None:
-    """Generate, time both scorers, print a Markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO"))
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--keep", type=Path, default=None, help="write the file here")
-    args = parser.parse_args()
+def _ours(path: Path) -> tuple[str, float, float, float, dict[str, float], str]:
+    cmd = [sys.executable, "-m", "timelens_eval", "score", str(path), "--format", "timelens"]
+    wall, peak, cpu, stdout = _run([*cmd, "--json"])
+    result = json.loads(stdout)
+    nums = {k: result[k] for k in KEYS}
+    cis = [result["ci"][k] for k in KEYS]
+    ci = "none" if any(c is None for c in cis) else result["ci_method"]
+    return "timelens-eval score --json", wall, cpu, peak, nums, ci
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.keep or Path(tmp) / "preds.json"
-        start = time.perf_counter()
-        generate(path, args.n)
-        print(
-            f"generated {args.n:,} predictions in {time.perf_counter() - start:.1f} s "
-            f"({path.stat().st_size / 2**20:.0f} MiB)",
-            file=sys.stderr,
-        )
 
-        load = os.getloadavg()[0]
-        rows = []
-        for bootstrap in sorted({0, args.bootstrap}):
-            cmd = [
-                sys.executable,
-                "-m",
-                "timelens_eval",
-                "score",
-                str(path),
-                "--json",
-                "--bootstrap",
-                str(bootstrap),
-            ]
-            wall, peak, cpu, stdout = _run(cmd)
-            result = json.loads(stdout)
-            ours = {k: result[k] for k in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")}
-            rows.append((f"timelens-eval score (bootstrap={bootstrap})", wall, cpu, peak, ours))
+def _timelens(code: Path, path: Path) -> tuple[str, float, float, float, dict[str, float], str]:
+    cmd = [sys.executable, "evaluation/compute_metrics.py", "-f", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    wall, peak, cpu, stdout = _run(cmd, cwd=str(code), env=env)
+    return "TimeLens compute_metrics.py", wall, cpu, peak, _timelens_numbers(stdout), "none"
 
-        if args.timelens_repo is not None:
-            code = _export_timelens(Path(args.timelens_repo), Path(tmp))
-            cmd = [sys.executable, "evaluation/compute_metrics.py", "-f", str(path)]
-            env_path = os.environ.get("PYTHONPATH", "")
-            os.environ["PYTHONPATH"] = f"{code}{os.pathsep}{env_path}" if env_path else str(code)
-            wall, peak, cpu, stdout = _run(cmd, cwd=str(code))
-            rows.append(("TimeLens compute_metrics.py", wall, cpu, peak, _timelens_numbers(stdout)))
 
-    keys = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
-    ref = rows[-1] if args.timelens_repo is not None else None
-    print(f"\n{args.n:,} predictions; load average before: {load:.1f}\n")
+def _installed() -> str:
+    names = ("numpy", "msgspec", "pydantic", "torch", "scipy")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} absent")
+    return ", ".join(found)
+
+
+def bench(corpus: str, n: int, tmp: Path, code: Path | None, keep: Path | None) -> None:
+    """Generate one corpus, time both scorers on it, print a Markdown table."""
+    path = (keep / f"{corpus}.json") if keep else tmp / f"{corpus}.json"
+    start = time.perf_counter()
+    (generate_raw if corpus == "raw" else generate)(path, n)
+    size = path.stat().st_size / 2**20
+    took = time.perf_counter() - start
+    print(f"\n### {corpus}: {n:,} predictions ({size:.0f} MiB, written in {took:.1f} s)\n")
+    print(f"load average before: {os.getloadavg()[0]:.1f}; {_installed()}\n")
+    rows = [_ours(path)]
+    if code is not None:
+        rows.append(_timelens(code, path))
+    ref = rows[-1] if code is not None else None
     print(
-        "| scorer | wall (s) | CPU (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU "
+        "| scorer | wall (s) | CPU (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU | CI "
         "| speed-up wall / CPU |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, wall, cpu, peak, nums in rows:
-        cells = " | ".join(f"{nums[k]:.6f}" for k in keys)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for name, wall, cpu, peak, nums, ci in rows:
+        cells = " | ".join(f"{nums[k]:.6f}" for k in KEYS)
         speed = f"{ref[1] / wall:.1f}x / {ref[2] / cpu:.1f}x" if ref is not None else "-"
-        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {peak:.0f} | {cells} | {speed} |")
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {peak:.0f} | {cells} | {ci} | {speed} |")
     if ref is not None:
-        same = all(abs(r[4][k] - ref[4][k]) <= 1e-6 for r in rows for k in keys)
+        same = all(abs(r[4][k] - ref[4][k]) <= 1e-6 for r in rows for k in KEYS)
         print(f"\nidentical to TimeLens (1e-6): {same}")
+    sys.stdout.flush()
+
+
+def parser_costs(n: int, code: Path | None) -> None:
+    """CPU microseconds per answer of each parser on ``n`` raw answers (one process)."""
+    import gc
+    import importlib.util
+
+    from timelens_eval.parsing import first_span, parse_spans
+    from timelens_eval.parsing_batch import first_spans
+
+    rng = random.Random(0)
+    answers = [
+        raw_answer(rng, round(rng.uniform(0, 90), 1), round(rng.uniform(0, 120), 1))
+        for _ in range(n)
+    ]
+    parsers = {"parse_spans (every span)": parse_spans, "first_span": first_span}
+    if code is not None:
+        spec = importlib.util.spec_from_file_location("tl_utils", code / "timelens" / "utils.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        parsers = {"TimeLens extract_time": module.extract_time, **parsers}
+    gc.disable()
+    print(f"\n### parsers: {n:,} raw answers, load average {os.getloadavg()[0]:.1f}\n")
+    print("| parser | CPU per answer (us) |\n|---|---:|")
+    for name, parse in parsers.items():
+        start = time.process_time()
+        for answer in answers:
+            parse(answer)
+        print(f"| {name} | {(time.process_time() - start) / n * 1e6:.2f} |")
+    start = time.process_time()
+    first_spans(answers)
+    print(f"| first_spans (all at once) | {(time.process_time() - start) / n * 1e6:.2f} |")
+    gc.enable()
+
+
+def main() -> None:
+    """Parse the arguments and benchmark each corpus."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument(
+        "--corpus", choices=("raw", "parsed"), action="append", help="default: both"
+    )
+    parser.add_argument("--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO"))
+    parser.add_argument("--timelens-rev", default="main", help="revision of a bare git dir")
+    parser.add_argument("--keep", type=Path, default=None, help="write the files in this folder")
+    parser.add_argument(
+        "--parsers", type=int, default=0, help="also time each parser on this many answers"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        code = None
+        if args.timelens_repo is not None:
+            code = export_timelens(Path(args.timelens_repo), Path(tmp), args.timelens_rev)
+        if args.parsers:
+            parser_costs(args.parsers, code)
+        for corpus in args.corpus or ("raw", "parsed"):
+            bench(corpus, args.n, Path(tmp), code, args.keep)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,37 @@ def test_validate_span_rejects_bad_values():
     for bad in [(float("nan"), 1), (0, float("inf")), (-1, 2), (5, 2), ("1", 2), (True, 2)]:
         with pytest.raises(ValueError):
             validate_span(*bad)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("1", 2, "start must be a number, got str '1'"),
+        (1, None, "end must be a number, got NoneType None"),
+        (True, 2, "start must be a number, got bool True"),
+        (float("nan"), 2, "start must be finite, got nan"),
+        (1, float("inf"), "end must be finite, got inf"),
+        (-0.5, 2, "start must be >= 0, got -0.5"),
+        (5, 4, "start 5 is after end 4"),
+    ],
+)
+def test_validate_span_names_the_bad_value(start, end, message):
+    with pytest.raises(ValueError) as info:
+        validate_span(start, end)
+    assert str(info.value) == message
+
+
+def test_validate_span_accepts_a_span_from_zero():
+    assert validate_span(0, 0.5) == Span(0.0, 0.5)
+    assert validate_span(0.25, 0.75) == Span(0.25, 0.75)
+
+
+@pytest.mark.parametrize("array_at", range(4))
+def test_vectorised_iou_broadcasts_each_argument(array_at):
+    args = [0.0, 10.0, 0.0, 10.0]
+    values = np.array([[0.0, 5.0, 2.0], [10.0, 10.0, 4.0], [0.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
+    args[array_at] = values[array_at]
+    got = iou_arrays(*args)
+    expected = [temporal_iou((p0, p1), (g0, g1)) for p0, p1, g0, g1 in np.broadcast(*args)]
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, expected)

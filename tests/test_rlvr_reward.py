@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from timelens_eval.protocol import ParseOptions
 from timelens_eval.rlvr.reward import (
     RewardConfig,
     answer_format_ok,
@@ -187,3 +188,46 @@ def test_the_hacked_answers_earn_iou_but_fail_the_format() -> None:
     assert answer_format_ok("from 3 to 5 s", r"from \d+ to \d+ s")  # any model's own format
     with pytest.raises(ValueError, match="answer_format"):
         RewardConfig(answer_format="The event (happens")
+
+
+def test_duration_and_parse_options_reach_the_reward() -> None:
+    clip = RewardConfig(parse=ParseOptions(clip_to_duration=True))
+    assert grounding_reward("50 - 80", [(50.0, 60.0)], duration=60.0, config=clip) == 1.0
+    assert grounding_reward("50 - 80", [(50.0, 60.0)], duration=60.0) == pytest.approx(1 / 3)
+    rewards = tiou_reward(["50 - 80", "50 - 80"], [[(50, 60)], [(50, 60)]], [60.0, 100.0],
+                          reward_config=clip)  # fmt: skip
+    assert rewards == [1.0, pytest.approx(1 / 3)]
+    units = RewardConfig(parse=ParseOptions(units=True))
+    assert grounding_reward("1 - 2 min", [(60.0, 120.0)], config=units) == 1.0
+    assert grounding_reward("1 - 2 min", [(60.0, 120.0)]) == 0.0
+
+
+def test_reward_columns_must_be_aligned() -> None:
+    with pytest.raises(ValueError):
+        tiou_reward(["1 - 2", "3 - 4"], [[(1, 2)]])
+    with pytest.raises(ValueError):
+        tiou_reward(["1 - 2"], [[(1, 2)]], [10.0, 20.0])
+
+
+def test_completion_without_content_is_empty_text() -> None:
+    assert completion_text({"role": "assistant", "content": None}) == ""
+    assert completion_text([]) == ""
+    assert completion_text(None) == ""
+
+
+def test_reward_functions_carry_the_config_through() -> None:
+    clip = RewardConfig(parse=ParseOptions(clip_to_duration=True), answer_format=r"\d+ - \d+")
+    funcs, weights = make_reward_funcs(clip)
+    assert [f.__name__ for f in funcs] == ["tiou", "answer_format"] and weights == [1.0, 0.0]
+    assert funcs[0](["50 - 80"], gt=[[(50, 60)]], duration=[60.0]) == [1.0]
+    assert funcs[1](["50 - 80", "The event happens in 1 - 2 seconds."]) == [1.0, 0.0]
+    thinking, _ = make_reward_funcs(RewardConfig(thinking=True, format_weight=0.5))
+    assert thinking[1](["<think>a</think><answer>1 - 2</answer>", "1 - 2"]) == [1.0, 0.0]
+    assert answer_format_reward(["7 - 9"], r"\d - \d") == [1.0]
+    assert answer_format_ok(None, "") and not answer_format_ok(None, "X+")
+
+
+@pytest.mark.parametrize("generations", [0, -1, 3])
+def test_group_stats_refuse_rewards_that_do_not_split_into_groups(generations: int) -> None:
+    with pytest.raises(ValueError, match="^4 rewards do not split into groups of"):
+        group_reward_stats([1.0, 0.0, 0.5, 0.5], generations)

@@ -15,7 +15,6 @@ from timelens_eval.scoring import score_file, score_predictions, score_timelens_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-pytest.importorskip("msgspec", reason="the column path needs the optional msgspec (extra 'fast')")
 
 CORPUS = Path(__file__).parent / "fixtures" / "timelens_tricky_answers.json"
 
@@ -51,6 +50,14 @@ def test_generated_file_both_paths(tmp_path: Path) -> None:
 
     path = tmp_path / "gen.json"
     bench_score.generate(path, 3000, seed=3, answers_only=0.2)
+    _compare(path)
+
+
+def test_generated_raw_file_both_paths(tmp_path: Path) -> None:
+    import bench_score
+
+    path = tmp_path / "raw.json"
+    bench_score.generate_raw(path, 3000, seed=4)
     _compare(path)
 
 

@@ -94,6 +94,31 @@ def run_reference(repo: Path, predictions: Path) -> dict:
     }
 
 
+def load_extract_time(repo: Path, dest: Path):
+    """TimeLens' ``extract_time``, imported from ``timelens/utils.py`` copied into ``dest``.
+
+    Only that file is copied and imported by path (its package ``__init__`` would import
+    the training code); it needs the standard library alone.
+    """
+    import importlib.util
+
+    source = repo / "timelens" / "utils.py"
+    if source.is_file():
+        text = source.read_bytes()
+    else:
+        text = subprocess.run(
+            ["git", f"--git-dir={repo}", "show", "HEAD:timelens/utils.py"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    path = dest / "timelens_utils.py"
+    path.write_bytes(text)
+    spec = importlib.util.spec_from_file_location("timelens_utils", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.extract_time
+
+
 def main() -> None:
     """Record the reference output for the tricky-answers corpus."""
     import os

@@ -3,22 +3,27 @@
 * ``R1@t``: share of samples whose scored span has IoU >= t (inclusive threshold).
 * ``mIoU``: mean IoU; unparsed answers count as 0 under the default protocol.
 
-Confidence intervals come from a percentile bootstrap that resamples **videos**, not
-queries: queries of one video are correlated, and resampling them independently
-gives intervals that are too narrow. Every bootstrap is seeded and reproducible.
+Confidence intervals treat **videos**, not queries, as the independent units: queries of
+one video are correlated, and treating them independently gives intervals that are too
+narrow. Up to :data:`ANALYTIC_MIN_VIDEOS` videos the interval is a percentile bootstrap
+that resamples videos (seeded, reproducible); above it, where the bootstrap's cost
+(replicates x videos) grows large and the normal approximation is accurate, it is the
+cluster-robust normal interval of the same ratio estimator (delta method), whose cost is
+one pass over the samples. See ``docs/protocol.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from statistics import NormalDist
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from timelens_eval.parsing import ParsedAnswer, ParseStatus, parse_spans
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
-from timelens_eval.spans import Span, best_window_iou
+from timelens_eval.spans import best_window_iou
 from timelens_eval.store import MetricsSummary, MetricValue
 
 __all__ = [
@@ -30,18 +35,32 @@ __all__ = [
     "score_answer",
     "summarize",
     "cluster_bootstrap",
+    "cluster_normal_interval",
+    "video_clusters",
+    "CIMethod",
+    "ANALYTIC_MIN_VIDEOS",
+    "BOOTSTRAP_METHOD",
+    "ANALYTIC_METHOD",
     "PairedTest",
     "paired_test",
     "ERROR_STATUS",
+    "STATUS_VALUES",
 ]
 
 ERROR_STATUS = "error"
 """Status of a sample whose request failed for good (scored as IoU 0, counted apart)."""
+STATUS_VALUES = (*(s.value for s in ParseStatus), ERROR_STATUS)
+"""Every per-sample status; :func:`summarize` also takes statuses as indices into this."""
 
-_UNPARSED = {ParseStatus.NO_SPAN.value, ERROR_STATUS}
 
 # Replicates x clusters processed at once by the bootstrap (bounds its memory).
 _BOOTSTRAP_BLOCK_CELLS = 4_000_000
+
+ANALYTIC_MIN_VIDEOS = 10_000
+"""Above this many videos, ``ci="auto"`` uses the analytic interval instead of the bootstrap."""
+BOOTSTRAP_METHOD = "percentile bootstrap over videos"
+ANALYTIC_METHOD = "cluster-robust normal interval over videos (delta method)"
+CIMethod = Literal["auto", "bootstrap", "analytic"]
 
 
 @dataclass(frozen=True)
@@ -114,16 +133,27 @@ def score_answer(
 def _status_values(statuses: Iterable[Any]) -> np.ndarray:
     # ParseStatus is a str enum, so its members compare equal to their values.
     if isinstance(statuses, np.ndarray):
+        if statuses.dtype.kind in "Uiu":
+            return statuses
         return statuses.astype(object, copy=False)
     return np.array(list(statuses), dtype=object)
 
 
-def _clusters(video_ids: Sequence[str]) -> tuple[np.ndarray, int]:
+def _is_status(status: np.ndarray, value: str) -> np.ndarray:
+    """Where ``status`` (strings, or integer codes into :data:`STATUS_VALUES`) is ``value``."""
+    if status.dtype.kind in "iu":
+        return status == STATUS_VALUES.index(value)
+    return status == value
+
+
+def video_clusters(video_ids: Sequence[str]) -> tuple[np.ndarray, int]:
     """Integer code of each sample's video (first-seen order) and the number of videos."""
-    codes: dict[str, int] = {}
-    inverse = np.fromiter(
-        (codes.setdefault(v, len(codes)) for v in video_ids), dtype=np.intp, count=len(video_ids)
-    )
+    n = len(video_ids)
+    if len(set(video_ids)) == n:  # every sample its own video
+        return np.arange(n, dtype=np.intp), n
+    first_seen = dict.fromkeys(video_ids)
+    codes = dict(zip(first_seen, range(len(first_seen)), strict=True))
+    inverse = np.fromiter(map(codes.__getitem__, video_ids), dtype=np.intp, count=n)
     return inverse, len(codes)
 
 
@@ -143,12 +173,22 @@ def cluster_bootstrap(
     contributions = np.asarray(contributions, dtype=np.float64)
     if contributions.ndim == 1:
         contributions = contributions[:, None]
-    inverse, k = _clusters(video_ids)
-    if k == 0:
-        return np.full((replicates, contributions.shape[1]), np.nan)
-    sums = np.stack(
+    inverse, k = video_clusters(video_ids)
+    return _bootstrap(contributions, inverse, k, replicates, seed)
+
+
+def _cluster_sums(contributions: np.ndarray, inverse: np.ndarray, k: int) -> np.ndarray:
+    return np.stack(
         [np.bincount(inverse, weights=col, minlength=k) for col in contributions.T], axis=1
     )
+
+
+def _bootstrap(
+    contributions: np.ndarray, inverse: np.ndarray, k: int, replicates: int, seed: int
+) -> np.ndarray:
+    if k == 0:
+        return np.full((replicates, contributions.shape[1]), np.nan)
+    sums = _cluster_sums(contributions, inverse, k)
     counts = np.bincount(inverse, minlength=k).astype(np.float64)
     rng = np.random.default_rng(seed)
     out = np.empty((replicates, contributions.shape[1]))
@@ -164,6 +204,31 @@ def cluster_bootstrap(
     return out
 
 
+def cluster_normal_interval(
+    contributions: np.ndarray, inverse: np.ndarray, k: int, ci_level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster-robust normal interval of ``100 * mean`` of each column, in one pass.
+
+    The metric is a ratio of sums over videos, ``R = sum(y_v) / sum(m_v)`` (``y_v`` the
+    video's summed contributions, ``m_v`` its number of samples). Its delta-method
+    variance with videos as clusters is ``k / (k - 1) * sum((y_v - R m_v)^2) / M^2``, the
+    quantity the video bootstrap estimates by resampling. ``inverse`` is each sample's
+    video code in ``0..k-1``; needs ``k >= 2``.
+    """
+    contributions = np.asarray(contributions, dtype=np.float64)
+    if contributions.ndim == 1:
+        contributions = contributions[:, None]
+    sums = _cluster_sums(contributions, inverse, k)
+    counts = np.bincount(inverse, minlength=k).astype(np.float64)
+    total = counts.sum()
+    ratio = sums.sum(axis=0) / total
+    residual = sums - counts[:, None] * ratio[None, :]
+    variance = k / (k - 1) * np.einsum("ij,ij->j", residual, residual) / total**2
+    z = NormalDist().inv_cdf(1.0 - (1.0 - ci_level) / 2.0)
+    half = z * np.sqrt(variance)
+    return (ratio - half) * 100.0, (ratio + half) * 100.0
+
+
 def summarize(
     ious: Sequence[float] | np.ndarray,
     statuses: Sequence[Any],
@@ -173,30 +238,44 @@ def summarize(
     bootstrap: int = 1000,
     seed: int = 0,
     ci_level: float = 0.95,
+    ci: CIMethod = "auto",
+    clusters: tuple[np.ndarray, int] | None = None,
 ) -> MetricsSummary:
-    """Aggregate per-sample IoUs into the protocol's metrics with bootstrap CIs.
+    """Aggregate per-sample IoUs into the protocol's metrics with CIs over videos.
 
     ``statuses`` are :class:`ParseStatus` values (or their strings) or ``"error"``.
-    ``bootstrap=0`` skips the confidence intervals.
+    ``bootstrap=0`` skips the confidence intervals; otherwise ``ci`` picks the method:
+    ``"auto"`` (the bootstrap with ``bootstrap`` replicates up to
+    :data:`ANALYTIC_MIN_VIDEOS` videos, the analytic interval above), ``"bootstrap"`` or
+    ``"analytic"``. ``clusters`` (each sample's video code in first-seen order, and the
+    number of videos) saves grouping ``video_ids`` again.
     """
+    if ci not in ("auto", "bootstrap", "analytic"):
+        raise ValueError(f"ci must be 'auto', 'bootstrap' or 'analytic', got {ci!r}")
+    if not 0.0 < ci_level < 1.0:
+        raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
     ious = np.asarray(ious, dtype=np.float64)
     status = _status_values(statuses)
-    vids = np.asarray(video_ids, dtype=object)
-    if not (len(ious) == len(status) == len(vids)):
+    if not (len(ious) == len(status) == len(video_ids)):
         raise ValueError("ious, statuses and video_ids must have the same length")
     if np.any(~np.isfinite(ious)) or np.any((ious < 0) | (ious > 1)):
         raise ValueError("IoUs must be finite numbers in [0, 1]")
 
     counts = {
-        "parse_failures": int(np.sum(status == ParseStatus.NO_SPAN.value)),
-        "reversed": int(np.sum(status == ParseStatus.REVERSED.value)),
-        "out_of_range": int(np.sum(status == ParseStatus.OUT_OF_RANGE.value)),
-        "errors": int(np.sum(status == ERROR_STATUS)),
+        name: int(np.count_nonzero(_is_status(status, value)))
+        for name, value in (
+            ("parse_failures", ParseStatus.NO_SPAN.value),
+            ("reversed", ParseStatus.REVERSED.value),
+            ("out_of_range", ParseStatus.OUT_OF_RANGE.value),
+            ("errors", ERROR_STATUS),
+        )
     }
-    keep = np.ones(len(ious), dtype=bool)
     if protocol.unparsed == "exclude":
-        keep = ~np.isin(status, list(_UNPARSED))
-    ious, vids = ious[keep], vids[keep]
+        keep = ~(_is_status(status, ParseStatus.NO_SPAN.value) | _is_status(status, ERROR_STATUS))
+        ious = ious[keep]
+        inverse, k = video_clusters([v for v, kept in zip(video_ids, keep, strict=True) if kept])
+    else:
+        inverse, k = clusters if clusters is not None else video_clusters(video_ids)
 
     metrics = protocol_metrics(protocol)
     contributions = (
@@ -205,11 +284,18 @@ def summarize(
         else np.zeros((0, len(metrics)))
     )
     lows = highs = [None] * len(metrics)
+    method = None
     if bootstrap > 0 and len(ious):
-        reps = cluster_bootstrap(contributions, list(vids), replicates=bootstrap, seed=seed)
-        alpha = (1.0 - ci_level) / 2.0
-        lows = list(np.quantile(reps, alpha, axis=0))
-        highs = list(np.quantile(reps, 1.0 - alpha, axis=0))
+        analytic = ci == "analytic" or (ci == "auto" and k > ANALYTIC_MIN_VIDEOS)
+        if analytic and k >= 2:
+            method = ANALYTIC_METHOD
+            lows, highs = map(list, cluster_normal_interval(contributions, inverse, k, ci_level))
+        else:
+            method = BOOTSTRAP_METHOD
+            reps = _bootstrap(contributions, inverse, k, bootstrap, seed)
+            alpha = (1.0 - ci_level) / 2.0
+            lows = list(np.quantile(reps, alpha, axis=0))
+            highs = list(np.quantile(reps, 1.0 - alpha, axis=0))
     values = {}
     for i, metric in enumerate(metrics):
         value = float(np.mean(contributions[:, i]) * 100.0) if len(ious) else float("nan")
@@ -219,14 +305,15 @@ def summarize(
             ci_high=None if highs[i] is None else float(highs[i]),
             params=metric.params,
         )
+    on_bootstrap = method == BOOTSTRAP_METHOD
     return MetricsSummary(
         n=int(len(ious)),
-        n_videos=_clusters(vids)[1],
+        n_videos=k,
         metrics=values,
-        ci_level=ci_level if bootstrap > 0 else None,
-        bootstrap_samples=bootstrap if bootstrap > 0 else None,
-        bootstrap_seed=seed if bootstrap > 0 else None,
-        ci_method="percentile bootstrap over videos" if bootstrap > 0 else None,
+        ci_level=ci_level if method is not None else None,
+        bootstrap_samples=bootstrap if on_bootstrap else None,
+        bootstrap_seed=seed if on_bootstrap else None,
+        ci_method=method,
         **counts,
     )
 
@@ -283,7 +370,7 @@ def paired_test(
     reps = cluster_bootstrap(diff, video_ids, replicates=bootstrap, seed=seed)[:, 0]
     alpha = (1.0 - ci_level) / 2.0
 
-    inverse, k = _clusters(video_ids)
+    inverse, k = video_clusters(video_ids)
     per_video = np.bincount(inverse, weights=diff, minlength=k)
     observed = per_video.sum() / len(diff)
     rng = np.random.default_rng(seed + 1)
@@ -306,8 +393,3 @@ def paired_test(
         n=int(len(a)),
         n_videos=k,
     )
-
-
-def gt_spans(windows: Iterable[Sequence[float]]) -> tuple[Span, ...]:
-    """Ground-truth windows as spans."""
-    return tuple(Span(float(w[0]), float(w[1])) for w in windows)

@@ -16,13 +16,23 @@ post-processing; each is named and recorded with every result.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
 from enum import Enum
+from itertools import islice
 from typing import NamedTuple
 
 from timelens_eval.protocol import ParseOptions
 from timelens_eval.spans import Span
 
-__all__ = ["ParseStatus", "ParsedAnswer", "parse_spans", "extract_spans"]
+__all__ = [
+    "ParseStatus",
+    "ParsedAnswer",
+    "parse_spans",
+    "extract_spans",
+    "iter_spans",
+    "first_span",
+]
 
 _DEFAULT_OPTIONS = ParseOptions()
 
@@ -50,10 +60,16 @@ class ParsedAnswer(NamedTuple):
 
 # Rule 1: clock times. Hours are only read as H:MM:SS; a trailing fraction belongs to seconds.
 _CLOCK = re.compile(r"\b(\d{1,2}(?::\d{2}){1,2}(?:\.\d+)?)\b")
-# Rule 2: explicit ranges, "a - b" first, "a to b" only when there is no dash range.
+# Rule 2: explicit ranges, "a - b" first, "a to b" only when there is no dash range. Where
+# the engine has them (3.11+), possessive quantifiers find the same matches without the
+# quadratic backtracking a long digit run would cost: each quantifier here is forced to
+# its longest run for the rest of the pattern to match, so giving back never helps.
+_POSSESSIVE = sys.version_info >= (3, 11)
+_P = "+" if _POSSESSIVE else ""
 _NUM = r"(\d+\.?\d*)"
-_DASH_RANGE = re.compile(_NUM + r"\s*-\s*" + _NUM)
-_TO_RANGE = re.compile(_NUM + r"\s+to\s+" + _NUM)
+_RANGE_NUM = rf"(\d+{_P}\.?{_P}\d*{_P})"
+_DASH_RANGE = re.compile(_RANGE_NUM + rf"\s*{_P}-\s*{_P}" + _RANGE_NUM)
+_TO_RANGE = re.compile(_RANGE_NUM + rf"\s+{_P}to\s+{_P}" + _RANGE_NUM)
 # Rule 3: bare numbers.
 _NUMBER = re.compile(r"\b(\d+\.\d+|\d+)\b")
 
@@ -85,10 +101,6 @@ def _clock_to_seconds(text: str) -> float:
     return float(hours * 3600 + minutes * 60 + seconds)
 
 
-def _pairs(values: list[float]) -> list[Span]:
-    return [Span(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
-
-
 def _unit_scale(unit: str | None) -> float:
     if not unit:
         return 1.0
@@ -101,9 +113,43 @@ def _value(text: str) -> float:
     return _clock_to_seconds(text) if ":" in text else float(text)
 
 
-def extract_spans(text: str, options: ParseOptions = _DEFAULT_OPTIONS) -> list[Span]:
-    """All spans found in ``text``, in order, before any status or post-processing."""
-    text = text.lower()
+def _pairs_of(values: Iterator[float]) -> Iterator[Span]:
+    """Consecutive values two by two; an odd last one is dropped."""
+    for start in values:
+        end = next(values, None)
+        if end is None:
+            return
+        yield Span(start, end)
+
+
+def _default_spans(text: str) -> Iterator[Span]:
+    """The three default rules on lower-cased ``text``, one span at a time.
+
+    Lazy, so the first span of a huge answer costs only the scan that finds it. Each
+    rule's ``in`` test is a necessary condition of its pattern, checked first because it
+    is far cheaper than the regular expression.
+    """
+    if ":" in text:
+        clocks = (_clock_to_seconds(m.group(1)) for m in _CLOCK.finditer(text))
+        first, second = next(clocks, None), next(clocks, None)
+        if second is not None:  # a lone clock time falls through to rule 2
+            yield Span(first, second)  # type: ignore[arg-type]
+            yield from _pairs_of(clocks)
+            return
+    for needle, pattern in (("-", _DASH_RANGE), ("to", _TO_RANGE)):
+        if needle in text:
+            ranges = pattern.finditer(text)
+            found = next(ranges, None)
+            if found is not None:
+                yield Span(float(found.group(1)), float(found.group(2)))
+                for found in ranges:
+                    yield Span(float(found.group(1)), float(found.group(2)))
+                return
+    yield from _pairs_of(float(m.group(1)) for m in _NUMBER.finditer(text))
+
+
+def _option_spans(text: str, options: ParseOptions) -> list[Span] | None:
+    """Spans from the ``labelled`` and ``units`` rules, or None when they find none."""
     if options.labelled:
         found = _LABELLED.search(text)
         if found:
@@ -111,28 +157,39 @@ def extract_spans(text: str, options: ParseOptions = _DEFAULT_OPTIONS) -> list[S
             end_scale = _unit_scale(end_unit)
             start_scale = _unit_scale(start_unit) if start_unit else end_scale
             return [Span(_value(start_text) * start_scale, _value(end_text) * end_scale)]
-
-    clocks = _CLOCK.findall(text)
-    clocks = clocks[: len(clocks) // 2 * 2]  # a lone clock time falls through to rule 2
-    if clocks:
-        return _pairs([_clock_to_seconds(c) for c in clocks])
-
     if options.units:
-        found_units = _UNIT_RANGE.findall(text)
-        if found_units:
+        clocks = _CLOCK.findall(text) if ":" in text else []
+        if len(clocks) < 2:  # clock times (rule 1) come before units
             spans = []
-            for start, start_unit, end, end_unit in found_units:
+            for start, start_unit, end, end_unit in _UNIT_RANGE.findall(text):
                 end_scale = _unit_scale(end_unit)
                 start_scale = _unit_scale(start_unit) if start_unit else end_scale
                 spans.append(Span(float(start) * start_scale, float(end) * end_scale))
-            return spans
+            if spans:
+                return spans
+    return None
 
-    for pattern in (_DASH_RANGE, _TO_RANGE):
-        ranges = pattern.findall(text)
-        if ranges:
-            return [Span(float(a), float(b)) for a, b in ranges]
 
-    return _pairs([float(n) for n in _NUMBER.findall(text)])
+def iter_spans(text: str, options: ParseOptions = _DEFAULT_OPTIONS) -> Iterator[Span]:
+    """The spans found in ``text``, in order, one at a time (before any post-processing)."""
+    text = text.lower()
+    if options.labelled or options.units:
+        found = _option_spans(text, options)
+        if found is not None:
+            return iter(found)
+    return _default_spans(text)
+
+
+def extract_spans(
+    text: str, options: ParseOptions = _DEFAULT_OPTIONS, max_spans: int | None = None
+) -> list[Span]:
+    """All spans found in ``text`` (the first ``max_spans`` of them), before post-processing."""
+    return list(islice(iter_spans(text, options), max_spans))
+
+
+def first_span(text: str | None) -> Span | None:
+    """The span the default rules score for ``text`` (the first one), or None."""
+    return next(_default_spans(text.lower()), None) if text else None
 
 
 def _clip(x: float, duration: float) -> float:
@@ -151,15 +208,18 @@ def parse_spans(
     duration: float | None = None,
     options: ParseOptions = _DEFAULT_OPTIONS,
     out_of_range_tolerance: float = 0.0,
+    max_spans: int | None = None,
 ) -> ParsedAnswer:
     """Parse a model answer into spans plus a :class:`ParseStatus`.
 
     ``duration`` (seconds) enables the out-of-range check of the first span. ``None``
-    text (a failed request) parses as ``NO_SPAN``.
+    text (a failed request) parses as ``NO_SPAN``. ``max_spans`` keeps only the first
+    spans (the scored one is the first): a huge answer then costs only what it takes to
+    find them.
     """
     if not text:
         return ParsedAnswer((), ParseStatus.NO_SPAN)
-    spans = extract_spans(text, options)
+    spans = extract_spans(text, options, max_spans)
     if not spans:
         return ParsedAnswer((), ParseStatus.NO_SPAN)
 

@@ -5,8 +5,9 @@ Formats:
 * ``timelens``: TimeLens' JSON (one object) or JSONL (one object a line, merged),
   keyed ``"video>>>query>>>[start, end]"`` with values ``{"timestamps": [[s, e], ...]}``
   (already-parsed spans, used as they are, as TimeLens does) or ``{"answers": "..."}``
-  (raw text, parsed). The ground truth is read from the key with a literal parser:
-  nothing in a file is ever executed. A key seen twice keeps its last value (as
+  (raw text, parsed). The ground truth is read from the key by a small parser of the
+  shapes ``[s, e]``, ``(s, e)`` and ``[[s, e], ...]``: nothing in a file is ever executed
+  or evaluated, and anything else is refused. A key seen twice keeps its last value (as
   TimeLens' ``dict.update`` does) and is reported as a duplicate.
 * ``moment-detr``: JSONL ``{"qid", "vid", "query", "pred_relevant_windows": [[s, e,
   score], ...]}``; the first window (the top-1) is scored.
@@ -18,13 +19,15 @@ Formats:
 
 from __future__ import annotations
 
-import ast
 import gc
 import json
 import math
+import mmap
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,8 +59,16 @@ FORMAT_HELP = (
 )
 """One line naming every format ``score`` reads and the ``--format`` names."""
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_FAST_PAIR = re.compile(r"\s*[\[(]\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,?\s*[\])]\s*")
+# Ground truth in a TimeLens key: a Python/JSON literal of plain numbers.
+_GT_NUM = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_WS = r"[ \t\n\r\f\v]*"
+_GT_PAIR = re.compile(
+    rf"{_WS}(?:\[{_WS}({_GT_NUM}){_WS},{_WS}({_GT_NUM}){_WS},?{_WS}\]"
+    rf"|\({_WS}({_GT_NUM}){_WS},{_WS}({_GT_NUM}){_WS},?{_WS}\)){_WS}"
+)
+_GT_TOKEN = re.compile(rf"{_WS}(?:([\[\](),])|({_GT_NUM}))")
+_GT_MAX_CHARS = 10_000
+_GT_MAX_NUMBER = 40  # characters in one number
 
 
 @dataclass
@@ -85,6 +96,12 @@ class PredictionSet:
 
     def __len__(self) -> int:
         return len(self.refs)
+
+
+def key_label(key: str) -> str:
+    """A key as it is named in an error: itself, or its shortened repr when it is long or
+    not printable on one line."""
+    return key if len(key) <= 200 and key.isprintable() else _short(key)
 
 
 def _reject_constant(name: str) -> float:
@@ -125,34 +142,84 @@ def _span_list(
     return tuple(out)
 
 
-def parse_gt_literal(text: str) -> tuple[Span, ...]:
-    """Ground truth written as a Python/JSON literal: ``[s, e]``, ``(s, e)`` or ``[[s, e], ...]``.
+def _gt_number(text: str, literal: str) -> float:
+    if len(text) > _GT_MAX_NUMBER:
+        raise ValueError(f"ground truth {_short(literal)} holds a number of {len(text)} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"ground truth {_short(literal)} must hold finite numbers")
+    return value
 
-    Uses a regular expression for the common case and :func:`ast.literal_eval` (which
-    evaluates literals only, never code) otherwise. Raises ``ValueError``.
+
+def parse_gt_literal(text: str) -> tuple[Span, ...]:
+    """Ground truth written as a literal: ``[s, e]``, ``(s, e)`` or ``[[s, e], ...]``.
+
+    Numbers are plain decimal literals (optional sign, fraction and exponent). Anything
+    else (a scalar, a dict, a set, a string, a window of three numbers, an empty list,
+    more than 10,000 characters or a number of more than 40) raises ``ValueError``; no
+    text is ever evaluated.
     """
-    found = _FAST_PAIR.fullmatch(text)
+    if len(text) > _GT_MAX_CHARS:
+        raise ValueError(f"ground truth of {len(text)} characters is too long")
+    found = _GT_PAIR.fullmatch(text)
     if found:
-        start, end = float(found.group(1)), float(found.group(2))
-        if not (math.isfinite(start) and math.isfinite(end)):
-            raise ValueError("ground truth must be finite")
-        return (Span(start, end),)
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise ValueError(f"ground truth {_short(text)} is not a literal [start, end]") from None
-    items = value if value and isinstance(value[0], (list, tuple)) else [value]
-    spans = []
-    for item in items:
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise ValueError(f"ground truth {_short(text)} is not [start, end]")
-        pair = []
-        for x in item:
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                raise ValueError(f"ground truth {_short(text)} must hold finite numbers")
-            pair.append(float(x))
-        spans.append(Span(pair[0], pair[1]))
-    return tuple(spans)
+        first, second = found.group(1, 2) if found.group(1) is not None else found.group(3, 4)
+        return (Span(_gt_number(first, text), _gt_number(second, text)),)
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(text):
+        token = _GT_TOKEN.match(text, pos)
+        if token is None:
+            if text[pos:].strip():
+                raise ValueError(f"ground truth {_short(text)} is not a literal [start, end]")
+            break
+        tokens.append(token.group(1) or token.group(2))
+        pos = token.end()
+    spans = _gt_windows(tokens, text)
+    if spans is None:
+        raise ValueError(f"ground truth {_short(text)} is not [start, end] or [[start, end], ...]")
+    return spans
+
+
+_CLOSE = {"[": "]", "(": ")"}
+
+
+def _is_number(token: str) -> bool:
+    return token not in "[](),"
+
+
+def _gt_pair(tokens: list[str], pos: int, text: str) -> tuple[Span, int] | None:
+    """``OPEN num , num [,] CLOSE`` at ``pos``: the window and the position after it."""
+    window = tokens[pos : pos + 6]
+    if len(window) < 5 or window[0] not in _CLOSE or window[2] != ",":
+        return None
+    if not (_is_number(window[1]) and _is_number(window[3])):
+        return None
+    close = 4 if window[4] != "," else 5
+    if close >= len(window) or window[close] != _CLOSE[window[0]]:
+        return None
+    return Span(_gt_number(window[1], text), _gt_number(window[3], text)), pos + close + 1
+
+
+def _gt_windows(tokens: list[str], text: str) -> tuple[Span, ...] | None:
+    """``OPEN pair (, pair)* [,] CLOSE`` over ``tokens``, or None for any other shape."""
+    if len(tokens) < 2 or tokens[0] not in _CLOSE or tokens[-1] != _CLOSE[tokens[0]]:
+        return None
+    last = len(tokens) - 1
+    windows = []
+    pos = 1
+    while True:
+        found = _gt_pair(tokens, pos, text)
+        if found is None:
+            return None
+        window, pos = found
+        windows.append(window)
+        if pos < last and tokens[pos] == ",":
+            pos += 1
+        if pos == last:
+            return tuple(windows)
+        if tokens[pos - 1] != ",":
+            return None
 
 
 def _load_json(path: Path) -> Any:
@@ -309,25 +376,21 @@ def _read_timelens(path: Path) -> PredictionSet:
     entries, key_lines, duplicates = _timelens_entries(path)
     out = PredictionSet(path=str(path), format="timelens", duplicates=duplicates)
     spath = str(path)
-    fast_pair = _FAST_PAIR.fullmatch
     for key, value in entries.items():
         line = key_lines.get(key)
         parts = key.split(">>>")
         if len(parts) != 3:
             raise InputError(
-                "key must be 'video>>>query>>>[start, end]'", path=spath, line=line, sample=key
+                "key must be 'video>>>query>>>[start, end]'",
+                path=spath,
+                line=line,
+                sample=key_label(key),
             )
         video, query, gt_text = parts
-        found = fast_pair(gt_text)
-        if found:
-            gt = (Span(float(found.group(1)), float(found.group(2))),)
-            if not (math.isfinite(gt[0].start) and math.isfinite(gt[0].end)):
-                raise InputError("ground truth must be finite", path=spath, line=line, sample=key)
-        else:
-            try:
-                gt = parse_gt_literal(gt_text)
-            except ValueError as exc:
-                raise InputError(str(exc), path=spath, line=line, sample=key) from None
+        try:
+            gt = parse_gt_literal(gt_text)
+        except ValueError as exc:
+            raise InputError(str(exc), path=spath, line=line, sample=key_label(key)) from None
         if type(value) is not dict:
             raise InputError(
                 f"value must be an object with 'timestamps' or 'answers', got "
@@ -462,8 +525,8 @@ class TimelensColumns:
     """A TimeLens-format JSON file as arrays (the fast path of :func:`read_timelens_columns`).
 
     ``pred_start``/``pred_end`` hold the first ``timestamps`` pair (NaN for an empty
-    list); rows whose value has no ``timestamps`` are listed in ``unparsed`` with their
-    answer text, to be parsed by the caller.
+    list or a row without ``timestamps``); the rows without ``timestamps`` are
+    ``answer_rows``, with their answer text in ``answers``, to be parsed by the caller.
     """
 
     path: str
@@ -474,66 +537,66 @@ class TimelensColumns:
     pred_start: Any
     pred_end: Any
     durations: Any
-    unparsed: dict[int, str]
+    answer_rows: Any
+    answers: list[str]
 
 
-def _msgspec_decoders() -> Any:
-    try:
-        import msgspec
-    except ImportError:
-        return None
+def _column_decoders() -> tuple[Any, Any]:
+    import msgspec
 
     value_type = msgspec.defstruct(
         "TimelensValue",
         [
             ("timestamps", list[tuple[float, float]] | None, None),
-            ("answers", msgspec.Raw, msgspec.Raw()),  # decoded only where no timestamps
+            ("answers", str | None, None),
             ("duration", float, float("nan")),
         ],
+        gc=False,
     )
-
     return (
-        msgspec,
         msgspec.json.Decoder(dict[str, value_type]),
         msgspec.json.Decoder(list[tuple[float, float]]),
     )
 
 
+_has_three_parts = operator.methodcaller("count", ">>>")
+
+
 def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
     """Read a TimeLens ``.json`` file straight into arrays, or None to use the full reader.
 
-    Needs the optional ``msgspec`` (extra ``fast``). Returns None whenever the file is
-    not the plain shape (keys ``video>>>query>>>[s, e]`` with a JSON pair, values with
-    ``timestamps`` pairs and/or ``answers``, finite numbers): :func:`read_predictions`
-    then reads it and reports any error with its file and sample.
+    Returns None whenever the file is not the plain shape (keys ``video>>>query>>>[s, e]``
+    with a JSON pair, values with ``timestamps`` pairs and/or ``answers``, finite
+    numbers): :func:`read_predictions` then reads it and reports any error with its file
+    and sample.
     """
-    import operator
-    from itertools import chain
-
+    import msgspec
     import numpy as np
 
     path = Path(path)
-    found = _msgspec_decoders()
-    if found is None or path.suffix != ".json":
+    if path.suffix != ".json":
         return None
-    msgspec, decoder, pairs_decoder = found
+    decoder, pairs_decoder = _column_decoders()
     enabled = gc.isenabled()
     gc.disable()
     try:
         try:
-            data = decoder.decode(path.read_bytes())
-        except (msgspec.DecodeError, msgspec.ValidationError, OSError):
-            return None
+            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                data = decoder.decode(mm)  # the file's pages, never copied
+        except (msgspec.DecodeError, msgspec.ValidationError, OSError, ValueError):
+            return None  # ValueError: an empty file cannot be mapped
         n = len(data)
         if n == 0:
             return None
         keys = list(data)
-        joined = "\n".join(keys)
-        if joined.count(">>>") != 2 * n or joined.count("\n") != n - 1:
+        # One split of all keys gives each key's parts when no key has more or fewer than
+        # two separators and no ">" touches a separator (which could shift a split).
+        joined = ">>>".join(keys)
+        if ">>>>" in joined or list(map(_has_three_parts, keys)).count(2) != n:
             return None
-        gt_text = ",".join([k.rpartition(">>>")[2] for k in keys])
+        parts = joined.split(">>>")
         try:
-            gt_list = pairs_decoder.decode(f"[{gt_text}]")
+            gt_list = pairs_decoder.decode("[" + ",".join(parts[2::3]) + "]")
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None  # Python literals such as (1.0, 7.5): the full reader handles them
         if len(gt_list) != n:
@@ -543,36 +606,34 @@ def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
             return None
         values = list(data.values())
         stamps = list(map(operator.attrgetter("timestamps"), values))
-        unparsed: dict[int, str] = {}
-        for i in [i for i, s in enumerate(stamps) if s is None]:
-            raw = values[i].answers
-            answer = msgspec.json.decode(raw) if len(raw) else None
-            if not isinstance(answer, str):
-                return None
-            unparsed[i] = answer
-        nan = (float("nan"), float("nan"))
-        firsts = [s[0] if s else nan for s in stamps]
-        pred = np.fromiter(chain.from_iterable(firsts), np.float64, 2 * n).reshape(n, 2)
-        has = np.array(list(map(bool, stamps)), dtype=bool)
-        if not np.isfinite(pred[has]).all():
+        answer_rows = [i for i, s in enumerate(stamps) if s is None]
+        answers = [values[i].answers for i in answer_rows]
+        if None in answers:
             return None
-        for s in stamps:  # rare: several spans, each must be finite
-            if s and len(s) > 1 and not np.isfinite(s).all():
+        pred = np.full((n, 2), np.nan)
+        spanned = [i for i, s in enumerate(stamps) if s]
+        if spanned:
+            firsts = chain.from_iterable(stamps[i][0] for i in spanned)
+            pred[spanned] = np.fromiter(firsts, np.float64, 2 * len(spanned)).reshape(-1, 2)
+            if not np.isfinite(pred[spanned]).all():
+                return None
+        for i in spanned:  # rare: several spans, each must be finite
+            if len(stamps[i]) > 1 and not np.isfinite(stamps[i]).all():
                 return None
         durations = np.fromiter(map(operator.attrgetter("duration"), values), np.float64, n)
         if np.isinf(durations).any():
             return None
-        videos = [k.partition(">>>")[0] for k in keys]
         return TimelensColumns(
             path=str(path),
             keys=keys,
-            videos=videos,
+            videos=parts[0::3],
             gt_start=gt[:, 0],
             gt_end=gt[:, 1],
             pred_start=pred[:, 0],
             pred_end=pred[:, 1],
             durations=durations,
-            unparsed=unparsed,
+            answer_rows=np.array(answer_rows, dtype=np.intp),
+            answers=answers,
         )
     finally:
         if enabled:

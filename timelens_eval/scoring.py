@@ -31,8 +31,15 @@ import numpy as np
 from timelens_eval.benchmarks._io import timelens_query
 from timelens_eval.benchmarks.base import Benchmark
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.metrics import ERROR_STATUS, summarize
-from timelens_eval.parsing import ParseStatus, parse_spans, round_seconds
+from timelens_eval.metrics import (
+    ERROR_STATUS,
+    STATUS_VALUES,
+    CIMethod,
+    summarize,
+    video_clusters,
+)
+from timelens_eval.parsing import ParseStatus, first_span, parse_spans, round_seconds
+from timelens_eval.parsing_batch import first_spans
 from timelens_eval.predictions import (
     PredictionSet,
     TimelensColumns,
@@ -53,6 +60,7 @@ __all__ = [
 ]
 
 METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+_CODE = {value: code for code, value in enumerate(STATUS_VALUES)}
 _KEYED_GT = ("timelens", "lmms-eval")
 """Formats whose records carry the ground truth (TimeLens-style keys)."""
 _DEFAULT_PARSE = ParseOptions()
@@ -105,7 +113,14 @@ class ScoreResult:
     benchmark_hash: str | None = None
     sample_ids: list[str] = field(default_factory=list)
     ious: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    statuses: list[str] = field(default_factory=list)
+    status_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    """Per-sample status as an index into :data:`~timelens_eval.metrics.STATUS_VALUES`."""
+
+    @property
+    def statuses(self) -> list[str]:
+        """Per-sample status: a :class:`ParseStatus` value or ``"error"``."""
+        return np.array(STATUS_VALUES)[self.status_codes].tolist()
+
     matched_only: bool = False
     """Only the samples with a prediction were scored (missing ones are not in ``n``)."""
     format_detected: bool | None = None
@@ -314,12 +329,16 @@ def _top_spans(
             continue
         spans = preds.spans[p]
         answer = preds.answers[p]
-        if spans is None or (not default and answer):
+        if spans is None and default:
+            top = first_span(answer)
+            spans = () if top is None else (top,)
+        elif spans is None or (not default and answer):
             spans = parse_spans(
                 answer,
                 duration=rows.durations[r],
                 options=options,
                 out_of_range_tolerance=protocol.out_of_range_tolerance,
+                max_spans=1,
             ).spans
         elif not default:
             spans = _postprocess(spans, rows.durations[r], options)
@@ -367,6 +386,7 @@ def score_predictions(
     bootstrap: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    ci: CIMethod = "auto",
     matched_only: bool = False,
 ) -> ScoreResult:
     """Score ``preds`` against ``benchmark`` (or the GT in TimeLens keys).
@@ -397,7 +417,9 @@ def score_predictions(
     status = _statuses(rows, start, end, protocol)
     ious = _ious(rows, start, end)
     ious[status == ParseStatus.REVERSED.value] = 0.0
-    summary = summarize(ious, status, rows.video_ids, protocol, bootstrap=bootstrap, seed=seed)
+    summary = summarize(
+        ious, status, rows.video_ids, protocol, bootstrap=bootstrap, seed=seed, ci=ci
+    )
     return ScoreResult(
         summary=summary,
         coverage=coverage,
@@ -408,7 +430,7 @@ def score_predictions(
         benchmark_hash=benchmark.content_hash if benchmark is not None else None,
         sample_ids=rows.sample_ids,
         ious=ious,
-        statuses=list(status),
+        status_codes=np.fromiter(map(_CODE.__getitem__, status), np.int8, len(status)),
         matched_only=matched_only,
     )
 
@@ -419,20 +441,20 @@ def score_timelens_columns(
     *,
     bootstrap: int = 1000,
     seed: int = 0,
+    ci: CIMethod = "auto",
 ) -> ScoreResult:
     """Score a TimeLens file read by :func:`read_timelens_columns` (GT from the keys).
 
     Vectorised: the same rules as :func:`score_predictions` with the default parse
-    options; answers without ``timestamps`` are parsed one by one.
+    options; the answers without ``timestamps`` are parsed together by
+    :func:`~timelens_eval.parsing_batch.first_spans`.
     """
     if protocol.parse != _DEFAULT_PARSE:
         raise ConfigError("the column path only serves the default parse options")
     start = cols.pred_start.copy()
     end = cols.pred_end.copy()
-    for i, answer in cols.unparsed.items():
-        duration = None if np.isnan(cols.durations[i]) else float(cols.durations[i])
-        top = parse_spans(answer, duration=duration).top
-        start[i], end[i] = (np.nan, np.nan) if top is None else top
+    if len(cols.answer_rows):
+        start[cols.answer_rows], end[cols.answer_rows] = first_spans(cols.answers)
     has = ~np.isnan(start)
     with np.errstate(invalid="ignore"):
         reversed_ = has & ~(start < end)
@@ -441,11 +463,20 @@ def score_timelens_columns(
         outside = has & ~reversed_ & known & ((start < 0) | (end > limit))
         ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)
     ious[~has | reversed_ | ~np.isfinite(ious)] = 0.0
-    status = np.full(len(start), ParseStatus.OK.value, dtype=object)
-    status[~has] = ParseStatus.NO_SPAN.value
-    status[reversed_] = ParseStatus.REVERSED.value
-    status[outside] = ParseStatus.OUT_OF_RANGE.value
-    summary = summarize(ious, status, cols.videos, protocol, bootstrap=bootstrap, seed=seed)
+    status = np.zeros(len(start), dtype=np.int8)  # codes into STATUS_VALUES
+    status[~has] = STATUS_VALUES.index(ParseStatus.NO_SPAN.value)
+    status[reversed_] = STATUS_VALUES.index(ParseStatus.REVERSED.value)
+    status[outside] = STATUS_VALUES.index(ParseStatus.OUT_OF_RANGE.value)
+    summary = summarize(
+        ious,
+        status,
+        cols.videos,
+        protocol,
+        bootstrap=bootstrap,
+        seed=seed,
+        ci=ci,
+        clusters=video_clusters(cols.videos),
+    )
     return ScoreResult(
         summary=summary,
         coverage=Coverage(expected=None, matched=len(cols.keys)),
@@ -454,7 +485,7 @@ def score_timelens_columns(
         format="timelens",
         sample_ids=cols.keys,
         ious=ious,
-        statuses=list(status),
+        status_codes=status,
     )
 
 
@@ -467,6 +498,7 @@ def score_file(
     bootstrap: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    ci: CIMethod = "auto",
     matched_only: bool = False,
 ) -> ScoreResult:
     """Read and score a prediction file; large TimeLens files take the column path.
@@ -482,7 +514,7 @@ def score_file(
     ):
         cols = read_timelens_columns(path)
         if cols is not None:
-            result = score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed)
+            result = score_timelens_columns(cols, protocol, bootstrap=bootstrap, seed=seed, ci=ci)
             result.format_detected = format is None
             return result
     preds = read_predictions(path, format)
@@ -494,6 +526,7 @@ def score_file(
         seed=seed,
         strict=strict,
         matched_only=matched_only,
+        ci=ci,
     )
     result.format_detected = format is None
     return result

@@ -46,8 +46,7 @@ def temporal_iou(pred: Sequence[float], gt: Sequence[float]) -> float:
     overlap = min(p1, g1) - max(p0, g0)
     if overlap <= 0:
         return 0.0
-    hull = max(p1, g1) - min(p0, g0)
-    return overlap / hull if hull > 0 else 0.0
+    return overlap / (max(p1, g1) - min(p0, g0))  # the hull is at least p1 - p0 > 0
 
 
 def best_window_iou(pred: Sequence[float], windows: Sequence[Sequence[float]]) -> float:
@@ -62,14 +61,13 @@ def iou_arrays(
     gt_end: np.ndarray,
 ) -> np.ndarray:
     """Element-wise :func:`temporal_iou` over equally shaped float arrays."""
-    ps = np.asarray(pred_start, dtype=np.float64)
-    pe = np.asarray(pred_end, dtype=np.float64)
-    gs = np.asarray(gt_start, dtype=np.float64)
-    ge = np.asarray(gt_end, dtype=np.float64)
+    ps, pe, gs, ge = np.broadcast_arrays(
+        *[np.asarray(v, dtype=np.float64) for v in (pred_start, pred_end, gt_start, gt_end)]
+    )
     overlap = np.minimum(pe, ge) - np.maximum(ps, gs)
     hull = np.maximum(pe, ge) - np.minimum(ps, gs)
-    ok = (ps < pe) & (overlap > 0) & (hull > 0)
-    out = np.zeros(np.broadcast(ps, pe, gs, ge).shape, dtype=np.float64)
+    ok = (ps < pe) & (overlap > 0)  # then the hull is at least pe - ps > 0
+    out = np.zeros(ps.shape)
     np.divide(overlap, hull, out=out, where=ok)
     return out
 

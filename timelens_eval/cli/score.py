@@ -66,7 +66,8 @@ def _print_table(result: Any) -> None:
     table.add_column("metric")
     table.add_column("value (%)", justify="right")
     level = int(round((summary.ci_level or 0.95) * 100))
-    table.add_column(f"{level}% CI (videos resampled)", justify="right")
+    how = "videos resampled" if summary.bootstrap_samples else "over videos"
+    table.add_column(f"{level}% CI ({how})", justify="right")
     for name, metric in summary.metrics.items():
         ci = "-" if metric.ci_low is None else f"[{_fmt(metric.ci_low)}, {_fmt(metric.ci_high)}]"
         table.add_row(name, _fmt(metric.value), ci)
@@ -157,6 +158,15 @@ def score(
         int, typer.Option("--bootstrap", help="Bootstrap replicates (0: no CI).", metavar="N")
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.", metavar="N")] = 0,
+    ci: Annotated[
+        str,
+        typer.Option(
+            "--ci",
+            help="CI method: auto (the bootstrap up to 10,000 videos, a cluster-robust "
+            "normal interval above), bootstrap or analytic.",
+            metavar="METHOD",
+        ),
+    ] = "auto",
 ) -> None:
     """Score a prediction file (R1@0.3/0.5/0.7, mIoU with video-level bootstrap CIs)."""
     from timelens_eval.predictions import FORMATS
@@ -170,6 +180,8 @@ def score(
         raise ConfigError("--matched-only needs --benchmark NAME")
     if bootstrap < 0:
         raise ConfigError("--bootstrap must be >= 0")
+    if ci not in ("auto", "bootstrap", "analytic"):
+        raise ConfigError(f"--ci must be auto, bootstrap or analytic, got {ci!r}")
     protocol = build_protocol(option or [], unparsed, protocol_name)
     bench = None
     if benchmark is not None:
@@ -184,6 +196,7 @@ def score(
         bootstrap=bootstrap,
         seed=seed,
         strict=strict,
+        ci=ci,  # type: ignore[arg-type]
         matched_only=matched_only,
     )
     if as_json:

@@ -153,7 +153,8 @@ def grounding_reward(
     config = config or RewardConfig()
     if config.thinking:
         text = extract_answer(text or "")
-    parsed = parse_spans(text, duration=duration, options=config.parse)
+    # Only the first span is scored: a huge answer costs only the scan that finds it.
+    parsed = parse_spans(text, duration=duration, options=config.parse, max_spans=1)
     windows = _windows(gt)
     if config.gt_spans == "first":
         windows = windows[:1]

@@ -1,0 +1,162 @@
+"""Mutation testing of the scoring core, the rank-shift statistics and the RLVR reward.
+
+    python scripts/mutation.py GROUP [GROUP ...]     # e.g. spans parsing metrics
+    python scripts/mutation.py --list
+
+Each group names the files whose mutants are made and the test files that must kill
+them. A group runs ``mutmut run`` (configured under ``[tool.mutmut]`` in pyproject.toml)
+in its own folder, ``out/mutation/GROUP``, which links to this checkout's code and tests
+and holds the generated ``pyproject.toml`` that restricts mutmut to the group; then it
+prints the counts and writes ``out/mutation/GROUP/survivors.txt`` (each surviving
+mutant's name and diff). Mutants run at ``nice -n 15``: the run is CPU-heavy.
+``docs/testing.md`` keeps the latest scores and every survivor judged equivalent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "out" / "mutation"
+
+# group -> (files to mutate, test files that pin them)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "spans": (
+        ["timelens_eval/spans.py"],
+        ["tests/test_core_spans.py", "tests/test_core_metrics.py", "tests/test_metrics_rules.py"],
+    ),
+    "parsing": (
+        ["timelens_eval/parsing.py", "timelens_eval/parsing_batch.py"],
+        [
+            "tests/test_parsing_timelens_equivalence.py",
+            "tests/test_parsing_real_outputs.py",
+            "tests/test_parsing_batch.py",
+            "tests/test_parsing_options.py",
+            "tests/test_score_paths.py",
+        ],
+    ),
+    "metrics": (
+        ["timelens_eval/metrics.py"],
+        ["tests/test_core_metrics.py", "tests/test_score_ci.py", "tests/test_metrics_rules.py"],
+    ),
+    "scoring": (
+        ["timelens_eval/scoring.py"],
+        [
+            "tests/test_score_cli.py",
+            "tests/test_score_paths.py",
+            "tests/test_score_rules.py",
+            "tests/test_parsing_options.py",
+            "tests/test_score_ci.py",
+            "tests/test_parsing_timelens_equivalence.py",
+        ],
+    ),
+    "compare": (
+        ["timelens_eval/compare_stats.py", "timelens_eval/compare.py"],
+        ["tests/test_compare.py", "tests/test_compare_support.py", "tests/test_compare_stats.py"],
+    ),
+    "reward": (["timelens_eval/rlvr/reward.py"], ["tests/test_rlvr_reward.py"]),
+}
+
+
+def _group_config(files: list[str], tests: list[str]) -> str:
+    """``pyproject.toml`` for a group: the repository's ``[tool.mutmut]`` plus the group."""
+    base = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    conf = dict(base["tool"]["mutmut"])
+    conf["only_mutate"] = files
+    conf["pytest_add_cli_args_test_selection"] = [t for t in tests if (ROOT / t).exists()]
+    lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in conf.items()]
+    pytest = base["tool"]["pytest"]["ini_options"]
+    lines += ["", "[tool.pytest.ini_options]", f"markers = {json.dumps(pytest['markers'])}"]
+    return "\n".join(lines) + "\n"
+
+
+def prepare(group: str) -> Path:
+    """The group's folder: links to the code, tests and data, and its own config."""
+    files, tests = GROUPS[group]
+    folder = OUT / group
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("timelens_eval", "tests", "benchmarks", "adapters", "leaderboard", "results"):
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    shared = ROOT.parent / "shared"
+    if shared.is_dir() and not (folder / "shared").exists():
+        (folder / "shared").symlink_to(shared)  # tests read ../shared/data from mutants/
+    (folder / "pyproject.toml").write_text(_group_config(files, tests), encoding="utf-8")
+    return folder
+
+
+def run(group: str, fresh: bool) -> dict[str, int]:
+    """Run mutmut for one group and return its counts by status."""
+    folder = prepare(group)
+    if fresh:
+        shutil.rmtree(folder / "mutants", ignore_errors=True)
+    mutmut = [sys.executable, "-m", "mutmut"]
+    env = {**os.environ, "PYTHONPATH": "", "TIMELENS_PROPERTY_EXAMPLES": "40"}
+    subprocess.run(["nice", "-n", "15", *mutmut, "run"], cwd=folder, env=env, check=False)
+    subprocess.run([*mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True)
+    stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
+    write_survivors(folder)
+    return stats
+
+
+def write_survivors(folder: Path) -> list[str]:
+    """One line per surviving mutant (name, the line it changes and how) in survivors.txt."""
+    mutmut = [sys.executable, "-m", "mutmut"]
+    env = {**os.environ, "PYTHONPATH": ""}
+    shown = subprocess.run(
+        [*mutmut, "results"], cwd=folder, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    names = [line.split(":")[0].strip() for line in shown.splitlines() if ": survived" in line]
+    lines = []
+    for name in names:
+        diff = subprocess.run(
+            [*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True
+        ).stdout.splitlines()
+        old = [d[1:].strip() for d in diff if d.startswith("-") and not d.startswith("---")]
+        new = [d[1:].strip() for d in diff if d.startswith("+") and not d.startswith("+++")]
+        short = name.split(".x_")[-1].split(".xǁ")[-1]
+        lines.append(f"{short}: `{' '.join(old)}` -> `{' '.join(new)}`")
+    (folder / "survivors.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
+
+
+def main() -> None:
+    """Run the named groups and print each one's score."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help="groups to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="print the groups and exit")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument(
+        "--survivors", action="store_true", help="only list the survivors of the last run"
+    )
+    args = parser.parse_args()
+    if args.list:
+        for name, (files, tests) in GROUPS.items():
+            print(f"{name}: {' '.join(files)} <- {' '.join(tests)}")
+        return
+    for group in args.groups or list(GROUPS):
+        if group not in GROUPS:
+            raise SystemExit(f"unknown group {group!r}; use one of {', '.join(GROUPS)}")
+        if args.survivors:
+            print("\n".join(write_survivors(OUT / group)))
+            continue
+        stats = run(group, args.fresh)
+        killed = stats.get("killed", 0) + stats.get("timeout", 0)
+        total = stats.get("total", 0)
+        print(
+            f"{group}: {total} mutants, {killed} killed, {stats.get('survived', 0)} survived, "
+            f"{stats.get('no_tests', 0)} not reached; score {100 * killed / max(total, 1):.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()
