@@ -79,37 +79,15 @@ CHAT_TEMPLATE = (
 
 
 # The chat templates of the real families, as far as a grounding request uses them: one
-# user turn of text and vision parts. Qwen2.5-VL adds its default system turn; Qwen3-VL
-# has none.
-_QWEN_TURNS = (
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
-    "{%- if message['content'] is string -%}"
-    "{{- message['content'] -}}"
-    "{%- else -%}"
-    "{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' or 'image' in part -%}"
-    "{{- '<|vision_start|><|image_pad|><|vision_end|>' -}}"
-    "{%- elif part['type'] == 'video' or 'video' in part -%}"
-    "{{- '<|vision_start|><|video_pad|><|vision_end|>' -}}"
-    "{%- elif 'text' in part -%}"
-    "{{- part['text'] -}}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- endif -%}"
-    "{{- '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}"
-    "{{- '<|im_start|>assistant\\n' -}}"
-    "{%- endif -%}"
-)
+# user turn of text and vision parts, as above. Qwen2.5-VL adds its default system turn;
+# Qwen3-VL has none.
 FAMILY_CHAT_TEMPLATES: dict[str, str] = {
     "qwen2_5_vl": (
         "{%- if messages[0]['role'] != 'system' -%}"
         "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' -}}"
-        "{%- endif -%}" + _QWEN_TURNS
+        "{%- endif -%}" + CHAT_TEMPLATE
     ),
-    "qwen3_vl": _QWEN_TURNS,
+    "qwen3_vl": CHAT_TEMPLATE,
 }
 """Chat templates that render a grounding turn as the real Qwen2.5-VL / Qwen3-VL ones do."""
 
