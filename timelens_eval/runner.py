@@ -37,6 +37,13 @@ from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
+from timelens_eval.runner_guards import (
+    InvalidOutput,
+    checked_output,
+    over_cap_note,
+    redacted_spec,
+    server_wait,
+)
 from timelens_eval.runner_progress import RunProgress
 from timelens_eval.runner_spec import Redactor
 from timelens_eval.runner_store import (
@@ -45,9 +52,11 @@ from timelens_eval.runner_store import (
     SampleWriter,
     read_spec,
     recover_samples,
+    recover_stream,
     spec_differences,
     write_samples,
     write_spec,
+    writing,
 )
 from timelens_eval.store import PromptSpec, RunResult, RunSpec, SampleRecord
 from timelens_eval.video.types import FrameSpec
@@ -82,7 +91,11 @@ class RunOptions(BaseModel):
     max_attempts: int = Field(4, ge=1, description="Tries per sample before recording an error.")
     backoff_base: float = Field(1.0, ge=0, description="First retry delay (s); doubles.")
     backoff_max: float = Field(60.0, ge=0, description="Cap of the retry delay (s).")
+    max_retry_after: float = Field(120.0, ge=0, description="Cap on a server-asked wait (s).")
     request_timeout: float | None = Field(None, gt=0, description="Seconds per request try.")
+    max_answer_chars: int = Field(65536, ge=1, description="Longer answers are cut, flagged.")
+    parse_timeout: float = Field(10.0, gt=0, description="Cap on parsing one answer (s).")
+    quarantine_corrupt: bool = Field(False, description="Set corrupt stream lines aside.")
     frames: FrameSpec | None = Field(None, description="Override the adapter's preset.")
     template: str | None = None
     encoding: str | None = None
@@ -217,6 +230,8 @@ class RunOutcome:
     ran: int
     errors: int
     seconds: float
+    quarantined: int = 0
+    """Corrupt lines moved aside on resume (``quarantine_corrupt``); their samples ran again."""
 
 
 def _unit_hash(*parts: object) -> float:
@@ -262,11 +277,15 @@ class _Run:
         )
 
     def _delay(self, sample_id: str, attempt: int, error: AdapterError | None) -> float:
-        """Seconds before the next try: the adapter's ``retry_after`` when it gives one,
-        else exponential backoff with jitter (half of it fixed, half spread by a hash of
-        the sample and attempt, so concurrent failures do not retry in lockstep)."""
-        if error is not None and error.retry_after is not None:
-            return max(0.0, float(error.retry_after))
+        """Seconds before the next try: the adapter's ``retry_after`` when it gives one
+        within ``max_retry_after``, else exponential backoff with jitter inside
+        ``backoff_max`` (half of it fixed, half spread by a hash of the sample and
+        attempt, so concurrent failures do not retry in lockstep)."""
+        asked = server_wait(
+            error.retry_after if error is not None else None, self.options.max_retry_after
+        )
+        if asked is not None:
+            return asked
         full = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         return full * (0.5 + 0.5 * _unit_hash(sample_id, attempt))
 
@@ -278,10 +297,15 @@ class _Run:
             retryable, failure = True, None
             try:
                 if timeout is None:
-                    return await self.adapter.ground(request), attempt, ""
-                return await asyncio.wait_for(self.adapter.ground(request), timeout), attempt, ""
+                    output = await self.adapter.ground(request)
+                else:
+                    output = await asyncio.wait_for(self.adapter.ground(request), timeout)
+                return checked_output(output), attempt, ""
+            except InvalidOutput as exc:  # the adapter's reply is unusable: not retried
+                last, retryable = f"invalid adapter output: {exc}", False
             except AdapterError as exc:
                 last, retryable, failure = f"AdapterError: {exc}", exc.retryable, exc
+                last += over_cap_note(exc.retry_after, self.options.max_retry_after)
             except asyncio.TimeoutError:
                 last = f"timed out after {timeout:g} s"
             except asyncio.CancelledError:
@@ -302,7 +326,9 @@ class _Run:
         error: str,
         meta: dict[str, Any],
     ) -> SampleRecord:
-        from timelens_eval.metrics import score_answer
+        """The record of one sample (see :func:`~timelens_eval.runner_guards.answer_fields`).
+        Blocking: the event loop runs it in a thread."""
+        from timelens_eval.runner_guards import AnswerPolicy, answer_fields, cut_error
 
         base: dict[str, Any] = {
             "sample_id": sample.sample_id,
@@ -315,21 +341,15 @@ class _Run:
             "meta": {"index": index, **_sample_labels(sample), **meta},
         }
         if output is None:
-            return SampleRecord(**base, status="error", iou=0.0, error=self.redact(error))
-        protocol = self.options.protocol
-        scored = score_answer(output.text, base["gt"], sample.duration, protocol)
-        usage = output.usage
-        return SampleRecord(
-            **base,
-            answer=output.text,
-            spans=[(s.start, s.end) for s in scored.parsed.spans],
-            status=scored.parsed.status.value,
-            iou=scored.iou,
-            latency_s=output.latency_s,
-            input_tokens=usage.input_tokens if usage else None,
-            output_tokens=usage.output_tokens if usage else None,
-            cost_usd=output.cost_usd,
+            error = cut_error(self.redact(error) or "")
+            return SampleRecord(**base, status="error", iou=0.0, error=error)
+        options = self.options
+        policy = AnswerPolicy(
+            self.redact, options.max_answer_chars, options.protocol, options.parse_timeout
         )
+        fields, notes = answer_fields(output, sample.duration, base["gt"], policy)
+        base["meta"].update(notes)
+        return SampleRecord(**base, **fields)
 
     async def one(
         self,
@@ -370,8 +390,10 @@ class _Run:
                 )
                 async with gate:
                     output, attempts, error = await self._call(request)
-            try:
-                record = self._record(index, sample, output, attempts, error, meta)
+            try:  # off the event loop: redaction and parsing may take a while
+                record = await asyncio.to_thread(
+                    self._record, index, sample, output, attempts, error, meta
+                )
             except (ValueError, TypeError) as exc:  # e.g. an adapter returned a bad field
                 bad = f"invalid adapter output: {type(exc).__name__}: {exc}"
                 record = self._record(index, sample, None, attempts, bad, meta)
@@ -499,25 +521,32 @@ async def arun_benchmark(
         options.runs_dir, adapter.model, benchmark.name, shard
     )
     paths = RunPaths.for_output(output)
+    redact = Redactor.for_adapter(
+        adapter.args, adapter.secret_args, os.environ, adapter.secret_values()
+    )
+    spec = redacted_spec(spec, redact)
+    with writing(paths.header):  # "-o" under a file, or where nothing may be written
+        paths.header.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:
             paths.remove()
         spec = _check_resume(paths, spec)
         write_spec(spec, paths.spec)
-        paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
+        with writing(paths.header):
+            paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
         selected = select_samples(benchmark.samples, options.limit, shard)
         wanted = {s.sample_id for _, s in selected}
         if len(wanted) != len(selected):
             raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
-        records = recover_samples(paths.samples)
+        quarantine = paths.quarantine if options.quarantine_corrupt else None
+        records, quarantined = recover_stream(paths.samples, quarantine=quarantine)
         if options.retry_errors:
             records = _drop_errors(paths, records)
         have = {r.sample_id for r in records}
         pending = [(i, s) for i, s in selected if s.sample_id not in have]
         resumed = len(selected) - len(pending)
 
-        redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
         progress = RunProgress(
             f"{adapter.model} · {benchmark.name}", len(selected), resumed, mode=options.progress
         )
@@ -531,10 +560,12 @@ async def arun_benchmark(
             await run.run(pending, pool)
         finally:
             progress.close()
-            writer.close()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-                free_orphaned_blocks()  # also those a killed run's workers wrote late
+            try:
+                writer.close()
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    free_orphaned_blocks()  # also those a killed run's workers wrote late
 
         records = [r for r in recover_samples(paths.samples) if r.sample_id in wanted]
         seen: set[str] = set()
@@ -557,6 +588,7 @@ async def arun_benchmark(
         ran=run.ran,
         errors=sum(r.status == "error" for r in unique),
         seconds=time.perf_counter() - started,
+        quarantined=quarantined,
     )
 
 

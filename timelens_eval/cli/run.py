@@ -74,6 +74,22 @@ def run(
     ] = False,
     max_attempts: Annotated[int, typer.Option(min=1, help="Tries per sample.")] = 4,
     timeout: Annotated[float | None, typer.Option(help="Seconds per request try.")] = None,
+    max_retry_after: Annotated[
+        float, typer.Option(min=0, help="Longest server-asked wait honoured (s).")
+    ] = 120.0,
+    max_answer_chars: Annotated[
+        int, typer.Option(min=1, help="Cut longer answers (flagged in the record).")
+    ] = 65536,
+    parse_timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds one answer may take to parse.")
+    ] = 10.0,
+    quarantine_corrupt: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-corrupt",
+            help="On resume, move corrupt records aside and run their samples again.",
+        ),
+    ] = False,
     fps: Annotated[float | None, typer.Option(help="Override the frame rate.")] = None,
     max_frames: Annotated[int | None, typer.Option(help="Override the frame cap.")] = None,
     template: Annotated[str | None, typer.Option(help="Prompt template name.")] = None,
@@ -107,6 +123,10 @@ def run(
         retry_errors=retry_errors,
         max_attempts=max_attempts,
         request_timeout=timeout,
+        max_retry_after=max_retry_after,
+        max_answer_chars=max_answer_chars,
+        parse_timeout=parse_timeout,
+        quarantine_corrupt=quarantine_corrupt,
         template=template,
         encoding=encoding,
         decode_workers=workers,
@@ -155,6 +175,12 @@ def run(
 
 
 def _report(outcome):  # noqa: ANN001, ANN202
+    if outcome.quarantined:
+        typer.echo(
+            f"{outcome.paths.samples}: {outcome.quarantined} corrupt record(s) moved to "
+            f"{outcome.paths.quarantine} and run again",
+            err=True,
+        )
     state = "done" if outcome.result is not None else "incomplete"
     typer.echo(
         f"{outcome.paths.header if outcome.result else outcome.paths.samples}: {state}, "

@@ -1,0 +1,151 @@
+"""Parsing answers in a separate process, under a time cap per answer.
+
+The parser's regular expressions run in C and hold the interpreter lock while they
+run, and some answers (a long run of digits) make them backtrack for minutes. Parsed in
+the runner's own process, one such answer would freeze every request in flight; parsed
+in ``leaderboard validate``, it would stall the check. Here answers go to one child
+process (started on first use, shared by the whole process); when one answer takes
+longer than its ``timeout`` the child is killed and replaced, and that answer's result
+is ``None`` ("not parsed in time"). Results are exactly :func:`~timelens_eval.parsing.
+parse_spans`'s.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from timelens_eval.parsing import ParsedAnswer
+from timelens_eval.protocol import ParseOptions
+
+__all__ = ["PARSE_TIMEOUT_S", "parse_answers", "ParseWorker"]
+
+PARSE_TIMEOUT_S = 10.0
+"""Default cap (seconds) on parsing one answer."""
+
+_START_TIMEOUT_S = 120.0  # a loaded machine may take long to start the child
+
+Item = tuple[str, float | None]
+"""An answer and the video duration it is checked against."""
+
+
+def _serve(conn: Any) -> None:
+    """The child's loop: parse every answer of each batch, sending each result back."""
+    from timelens_eval.parsing import parse_spans
+
+    conn.send("ready")  # the caps count from here, not from the process start
+    while True:
+        try:
+            options, tolerance, items = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        for text, duration in items:
+            try:
+                result: Any = parse_spans(
+                    text, duration=duration, options=options, out_of_range_tolerance=tolerance
+                )
+            except Exception as exc:  # a parser bug: reported, the child goes on
+                result = f"{type(exc).__name__}: {exc}"
+            conn.send(result)
+
+
+class ParseWorker:
+    """One child process that parses answers (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Any = None
+        self._pid = os.getpid()
+        self.restarts = 0
+        """Children killed for taking too long."""
+
+    def _ensure(self) -> None:
+        if self._pid != os.getpid():  # inherited through fork: not ours to talk to
+            self._process = self._conn = None
+            self._pid = os.getpid()
+        if self._process is not None and self._process.is_alive():
+            return
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child,), daemon=True, name="timelens-eval-parse"
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        try:
+            ready = parent.poll(_START_TIMEOUT_S) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._kill()
+            raise ValueError("the answer-parsing process did not start")
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+            self._conn.close()
+        self._process = self._conn = None
+
+    def parse_many(
+        self,
+        items: Sequence[Item],
+        options: ParseOptions,
+        tolerance: float = 0.0,
+        timeout: float = PARSE_TIMEOUT_S,
+    ) -> list[ParsedAnswer | None]:
+        """``parse_spans`` of each ``(text, duration)``; ``None`` where one took longer
+        than ``timeout`` seconds. Raises ``ValueError`` if the parser itself failed."""
+        out: list[ParsedAnswer | None] = []
+        with self._lock:
+            try:
+                while len(out) < len(items):
+                    self._ensure()
+                    self._conn.send((options, tolerance, list(items[len(out) :])))
+                    for _ in range(len(out), len(items)):
+                        if not self._conn.poll(timeout):
+                            self._kill()  # the rest of this batch goes to a fresh child
+                            self.restarts += 1
+                            out.append(None)
+                            break
+                        try:
+                            result = self._conn.recv()
+                        except (EOFError, OSError):
+                            raise ValueError("the answer-parsing process stopped") from None
+                        if isinstance(result, str):
+                            raise ValueError(f"the answer parser failed: {result}")
+                        out.append(result)
+            except BaseException:
+                self._kill()  # never leave unread results for the next caller
+                raise
+        return out
+
+    def close(self) -> None:
+        """Stop the child."""
+        with self._lock:
+            self._kill()
+
+
+_SHARED: ParseWorker | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def parse_answers(
+    items: Sequence[Item],
+    options: ParseOptions,
+    tolerance: float = 0.0,
+    timeout: float = PARSE_TIMEOUT_S,
+) -> list[ParsedAnswer | None]:
+    """:meth:`ParseWorker.parse_many` on the process's shared worker."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = ParseWorker()
+        worker = _SHARED
+    return worker.parse_many(items, options, tolerance, timeout)
