@@ -231,6 +231,10 @@ class GeminiAdapter(Adapter):
     def __repr__(self) -> str:
         return f"GeminiAdapter(model={self.config.model!r}, mode={self.config.mode!r})"
 
+    def secret_values(self) -> list[str]:
+        """The API key in use, besides any secret arguments."""
+        return super().secret_values() + ([self._secret] if self._secret else [])
+
     def describe(self) -> dict[str, Any]:
         """Arguments for the result file, plus the settings upload mode applies itself.
 

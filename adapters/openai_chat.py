@@ -53,7 +53,7 @@ from timelens_eval.adapters import (
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 
-__all__ = ["OpenAIAdapter", "OpenAIConfig", "message_content"]
+__all__ = ["OpenAIAdapter", "OpenAIConfig", "content_text", "message_content"]
 
 log = logging.getLogger("timelens_eval.adapters.openai")
 
@@ -146,6 +146,29 @@ def retry_after_seconds(headers: Any) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def content_text(content: Any) -> str:
+    """The answer text of a reply's ``message.content``: a string, or the ``text`` of a
+    list of content parts (joined); ``None`` is an empty answer. Anything else (a number,
+    an object) is a malformed response."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            text = part.get("text") if isinstance(part, dict) else getattr(part, "text", None)
+            if not isinstance(text, str):
+                raise AttemptFailure(
+                    "malformed response (a content part without text)", retryable=True
+                )
+            texts.append(text)
+        return "".join(texts)
+    raise AttemptFailure(
+        f"malformed response (content is {type(content).__name__}, not text)", retryable=True
+    )
+
+
 class OpenAIAdapter(Adapter):
     """Chat Completions (OpenAI or any compatible server) with frames as images."""
 
@@ -191,6 +214,11 @@ class OpenAIAdapter(Adapter):
 
     def __repr__(self) -> str:
         return f"OpenAIAdapter(model={self.config.model!r}, base_url={self.config.base_url!r})"
+
+    def secret_values(self) -> list[str]:
+        """The API key in use, besides any secret arguments."""
+        held = self._secret if self._secret != "none" else ""  # "none": a local server
+        return super().secret_values() + ([held] if held else [])
 
     @staticmethod
     def _pick_price(config: OpenAIConfig) -> Price | None:
@@ -270,6 +298,7 @@ class OpenAIAdapter(Adapter):
             or getattr(choices[0], "message", None) is None
         ):
             raise AttemptFailure("malformed response (no choices)", retryable=True)
+        content_text(choices[0].message.content)  # a reply without text is retried
         return response, latency
 
     async def ground(self, request: GroundingRequest) -> GroundingOutput:
@@ -293,7 +322,7 @@ class OpenAIAdapter(Adapter):
             log=log,
         )
         choice = response.choices[0]
-        text = choice.message.content or ""
+        text = content_text(choice.message.content)
         usage = None
         if response.usage is not None:
             usage = Usage(
