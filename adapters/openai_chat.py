@@ -9,13 +9,15 @@ OpenAI-compatible server (``vllm serve``, ``timelens-eval serve``).
 Retries are done here, not by the client library (it is built with ``max_retries=0``):
 429, 408, 409 and 5xx answers, timeouts, dropped connections and malformed responses are
 retried up to ``max_retries`` times. A ``Retry-After`` (or ``retry-after-ms``) header is
-waited out exactly; otherwise the wait is ``backoff * 2**k`` seconds (plus up to 25%
-jitter), capped at ``max_backoff``. A failure that persists becomes an
+waited out exactly; otherwise the wait is ``backoff * 2**k`` seconds capped at
+``max_backoff``, spread by up to 25% inside that cap. A failure that persists becomes an
 :class:`~timelens_eval.adapters.AdapterError` with ``retryable=False`` (the budget is
 spent); with ``max_retries=0`` the adapter makes one attempt and hands transient
 failures to the runner as ``retryable=True`` with their ``retry_after``. A
 ``Retry-After`` longer than ``max_retry_after`` is not waited out here either: it is
-handed to the runner the same way.
+handed to the runner the same way (which waits it only up to its own cap). A reply
+whose content is a list of parts is read as their joined text; content that is not text
+at all (a number, an object) is a malformed response.
 
 The API key is read from the environment (``OPENAI_API_KEY`` or the variable named by
 ``api_key_env``); it is never logged, stored in results or shown in error messages.
