@@ -162,7 +162,7 @@ def read_result(path: str | Path) -> RunResult:
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         raise InputError(
-            f"unknown schema_version {str(version)[:20]!r} (this version reads {SCHEMA_VERSION})",
+            f"unknown schema_version {repr(version)[:40]} (this version reads {SCHEMA_VERSION})",
             path=path,
         )
     try:
