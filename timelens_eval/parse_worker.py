@@ -12,6 +12,7 @@ parse_spans`'s.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 from timelens_eval.parsing import ParsedAnswer
 from timelens_eval.protocol import ParseOptions
 
-__all__ = ["PARSE_TIMEOUT_S", "parse_answers", "ParseWorker"]
+__all__ = ["PARSE_TIMEOUT_S", "ParserError", "parse_answers", "ParseWorker", "BatchedParser"]
 
 PARSE_TIMEOUT_S = 10.0
 """Default cap (seconds) on parsing one answer."""
@@ -30,6 +31,10 @@ _START_TIMEOUT_S = 120.0  # a loaded machine may take long to start the child
 
 Item = tuple[str, float | None]
 """An answer and the video duration it is checked against."""
+
+
+class ParserError(RuntimeError):
+    """The parse process failed (it could not start, died, or the parser raised)."""
 
 
 def _serve(conn: Any) -> None:
@@ -84,7 +89,7 @@ class ParseWorker:
             ready = False
         if not ready:
             self._kill()
-            raise ValueError("the answer-parsing process did not start")
+            raise ParserError("the answer-parsing process did not start")
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -101,7 +106,7 @@ class ParseWorker:
         timeout: float = PARSE_TIMEOUT_S,
     ) -> list[ParsedAnswer | None]:
         """``parse_spans`` of each ``(text, duration)``; ``None`` where one took longer
-        than ``timeout`` seconds. Raises ``ValueError`` if the parser itself failed."""
+        than ``timeout`` seconds. Raises :class:`ParserError` if the parser itself failed."""
         out: list[ParsedAnswer | None] = []
         with self._lock:
             try:
@@ -117,9 +122,9 @@ class ParseWorker:
                         try:
                             result = self._conn.recv()
                         except (EOFError, OSError):
-                            raise ValueError("the answer-parsing process stopped") from None
+                            raise ParserError("the answer-parsing process stopped") from None
                         if isinstance(result, str):
-                            raise ValueError(f"the answer parser failed: {result}")
+                            raise ParserError(f"the answer parser failed: {result}")
                         out.append(result)
             except BaseException:
                 self._kill()  # never leave unread results for the next caller
@@ -149,3 +154,40 @@ def parse_answers(
             _SHARED = ParseWorker()
         worker = _SHARED
     return worker.parse_many(items, options, tolerance, timeout)
+
+
+class BatchedParser:
+    """Parses answers for many concurrent tasks of one event loop: the answers that
+    arrive while one batch is being parsed go to the parse process together, in one
+    call made from a thread, so the loop never waits on the parser and the cost of a
+    round trip is shared."""
+
+    def __init__(self, options: ParseOptions, tolerance: float, timeout: float) -> None:
+        self.options, self.tolerance, self.timeout = options, tolerance, timeout
+        self._pending: list[tuple[Item, asyncio.Future[ParsedAnswer | None]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def parse(self, text: str, duration: float | None) -> ParsedAnswer | None:
+        """``parse_spans`` of one answer, or None when it took longer than the timeout."""
+        future: asyncio.Future[ParsedAnswer | None] = asyncio.get_running_loop().create_future()
+        self._pending.append(((text, duration), future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            items = [item for item, _ in batch]
+            try:
+                results = await asyncio.to_thread(
+                    parse_answers, items, self.options, self.tolerance, self.timeout
+                )
+            except Exception as exc:  # every waiter of the batch learns of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

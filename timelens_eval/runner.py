@@ -35,9 +35,11 @@ from timelens_eval.adapters import (
 )
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
+from timelens_eval.parse_worker import BatchedParser
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
 from timelens_eval.runner_guards import (
+    AnswerPolicy,
     InvalidOutput,
     checked_output,
     over_cap_note,
@@ -259,6 +261,9 @@ class _Run:
         self.spec, self.writer, self.progress, self.redact = spec, writer, progress, redact
         self.errors = 0
         self.ran = 0
+        protocol, timeout = options.protocol, options.parse_timeout
+        self.policy = AnswerPolicy(redact, options.max_answer_chars, protocol, timeout)
+        self.parser = BatchedParser(protocol.parse, protocol.out_of_range_tolerance, timeout)
 
     def _job(self, sample: Sample) -> PrepareJob | None:
         path = self.benchmark.video_path(sample)
@@ -317,7 +322,7 @@ class _Run:
             await asyncio.sleep(self._delay(request.sample_id, attempt, failure))
         return None, self.options.max_attempts, last  # pragma: no cover
 
-    def _record(
+    async def _record(
         self,
         index: int,
         sample: Sample,
@@ -326,9 +331,8 @@ class _Run:
         error: str,
         meta: dict[str, Any],
     ) -> SampleRecord:
-        """The record of one sample (see :func:`~timelens_eval.runner_guards.answer_fields`).
-        Blocking: the event loop runs it in a thread."""
-        from timelens_eval.runner_guards import AnswerPolicy, answer_fields, cut_error
+        """The record of one sample (see :func:`~timelens_eval.runner_guards.record_fields`)."""
+        from timelens_eval.runner_guards import cut_error, record_fields
 
         base: dict[str, Any] = {
             "sample_id": sample.sample_id,
@@ -343,11 +347,7 @@ class _Run:
         if output is None:
             error = cut_error(self.redact(error) or "")
             return SampleRecord(**base, status="error", iou=0.0, error=error)
-        options = self.options
-        policy = AnswerPolicy(
-            self.redact, options.max_answer_chars, options.protocol, options.parse_timeout
-        )
-        fields, notes = answer_fields(output, sample.duration, base["gt"], policy)
+        fields, notes = await record_fields(output, sample, self.policy, self.parser)
         base["meta"].update(notes)
         return SampleRecord(**base, **fields)
 
@@ -390,13 +390,11 @@ class _Run:
                 )
                 async with gate:
                     output, attempts, error = await self._call(request)
-            try:  # off the event loop: redaction and parsing may take a while
-                record = await asyncio.to_thread(
-                    self._record, index, sample, output, attempts, error, meta
-                )
+            try:
+                record = await self._record(index, sample, output, attempts, error, meta)
             except (ValueError, TypeError) as exc:  # e.g. an adapter returned a bad field
                 bad = f"invalid adapter output: {type(exc).__name__}: {exc}"
-                record = self._record(index, sample, None, attempts, bad, meta)
+                record = await self._record(index, sample, None, attempts, bad, meta)
             self.writer.append(record)
             self.ran += 1
             self.errors += int(record.status == "error")

@@ -17,12 +17,16 @@ Before anything is recorded:
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from timelens_eval.adapters import GroundingOutput, Usage
+from timelens_eval.benchmarks.base import Sample
+from timelens_eval.parse_worker import BatchedParser
+from timelens_eval.parsing import ParsedAnswer
 from timelens_eval.protocol import Protocol
 from timelens_eval.store import RunSpec
 
@@ -30,6 +34,8 @@ __all__ = [
     "InvalidOutput",
     "AnswerPolicy",
     "answer_fields",
+    "parsed_fields",
+    "record_fields",
     "checked_output",
     "cut_answer",
     "cut_error",
@@ -42,6 +48,8 @@ __all__ = [
 
 ERROR_CHARS = 2000
 """Longest error message kept in a record (a server may echo anything into one)."""
+
+_LONG_ANSWER = 100_000  # characters: redacting and cutting longer ones goes to a thread
 
 
 class InvalidOutput(ValueError):
@@ -138,22 +146,14 @@ class AnswerPolicy:
 
 
 def answer_fields(
-    output: GroundingOutput,
-    duration: float,
-    gt: Sequence[Sequence[float]],
-    policy: AnswerPolicy,
+    output: GroundingOutput, policy: AnswerPolicy
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(record fields, meta notes)`` of a checked output.
+    """``(record fields, meta notes)`` of a checked output, before parsing.
 
-    The answer is redacted (``meta.redacted`` when that changed it), cut to
-    ``max_chars`` (``meta.answer_truncated``, ``meta.answer_chars``), then parsed in
-    the parse process (:mod:`timelens_eval.parse_worker`): what is stored is exactly
-    what was parsed. An answer not parsed within ``parse_timeout`` seconds is recorded
-    with status ``error`` and IoU 0, its text kept.
+    The answer is redacted (``meta.redacted`` when that changed it) and cut to
+    ``max_chars`` (``meta.answer_truncated``, ``meta.answer_chars``): what is stored is
+    exactly what is then parsed (:func:`parsed_fields`).
     """
-    from timelens_eval.metrics import score_parsed
-    from timelens_eval.parse_worker import parse_answers
-
     notes: dict[str, Any] = {}
     redacted = policy.redact(output.text) or ""
     text, cut_from = cut_answer(redacted, policy.max_chars)
@@ -169,17 +169,47 @@ def answer_fields(
         "output_tokens": usage.output_tokens if usage else None,
         "cost_usd": output.cost_usd,
     }
-    protocol = policy.protocol
-    (parsed,) = parse_answers(
-        [(text, duration)], protocol.parse, protocol.out_of_range_tolerance, policy.parse_timeout
-    )
+    return fields, notes
+
+
+def parsed_fields(
+    parsed: ParsedAnswer | None,
+    answer: str,
+    gt: Sequence[Sequence[float]],
+    policy: AnswerPolicy,
+) -> dict[str, Any]:
+    """Spans, status and IoU of a parsed answer; an answer not parsed within the
+    ``parse_timeout`` (``parsed`` is None) is status ``error`` with IoU 0."""
+    from timelens_eval.metrics import score_parsed
+
     if parsed is None:
         seconds = f"{policy.parse_timeout:g}"
-        error = f"the answer ({len(text)} characters) was not parsed within {seconds} s"
-        return {**fields, "status": "error", "iou": 0.0, "error": error}, notes
-    fields.update(
-        spans=[(s.start, s.end) for s in parsed.spans],
-        status=parsed.status.value,
-        iou=score_parsed(parsed, gt, protocol),
-    )
+        error = f"the answer ({len(answer)} characters) was not parsed within {seconds} s"
+        return {"status": "error", "iou": 0.0, "error": error}
+    return {
+        "spans": [(s.start, s.end) for s in parsed.spans],
+        "status": parsed.status.value,
+        "iou": score_parsed(parsed, gt, policy.protocol),
+    }
+
+
+async def record_fields(
+    output: GroundingOutput, sample: Sample, policy: AnswerPolicy, parser: BatchedParser
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(record fields, meta notes)`` of one checked output: the answer redacted and cut
+    (:func:`answer_fields`), parsed in the parse process under the policy's timeout, and
+    scored (:func:`parsed_fields`), all off the event loop. A failure of the parse process
+    is that sample's error."""
+    from timelens_eval.parse_worker import ParserError
+
+    if len(output.text) > _LONG_ANSWER:
+        fields, notes = await asyncio.to_thread(answer_fields, output, policy)
+    else:
+        fields, notes = answer_fields(output, policy)
+    try:
+        parsed = await parser.parse(fields["answer"], sample.duration)
+        gt = [tuple(w) for w in sample.gt]
+        fields.update(parsed_fields(parsed, fields["answer"], gt, policy))
+    except ParserError as exc:  # the next sample gets a new parse process
+        fields.update(status="error", iou=0.0, error=str(exc))
     return fields, notes

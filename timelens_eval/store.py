@@ -141,7 +141,7 @@ class SampleRecord(_Model):
     answer: str | None = Field(None, description="Raw model answer (None if the call failed).")
     spans: list[tuple[float, float]] = Field(default_factory=list)
     status: str = Field(description="ParseStatus value, or 'error' for a failed request.")
-    iou: float
+    iou: float = Field(ge=0, le=1, description="IoU of the scored span, in [0, 1].")
     error: str | None = None
     attempts: int = 1
     latency_s: float | None = None
@@ -195,8 +195,11 @@ def resolve_samples_file(header: str | Path, samples_file: str) -> Path:
             path=header,
         )
     target = header.parent / samples_file
-    folder = header.parent.resolve()
-    if not target.resolve().is_relative_to(folder):
+    try:
+        inside = target.resolve().is_relative_to(header.parent.resolve())
+    except (OSError, RuntimeError):  # a link loop, a name too long
+        inside = False
+    if not inside:
         raise InputError(
             f"samples_file {samples_file[:80]!r} leads out of the header's folder (a link)",
             path=header,
@@ -241,16 +244,17 @@ def read_sample_records(
     A line that is not a record raises :class:`InputError` naming the file and line,
     unless ``corrupt`` is a list: then the line is skipped and appended to it.
     """
-    from timelens_eval.json_limits import decode_utf8, iter_jsonl_lines, loads
+    from timelens_eval.json_limits import decode_utf8, iter_jsonl_lines, loads, read_limits
 
     path = Path(path)
+    limits = read_limits()
     records = []
-    for number, raw in iter_jsonl_lines(path):
+    for number, raw in iter_jsonl_lines(path, limits=limits):
         if not raw.strip():
             continue
         try:
             text = decode_utf8(raw, path=path, line=number)
-            value = loads(text, path=path, line=number, infinity=True)
+            value = loads(text, path=path, line=number, limits=limits, infinity=True)
             records.append(SampleRecord.model_validate(value))
             continue
         except InputError as exc:

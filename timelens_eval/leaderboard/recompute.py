@@ -124,7 +124,7 @@ def check_answers(
     cannot be parsed within ``timeout`` seconds rejects the file (and stops the check).
     """
     from timelens_eval.metrics import score_parsed
-    from timelens_eval.parse_worker import parse_answers
+    from timelens_eval.parse_worker import ParserError, parse_answers
 
     bad_error = [r.sample_id for r in records if r.status == "error" and (r.iou or r.spans)]
     _count(reasons, bad_error, "a failed request (status error) with an IoU or spans")
@@ -132,7 +132,11 @@ def check_answers(
     _count(reasons, [r.sample_id for r in scored if r.answer is None], "no answer to parse")
     scored = [r for r in scored if r.answer is not None]
     items = [(str(r.answer), float(r.duration)) for r in scored]
-    parsed = parse_answers(items, protocol.parse, protocol.out_of_range_tolerance, timeout)
+    try:
+        parsed = parse_answers(items, protocol.parse, protocol.out_of_range_tolerance, timeout)
+    except ParserError as exc:
+        reasons.append(f"the answers could not be parsed again: {exc}")
+        return
     status, spans, ious = [], [], []
     for record, answer in zip(scored, parsed, strict=True):
         if answer is None:
