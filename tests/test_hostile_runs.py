@@ -169,20 +169,20 @@ def test_server_waits_of_an_hour_are_not_slept(tmp_path):
 
 
 def test_backoff_jitter_stays_inside_max_backoff(monkeypatch):
-    """Item 5: with backoff = max_backoff = 1 s every wait is at most 1 s (the jitter
-    is taken off, not added on top of the cap)."""
+    """Item 5: with backoff = max_backoff = 4 s every wait is at most 4 s (the jitter
+    is taken off, not added on top of the cap: before, each wait was 4 to 5 s)."""
     from openai_fault_server import ground_once
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-jitter")
-    script = [Reply(500, {"error": {}})] * 4 + [Reply()]
+    script = [Reply(500, {"error": {}})] * 3 + [Reply()]
     with FaultServer(script) as server:
         adapter = OpenAIAdapter(
-            model="m", base_url=server.base_url, backoff=1.0, max_backoff=1.0, max_retries=4
+            model="m", base_url=server.base_url, backoff=4.0, max_backoff=4.0, max_retries=3
         )
         ground_once(adapter)
     gaps = server.gaps()
-    assert len(gaps) == 4
-    assert all(0.75 <= gap <= 1.1 for gap in gaps), gaps
+    assert len(gaps) == 3
+    assert all(3.0 <= gap <= 4.3 for gap in gaps), gaps
 
 
 _CHILD = """
@@ -264,4 +264,4 @@ def test_huge_and_stalling_answers_do_not_block_the_run(tmp_path):
     assert hung.error == "timed out after 8 s"
     for i in range(4):
         clean = records[f"clean{i}"]
-        assert clean.status == "ok" and clean.latency_s < 3.0, clean.latency_s
+        assert clean.status == "ok" and clean.latency_s < 6.0, clean.latency_s  # was 23 s
