@@ -233,3 +233,10 @@ def test_hostile_per_sample_lines_are_one_reason(run_folder):
         samples.write_text("\n".join([*lines[:2], bad, *lines[3:]]) + "\n")
         reasons = _validate(header)
         assert any(r.startswith("per-sample file: ") and reason in r for r in reasons), reasons
+
+
+def test_build_into_a_place_that_cannot_be_written(run_folder, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, err = _build(run_folder, blocker / "site", capsys)
+    _one_line(code, err, f"cannot write {blocker}", "a part of the path is a file, not a folder")

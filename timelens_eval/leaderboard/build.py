@@ -261,23 +261,8 @@ def _template() -> Template:
     return Template(text)
 
 
-def _page(template: Template, page: str, title: str, root: str, data: Any, stamp: str) -> str:
-    from timelens_eval import __version__
-
-    return template.substitute(
-        title=html.escape(visible(title)),
-        page=page,
-        root=root,
-        data=script_json(neutralized(data)),
-        generated=html.escape(stamp),
-        version=html.escape(__version__),
-    )
-
-
-def build_site(options: BuildOptions) -> BuildSummary:
-    """Build the site into ``options.out``; returns sizes and timing."""
-    started = time.perf_counter()
-    loaded = load_results(options.results)
+def _write_pages(loaded: list[LoadedResult], options: BuildOptions) -> int:
+    """Write the assets, the index, the shift view and one page per model (their count)."""
     out = options.out
     (out / "assets").mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(parents=True, exist_ok=True)
@@ -312,11 +297,39 @@ def build_site(options: BuildOptions) -> BuildSummary:
             stamp,
         )
         (out / "models" / f"{model_slug(name)}.html").write_text(page, encoding="utf-8")
+    return len(by_model)
+
+
+def _page(template: Template, page: str, title: str, root: str, data: Any, stamp: str) -> str:
+    from timelens_eval import __version__
+
+    return template.substitute(
+        title=html.escape(visible(title)),
+        page=page,
+        root=root,
+        data=script_json(neutralized(data)),
+        generated=html.escape(stamp),
+        version=html.escape(__version__),
+    )
+
+
+def build_site(options: BuildOptions) -> BuildSummary:
+    """Build the site into ``options.out``; returns sizes and timing. A folder that
+    cannot be written (a file in the way, a read-only disk) is one ``OutputError``."""
+    from timelens_eval.errors import OutputError
+
+    started = time.perf_counter()
+    loaded = load_results(options.results)
+    out = options.out
+    try:
+        models = _write_pages(loaded, options)
+    except OSError as exc:
+        raise OutputError(exc.filename or out, exc) from None
     files = [p for p in out.rglob("*") if p.is_file()]
     return BuildSummary(
         out=out,
-        pages=2 + len(by_model),
-        models=len(by_model),
+        pages=2 + models,
+        models=models,
         results=len(loaded),
         total_bytes=sum(p.stat().st_size for p in files),
         index_bytes=(out / "index.html").stat().st_size,
