@@ -14,7 +14,14 @@ from pydantic import BaseModel, ValidationError
 from timelens_eval.adapters import AdapterError
 from timelens_eval.errors import ConfigError, did_you_mean
 
-__all__ = ["AttemptFailure", "RetrySettings", "encode_image", "validate_config", "with_retries"]
+__all__ = [
+    "AttemptFailure",
+    "RetrySettings",
+    "backoff_delay",
+    "encode_image",
+    "validate_config",
+    "with_retries",
+]
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 T = TypeVar("T")
@@ -77,6 +84,15 @@ class RetrySettings(Protocol):
     def max_retry_after(self) -> float: ...
 
 
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry ``attempt`` (1-based): ``base * 2**(attempt-1)``, at most
+    ``cap``, spread by up to 25% of itself: upward while that stays within ``cap``,
+    downward otherwise, so that concurrent failures do not retry in lockstep."""
+    full = min(cap, base * 2 ** (attempt - 1))
+    jitter = 0.25 * full * random.random()
+    return full + jitter if full * 1.25 <= cap else full - jitter
+
+
 async def with_retries(
     call: Callable[[], Awaitable[T]],
     *,
@@ -90,8 +106,9 @@ async def with_retries(
 
     A retryable :class:`AttemptFailure` (other exceptions go through ``classify``
     when given, else propagate) is retried up to ``settings.max_retries`` times,
-    after its ``retry_after`` or ``backoff * 2**k`` seconds (capped at ``max_backoff``,
-    plus up to 25% jitter). Then, or for a failure that cannot pass, an
+    after its ``retry_after`` or ``backoff * 2**k`` seconds capped at ``max_backoff``,
+    spread by up to 25% (added, or taken off where adding would pass ``max_backoff``:
+    a wait never exceeds it). Then, or for a failure that cannot pass, an
     :class:`AdapterError` "``what`` failed after N attempts" is raised; it is
     ``retryable`` (handed on to the runner) when this adapter was told not to retry
     or the asked wait exceeds ``max_retry_after``.
@@ -117,8 +134,7 @@ async def with_retries(
             ) from None
         delay = error.retry_after
         if delay is None:
-            delay = min(settings.max_backoff, settings.backoff * 2 ** (attempts - 1))
-            delay *= 1 + 0.25 * random.random()
+            delay = backoff_delay(attempts, settings.backoff, settings.max_backoff)
         log.info(
             "sample %s: %s; retry %d/%d in %.2fs",
             sample,

@@ -21,8 +21,9 @@ run's generation config (greedy: temperature 0), and an optional ``thinking_budg
 
 Retries happen here (the client is built without its own): HTTP 408, 429 and 5xx,
 timeouts and dropped connections are retried up to ``max_retries`` times, waiting out a
-``Retry-After`` header or ``backoff * 2**k`` seconds (capped at ``max_backoff``); other
-errors fail at once. A failure that persists becomes an ``AdapterError``.
+``Retry-After`` header of at most ``max_retry_after`` seconds (a longer one is handed to
+the runner) or ``backoff * 2**k`` seconds (capped at ``max_backoff``, jitter inside the
+cap); other errors fail at once. A failure that persists becomes an ``AdapterError``.
 
 Usage is ``promptTokenCount`` in and ``candidatesTokenCount + thoughtsTokenCount`` out
 (thinking tokens are billed as output); cost uses :data:`GEMINI_PRICES` or
@@ -230,6 +231,10 @@ class GeminiAdapter(Adapter):
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(model={self.config.model!r}, mode={self.config.mode!r})"
+
+    def secret_values(self) -> list[str]:
+        """The API key in use, besides any secret arguments."""
+        return super().secret_values() + ([self._secret] if self._secret else [])
 
     def describe(self) -> dict[str, Any]:
         """Arguments for the result file, plus the settings upload mode applies itself.

@@ -24,13 +24,17 @@ fraction of it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union
+
+import numpy as np
 
 from timelens_eval.adapters import (
     Adapter,
@@ -41,6 +45,7 @@ from timelens_eval.adapters import (
     Usage,
 )
 from timelens_eval.errors import ConfigError
+from timelens_eval.messages import ImagePart
 
 __all__ = ["MockAdapter", "hash_fraction"]
 
@@ -52,6 +57,24 @@ def hash_fraction(*parts: object) -> float:
     """A deterministic number in ``[0, 1)`` from ``parts`` (stable across processes)."""
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+KEPT_REQUESTS = 1000
+"""How many recent requests a mock adapter remembers."""
+
+_NO_PIXELS = np.zeros((0, 0, 3), np.uint8)
+
+
+def _without_frames(request: GroundingRequest) -> GroundingRequest:
+    """``request`` with every frame's pixels dropped (timestamps and indices kept)."""
+    if request.message is None:
+        return request
+    parts = tuple(
+        ImagePart(_NO_PIXELS, p.timestamp, p.index) if isinstance(p, ImagePart) else p
+        for p in request.message.parts
+    )
+    message = dataclasses.replace(request.message, parts=parts)
+    return dataclasses.replace(request, message=message)
 
 
 def _answer_text(start: float, end: float) -> str:
@@ -128,8 +151,10 @@ class MockAdapter(Adapter):
         self.needs_frames = frames  # type: ignore[misc]
         self.calls: dict[str, int] = {}
         """Calls per sample id so far (tests read it)."""
-        self.requests: list[GroundingRequest] = []
-        """Every request received, in order (tests read it)."""
+        self.requests: deque[GroundingRequest] = deque(maxlen=KEPT_REQUESTS)
+        """The latest requests received (at most :data:`KEPT_REQUESTS`), in order, their
+        frames dropped (timestamps kept): tests read them, and a server in front of
+        this adapter keeps no frames after answering."""
         self.max_in_flight = 0
         self._in_flight = 0
 
@@ -156,7 +181,7 @@ class MockAdapter(Adapter):
     async def ground(self, request: GroundingRequest) -> GroundingOutput:
         """Wait the scripted latency, then answer or fail as scripted."""
         started = time.perf_counter()
-        self.requests.append(request)
+        self.requests.append(_without_frames(request))
         count = self.calls.get(request.sample_id, 0) + 1
         self.calls[request.sample_id] = count
         self._in_flight += 1

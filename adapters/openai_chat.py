@@ -20,13 +20,15 @@ frames' true times: use the ``vllm`` adapter for Qwen3-VL and TimeLens-8B.
 Retries are done here, not by the client library (it is built with ``max_retries=0``):
 429, 408, 409 and 5xx answers, timeouts, dropped connections and malformed responses are
 retried up to ``max_retries`` times. A ``Retry-After`` (or ``retry-after-ms``) header is
-waited out exactly; otherwise the wait is ``backoff * 2**k`` seconds (plus up to 25%
-jitter), capped at ``max_backoff``. A failure that persists becomes an
+waited out exactly; otherwise the wait is ``backoff * 2**k`` seconds capped at
+``max_backoff``, spread by up to 25% inside that cap. A failure that persists becomes an
 :class:`~timelens_eval.adapters.AdapterError` with ``retryable=False`` (the budget is
 spent); with ``max_retries=0`` the adapter makes one attempt and hands transient
 failures to the runner as ``retryable=True`` with their ``retry_after``. A
 ``Retry-After`` longer than ``max_retry_after`` is not waited out here either: it is
-handed to the runner the same way.
+handed to the runner the same way (which waits it only up to its own cap). A reply
+whose content is a list of parts is read as their joined text; content that is not text
+at all (a number, an object) is a malformed response.
 
 The API key is read from the environment (``OPENAI_API_KEY`` or the variable named by
 ``api_key_env``); it is never logged, stored in results or shown in error messages.
@@ -64,7 +66,7 @@ from timelens_eval.adapters import (
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 
-__all__ = ["OpenAIAdapter", "OpenAIConfig", "message_content", "video_content"]
+__all__ = ["OpenAIAdapter", "OpenAIConfig", "content_text", "message_content", "video_content"]
 
 log = logging.getLogger("timelens_eval.adapters.openai")
 
@@ -194,6 +196,29 @@ def retry_after_seconds(headers: Any) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def content_text(content: Any) -> str:
+    """The answer text of a reply's ``message.content``: a string, or the ``text`` of a
+    list of content parts (joined); ``None`` is an empty answer. Anything else (a number,
+    an object) is a malformed response."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            text = part.get("text") if isinstance(part, dict) else getattr(part, "text", None)
+            if not isinstance(text, str):
+                raise AttemptFailure(
+                    "malformed response (a content part without text)", retryable=True
+                )
+            texts.append(text)
+        return "".join(texts)
+    raise AttemptFailure(
+        f"malformed response (content is {type(content).__name__}, not text)", retryable=True
+    )
+
+
 class OpenAIAdapter(Adapter):
     """Chat Completions (OpenAI or any compatible server) with frames as images."""
 
@@ -258,6 +283,11 @@ class OpenAIAdapter(Adapter):
 
     def __repr__(self) -> str:
         return f"OpenAIAdapter(model={self.config.model!r}, base_url={self.config.base_url!r})"
+
+    def secret_values(self) -> list[str]:
+        """The API key in use, besides any secret arguments."""
+        held = self._secret if self._secret != "none" else ""  # "none": a local server
+        return super().secret_values() + ([held] if held else [])
 
     @staticmethod
     def _pick_price(config: OpenAIConfig) -> Price | None:
@@ -345,6 +375,7 @@ class OpenAIAdapter(Adapter):
             or getattr(choices[0], "message", None) is None
         ):
             raise AttemptFailure("malformed response (no choices)", retryable=True)
+        content_text(choices[0].message.content)  # a reply without text is retried
         return response, latency
 
     async def ground(self, request: GroundingRequest) -> GroundingOutput:
@@ -373,7 +404,7 @@ class OpenAIAdapter(Adapter):
             log=log,
         )
         choice = response.choices[0]
-        text = choice.message.content or ""
+        text = content_text(choice.message.content)
         usage = None
         if response.usage is not None:
             usage = Usage(

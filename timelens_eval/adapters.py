@@ -136,6 +136,11 @@ class Adapter(abc.ABC):
         """Adapter arguments with secrets removed, for the result file."""
         return {k: v for k, v in self.args.items() if k not in self.secret_args}
 
+    def secret_values(self) -> list[str]:
+        """Every secret this adapter holds (its secret arguments, and credentials it read
+        from the environment), so the runner can keep them out of everything it writes."""
+        return [str(v) for k, v in self.args.items() if k in self.secret_args and v]
+
     @abc.abstractmethod
     async def ground(self, request: GroundingRequest) -> GroundingOutput:
         """Answer one request."""
@@ -406,4 +411,3 @@ def build_adapter(name: str, args: str | Mapping[str, Any] | None = None) -> Ada
             message = message.replace(secret, "***")
         raise ConfigError(f"adapter {name!r}: {message}") from None
     return adapter
-

@@ -46,6 +46,7 @@ from timelens_eval.store import (
     SampleRecord,
     read_result,
     read_sample_records,
+    resolve_samples_file,
     sidecar_kind,
 )
 
@@ -79,9 +80,10 @@ class LoadedResult:
 
     @property
     def samples_path(self) -> Path | None:
+        """The per-sample file, inside the header's folder (else :class:`InputError`)."""
         if self.result.samples_file is None:
             return None
-        return self.path.parent / self.result.samples_file
+        return resolve_samples_file(self.path, self.result.samples_file)
 
     @property
     def has_samples(self) -> bool:

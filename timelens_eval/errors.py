@@ -10,6 +10,7 @@ __all__ = [
     "TimelensError",
     "InputError",
     "ConfigError",
+    "OutputError",
     "UnknownNameError",
     "MissingDependencyError",
     "DependencyVersionError",
@@ -46,6 +47,26 @@ class InputError(TimelensError):
 
 class ConfigError(TimelensError):
     """A bad option, argument or configuration value."""
+
+
+class OutputError(TimelensError):
+    """A file that cannot be written: disk full, no permission, a file where a folder
+    should be. One line naming the path and the reason, plus what to do (``hint``)."""
+
+    def __init__(self, path: str | Path, reason: str | OSError, hint: str | None = None) -> None:
+        if isinstance(reason, OSError):
+            reason = _os_reason(reason)
+        self.path, self.reason = str(path), reason
+        super().__init__(f"cannot write {path}: {reason}" + (f"; {hint}" if hint else ""))
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return "a part of the path is a file, not a folder"
+    text = exc.strerror or type(exc).__name__
+    return text[:1].lower() + text[1:]
 
 
 class UnknownNameError(ConfigError, KeyError):

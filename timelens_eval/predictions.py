@@ -20,9 +20,7 @@ Formats:
 from __future__ import annotations
 
 import gc
-import json
 import math
-import mmap
 import operator
 import re
 from collections.abc import Iterator
@@ -102,10 +100,6 @@ def key_label(key: str) -> str:
     """A key as it is named in an error: itself, or its shortened repr when it is long or
     not printable on one line."""
     return key if len(key) <= 200 and key.isprintable() else _short(key)
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed")
 
 
 def _short(value: Any) -> str:
@@ -222,45 +216,46 @@ def _gt_windows(tokens: list[str], text: str) -> tuple[Span, ...] | None:
             return None
 
 
-def _load_json(path: Path) -> Any:
-    """``json.loads`` of a file, NaN/Infinity rejected."""
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    except ValueError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path) from None
+def _load_json(path: Path, duplicates: list[str] | None = None) -> Any:
+    """A whole JSON file within the reader limits (:mod:`timelens_eval.json_limits`);
+    NaN/Infinity rejected. Keys given twice in the top-level object are appended to
+    ``duplicates`` (a TimeLens key is ``video>>>query>>>gt``: more ``>>>`` than two per
+    key means a key may repeat, and only then is the file parsed a second time to name
+    them)."""
+    from timelens_eval.json_limits import (
+        decode_utf8,
+        loads,
+        read_limits,
+        read_regular_file,
+    )
+
+    limits = read_limits()
+    raw = read_regular_file(
+        path, limits.file_bytes, what="the file", env="TIMELENS_EVAL_MAX_FILE_MB"
+    )
+    text = decode_utf8(raw, path=path)
+    del raw
+    checks: dict[str, Any] = {"limits": limits, "check_depth": False, "check_numbers": False}
+    data = loads(text, path=path, check_keys=False, **checks)
+    if duplicates is not None and isinstance(data, dict) and text.count(">>>") > 2 * len(data):
+        found: list[str] = []
+        loads(text, path=path, duplicates=found, **checks)
+        duplicates.extend(k for k in found if k in data)
+    return data
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=line) from None
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line, parse_constant=_reject_constant)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", path=path, line=number) from None
-        except ValueError as exc:
-            raise InputError(f"not valid JSON ({exc})", path=path, line=number) from None
+def _iter_jsonl(path: Path, duplicates: list[str] | None = None) -> Iterator[tuple[int, Any]]:
+    """Each line within the reader limits; a key twice in one object is an error, or
+    is appended to ``duplicates`` when a list is passed."""
+    from timelens_eval.json_limits import iter_jsonl
+
+    return iter_jsonl(path, duplicates=duplicates)
 
 
 def detect_format(path: str | Path) -> PredictionFormat:
     """Guess the format from the extension and the first record."""
+    from timelens_eval.json_limits import decode_utf8, iter_jsonl_lines, loads
+
     path = Path(path)
     if path.suffix == ".json":
         from timelens_eval.predictions_tools import detect_json_format
@@ -268,24 +263,17 @@ def detect_format(path: str | Path) -> PredictionFormat:
         return detect_json_format(path)
     if path.suffix == ".csv":
         return "csv"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            number, first = next(
-                ((n, line) for n, line in enumerate(fh, start=1) if line.strip()), (1, "")
-            )
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    if not first:
+    number, first = 1, ""
+    for number, raw in iter_jsonl_lines(path):
+        first = decode_utf8(raw, path=path, line=number)
+        if first.strip():
+            break
+    if not first.strip():
         raise InputError("empty prediction file", path=path)
     header = [c.strip() for c in first.split(",")]
     if {"video", "query", "start", "end"} <= set(header):
         return "csv"
-    try:
-        record = json.loads(first)
-    except ValueError:
-        raise InputError("not valid JSON", path=path, line=number) from None
+    record = loads(first, path=path, line=number)
     if isinstance(record, dict):
         from timelens_eval.predictions_tools import lmms_entry
 
@@ -338,7 +326,7 @@ def _timelens_entries(path: Path) -> tuple[dict[str, Any], dict[str, int], list[
     duplicates: list[str] = []
     if path.suffix == ".jsonl":
         merged: dict[str, Any] = {}
-        for number, record in _iter_jsonl(path):
+        for number, record in _iter_jsonl(path, duplicates):
             if not isinstance(record, dict):
                 raise InputError(
                     f"each line must be a JSON object, got {type(record).__name__}",
@@ -351,7 +339,7 @@ def _timelens_entries(path: Path) -> tuple[dict[str, Any], dict[str, int], list[
                 merged[key] = value
                 lines[key] = number
         return merged, lines, duplicates
-    data = _load_json(path)
+    data = _load_json(path, duplicates)
     if isinstance(data, list):  # a list of one-key objects (nncore's dump of a list)
         merged = {}
         for index, record in enumerate(data):
@@ -580,14 +568,18 @@ def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
     enabled = gc.isenabled()
     gc.disable()
     try:
+        from timelens_eval.json_limits import read_limits, read_regular_file
+
         try:
-            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                data = decoder.decode(mm)  # the file's pages, never copied
-        except (msgspec.DecodeError, msgspec.ValidationError, OSError, ValueError):
-            return None  # ValueError: an empty file cannot be mapped
+            limit = read_limits().file_bytes
+            raw_bytes = read_regular_file(path, limit, what="the file", env="")
+            data = decoder.decode(raw_bytes)
+        except (msgspec.DecodeError, msgspec.ValidationError, InputError):
+            return None  # the full reader reports what is wrong
         n = len(data)
-        if n == 0:
-            return None
+        if n == 0 or raw_bytes.count(b">>>") > 2 * n:
+            return None  # a key may be repeated: the full reader names duplicates
+        del raw_bytes
         keys = list(data)
         # One split of all keys gives each key's parts when no key has more or fewer than
         # two separators and no ">" touches a separator (which could shift a split).

@@ -35,8 +35,17 @@ from timelens_eval.adapters import (
 )
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
+from timelens_eval.parse_worker import BatchedParser
 from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
 from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
+from timelens_eval.runner_guards import (
+    AnswerPolicy,
+    InvalidOutput,
+    checked_output,
+    over_cap_note,
+    redacted_spec,
+    server_wait,
+)
 from timelens_eval.runner_preflight import MISSING_VIDEO, missing_video_ids
 from timelens_eval.runner_progress import RunProgress
 from timelens_eval.runner_spec import Redactor, portable_args
@@ -48,9 +57,11 @@ from timelens_eval.runner_store import (
     output_path,
     read_spec,
     recover_samples,
+    recover_stream,
     spec_differences,
     write_samples,
     write_spec,
+    writing,
 )
 from timelens_eval.store import PromptSpec, RunResult, RunSpec, SampleRecord
 from timelens_eval.video.types import FrameSpec
@@ -90,7 +101,11 @@ class RunOptions(BaseModel):
     max_attempts: int = Field(4, ge=1, description="Tries per sample before recording an error.")
     backoff_base: float = Field(1.0, ge=0, description="First retry delay (s); doubles.")
     backoff_max: float = Field(60.0, ge=0, description="Cap of the retry delay (s).")
+    max_retry_after: float = Field(120.0, ge=0, description="Cap on a server-asked wait (s).")
     request_timeout: float | None = Field(None, gt=0, description="Seconds per request try.")
+    max_answer_chars: int = Field(65536, ge=1, description="Longer answers are cut, flagged.")
+    parse_timeout: float = Field(10.0, gt=0, description="Cap on parsing one answer (s).")
+    quarantine_corrupt: bool = Field(False, description="Set corrupt stream lines aside.")
     frames: FrameSpec | None = Field(None, description="Override the adapter's preset.")
     template: str | None = None
     encoding: str | None = None
@@ -220,6 +235,8 @@ class RunOutcome:
     seconds: float
     missing_videos: int = 0
     """Samples recorded as errors without a request because their video is missing."""
+    quarantined: int = 0
+    """Corrupt lines moved aside on resume (``quarantine_corrupt``); their samples ran again."""
 
 
 def _unit_hash(*parts: object) -> float:
@@ -247,6 +264,9 @@ class _Run:
         self.spec, self.writer, self.progress, self.redact = spec, writer, progress, redact
         self.errors = 0
         self.ran = 0
+        protocol, timeout = options.protocol, options.parse_timeout
+        self.policy = AnswerPolicy(redact, options.max_answer_chars, protocol, timeout)
+        self.parser = BatchedParser(protocol.parse, protocol.out_of_range_tolerance, timeout)
 
     def _job(self, sample: Sample) -> PrepareJob | None:
         path = self.benchmark.video_path(sample)
@@ -265,11 +285,15 @@ class _Run:
         )
 
     def _delay(self, sample_id: str, attempt: int, error: AdapterError | None) -> float:
-        """Seconds before the next try: the adapter's ``retry_after`` when it gives one,
-        else exponential backoff with jitter (half of it fixed, half spread by a hash of
-        the sample and attempt, so concurrent failures do not retry in lockstep)."""
-        if error is not None and error.retry_after is not None:
-            return max(0.0, float(error.retry_after))
+        """Seconds before the next try: the adapter's ``retry_after`` when it gives one
+        within ``max_retry_after``, else exponential backoff with jitter inside
+        ``backoff_max`` (half of it fixed, half spread by a hash of the sample and
+        attempt, so concurrent failures do not retry in lockstep)."""
+        asked = server_wait(
+            error.retry_after if error is not None else None, self.options.max_retry_after
+        )
+        if asked is not None:
+            return asked
         full = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         return full * (0.5 + 0.5 * _unit_hash(sample_id, attempt))
 
@@ -281,10 +305,15 @@ class _Run:
             retryable, failure = True, None
             try:
                 if timeout is None:
-                    return await self.adapter.ground(request), attempt, ""
-                return await asyncio.wait_for(self.adapter.ground(request), timeout), attempt, ""
+                    output = await self.adapter.ground(request)
+                else:
+                    output = await asyncio.wait_for(self.adapter.ground(request), timeout)
+                return checked_output(output), attempt, ""
+            except InvalidOutput as exc:  # the adapter's reply is unusable: not retried
+                last, retryable = f"invalid adapter output: {exc}", False
             except AdapterError as exc:
                 last, retryable, failure = f"AdapterError: {exc}", exc.retryable, exc
+                last += over_cap_note(exc.retry_after, self.options.max_retry_after)
             except asyncio.TimeoutError:
                 last = f"timed out after {timeout:g} s"
             except asyncio.CancelledError:
@@ -296,7 +325,7 @@ class _Run:
             await asyncio.sleep(self._delay(request.sample_id, attempt, failure))
         return None, self.options.max_attempts, last  # pragma: no cover
 
-    def _record(
+    async def _record(
         self,
         index: int,
         sample: Sample,
@@ -305,7 +334,8 @@ class _Run:
         error: str,
         meta: dict[str, Any],
     ) -> SampleRecord:
-        from timelens_eval.metrics import score_answer
+        """The record of one sample (see :func:`~timelens_eval.runner_guards.record_fields`)."""
+        from timelens_eval.runner_guards import cut_error, record_fields
 
         base: dict[str, Any] = {
             "sample_id": sample.sample_id,
@@ -318,21 +348,11 @@ class _Run:
             "meta": {"index": index, **_sample_labels(sample), **meta},
         }
         if output is None:
-            return SampleRecord(**base, status="error", iou=0.0, error=self.redact(error))
-        protocol = self.options.protocol
-        scored = score_answer(output.text, base["gt"], sample.duration, protocol)
-        usage = output.usage
-        return SampleRecord(
-            **base,
-            answer=output.text,
-            spans=[(s.start, s.end) for s in scored.parsed.spans],
-            status=scored.parsed.status.value,
-            iou=scored.iou,
-            latency_s=output.latency_s,
-            input_tokens=usage.input_tokens if usage else None,
-            output_tokens=usage.output_tokens if usage else None,
-            cost_usd=output.cost_usd,
-        )
+            error = cut_error(self.redact(error) or "")
+            return SampleRecord(**base, status="error", iou=0.0, error=error)
+        fields, notes = await record_fields(output, sample, self.policy, self.parser)
+        base["meta"].update(notes)
+        return SampleRecord(**base, **fields)
 
     async def one(
         self,
@@ -374,10 +394,10 @@ class _Run:
                 async with gate:
                     output, attempts, error = await self._call(request)
             try:
-                record = self._record(index, sample, output, attempts, error, meta)
+                record = await self._record(index, sample, output, attempts, error, meta)
             except (ValueError, TypeError) as exc:  # e.g. an adapter returned a bad field
                 bad = f"invalid adapter output: {type(exc).__name__}: {exc}"
-                record = self._record(index, sample, None, attempts, bad, meta)
+                record = await self._record(index, sample, None, attempts, bad, meta)
             self.writer.append(record)
             self.ran += 1
             self.errors += int(record.status == "error")
@@ -515,18 +535,26 @@ async def arun_benchmark(
     missing = missing_video_ids(  # the pre-flight check, before anything is written
         adapter, benchmark, [s for _, s in selected], allow_missing=options.allow_missing
     )
+    redact = Redactor.for_adapter(
+        adapter.args, adapter.secret_args, os.environ, adapter.secret_values()
+    )
+    spec = redacted_spec(spec, redact)
+    with writing(paths.header):  # "-o" under a file, or where nothing may be written
+        paths.header.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(paths.lock):  # one writer per output
         if options.fresh:
             paths.remove()
         spec = _check_resume(paths, spec)
         write_spec(spec, paths.spec)
         paths.legacy_spec.unlink(missing_ok=True)  # now kept under the current name
-        paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
+        with writing(paths.header):
+            paths.header.unlink(missing_ok=True)  # a header must describe the whole stream
 
         wanted = {s.sample_id for _, s in selected}
         if len(wanted) != len(selected):
             raise ConfigError(f"benchmark {benchmark.name!r} has duplicate sample ids")
-        records = recover_samples(paths.samples)
+        quarantine = paths.quarantine if options.quarantine_corrupt else None
+        records, quarantined = recover_stream(paths.samples, quarantine=quarantine)
         if options.retry_errors:
             records = _drop_errors(paths, records)
         have = {r.sample_id for r in records}
@@ -535,7 +563,6 @@ async def arun_benchmark(
         skipped = [(i, s) for i, s in pending if s.sample_id in missing]
         pending = [(i, s) for i, s in pending if s.sample_id not in missing]
 
-        redact = Redactor.for_adapter(adapter.args, adapter.secret_args, os.environ)
         progress = RunProgress(
             f"{adapter.model} · {benchmark.name}", len(selected), resumed, mode=options.progress
         )
@@ -543,7 +570,7 @@ async def arun_benchmark(
         run = _Run(adapter, benchmark, options, spec, writer, progress, redact)
         for index, sample in skipped:  # missing video, --allow-missing: no request
             error = f"video not found: {benchmark.video_path(sample)}"
-            writer.append(run._record(index, sample, None, 0, error, {MISSING_VIDEO: True}))
+            writer.append(await run._record(index, sample, None, 0, error, {MISSING_VIDEO: True}))
             progress.advance(error=True, cost=None)
         pool = None
         if adapter.needs_frames and pending:
@@ -553,10 +580,12 @@ async def arun_benchmark(
             await run.run(pending, pool)
         finally:
             progress.close()
-            writer.close()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-                free_orphaned_blocks()  # also those a killed run's workers wrote late
+            try:
+                writer.close()
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    free_orphaned_blocks()  # also those a killed run's workers wrote late
 
         records = [r for r in recover_samples(paths.samples) if r.sample_id in wanted]
         seen: set[str] = set()
@@ -580,6 +609,7 @@ async def arun_benchmark(
         errors=sum(r.status == "error" for r in unique),
         seconds=time.perf_counter() - started,
         missing_videos=sum(bool(r.meta.get(MISSING_VIDEO)) for r in unique),
+        quarantined=quarantined,
     )
 
 

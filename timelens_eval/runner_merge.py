@@ -19,6 +19,7 @@ from timelens_eval.store import (
     SampleRecord,
     read_result,
     read_sample_records,
+    resolve_samples_file,
 )
 
 __all__ = ["merge_shards"]
@@ -28,7 +29,7 @@ def _load(header: Path) -> tuple[RunResult, list[SampleRecord]]:
     result = read_result(header)
     if result.samples_file is None:
         raise InputError("result has no per-sample file to merge", path=header)
-    samples = header.parent / result.samples_file
+    samples = resolve_samples_file(header, result.samples_file)
     records = read_sample_records(samples)
     if result.samples_sha256 is not None and file_sha256(samples) != result.samples_sha256:
         raise InputError("per-sample file changed since its header was written", path=samples)

@@ -2,8 +2,9 @@
 
 Secrets (API keys) are never written anywhere: adapter arguments named in the
 adapter's ``secret_args`` are dropped from the spec, and a :class:`Redactor` replaces
-every known secret value (those arguments, plus environment variables whose names
-say they hold a key or token) in any text the runner records or prints.
+every known secret value, whatever its length (those arguments, the credentials the
+adapter holds, plus environment variables whose names say they hold a key or token) in
+any text the runner records or prints: answers, errors and the spec.
 """
 
 from __future__ import annotations
@@ -24,22 +25,40 @@ SECRET_ENV_PATTERN = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)$
 _CORE_PACKAGES = ("timelens-eval", "numpy", "pydantic", "av")
 
 
+_FLAG = re.compile(r"[+-]?\d+(?:\.\d+)?|true|false|yes|no|on|off|none|null", re.I)
+
+
+def _secret_looking(value: str) -> bool:
+    """An environment value worth treating as a secret: not empty, not a number or a
+    boolean word (``HF_HUB_DISABLE_TOKEN=1`` is a switch, not a credential)."""
+    return bool(value.strip()) and not _FLAG.fullmatch(value.strip())
+
+
 class Redactor:
-    """Replaces known secret values with ``***`` in text."""
+    """Replaces known secret values with ``***`` in text, whatever their length."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is replaced whole.
-        values = {s for s in secrets if isinstance(s, str) and len(s) >= 6}
+        values = {s for s in secrets if isinstance(s, str) and s}
         self._secrets = sorted(values, key=len, reverse=True)
 
     @classmethod
     def for_adapter(
-        cls, args: Mapping[str, Any], secret_args: Iterable[str], environ: Mapping[str, str]
+        cls,
+        args: Mapping[str, Any],
+        secret_args: Iterable[str],
+        environ: Mapping[str, str],
+        held: Iterable[str] = (),
     ) -> Redactor:
-        """Secrets of one adapter: its secret arguments and secret-looking environment."""
+        """Secrets of one adapter: its secret arguments, the credentials it ``held``
+        (:meth:`~timelens_eval.adapters.Adapter.secret_values`), and the environment
+        variables whose names say they hold a secret (numbers and boolean words aside)."""
         secret_names = set(secret_args)
         values = [str(v) for k, v in args.items() if k in secret_names and v]
-        values += [v for k, v in environ.items() if SECRET_ENV_PATTERN.search(k) and v]
+        values += [str(v) for v in held if v]
+        values += [
+            v for k, v in environ.items() if SECRET_ENV_PATTERN.search(k) and _secret_looking(v)
+        ]
         return cls(values)
 
     def __call__(self, text: str | None) -> str | None:

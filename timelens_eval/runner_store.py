@@ -17,21 +17,23 @@ versions used, ``NAME.spec.json`` and ``NAME.lock``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import queue
 import re
+import stat
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
-from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.store import RunSpec, SampleRecord, read_sample_records
+from timelens_eval.errors import ConfigError, InputError, OutputError
+from timelens_eval.store import CorruptLine, RunSpec, SampleRecord, read_sample_records
 
 if TYPE_CHECKING:
     from timelens_eval.runner import Shard
@@ -48,8 +50,25 @@ __all__ = [
     "write_spec",
     "write_samples",
     "recover_samples",
+    "Recovered",
+    "recover_stream",
+    "writing",
+    "RESUME_HINT",
     "file_sha256",
 ]
+
+RESUME_HINT = "finished samples are kept: fix this and run the same command to resume"
+"""What to do after an output error in the middle of a run."""
+
+
+@contextlib.contextmanager
+def writing(path: Path, hint: str | None = None) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` into a one-line :class:`OutputError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(path, exc, hint) from None
+
 
 SPEC_VOLATILE_FIELDS = frozenset({"created", "versions", "git_commit"})
 """Spec fields that may differ between the pieces of one run (resume, shards)."""
@@ -86,10 +105,16 @@ class RunPaths:
     def lock(self) -> Path:
         return self.header.with_name(self.header.name + ".lock")
 
+    @property
+    def quarantine(self) -> Path:
+        """Where corrupt lines of the stream are moved (``--quarantine-corrupt``)."""
+        return self.header.with_name(self.header.stem + ".samples.corrupt.jsonl")
+
     def remove(self) -> None:
         """Delete the header, the stream and the spec (a fresh start)."""
         for path in (self.header, self.samples, self.spec, self.legacy_spec):
-            path.unlink(missing_ok=True)
+            with writing(path):
+                path.unlink(missing_ok=True)
 
 
 class SampleWriter:
@@ -102,8 +127,9 @@ class SampleWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(path, "ab")  # noqa: SIM115 (closed in close())
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(path, "ab")  # noqa: SIM115 (closed in close())
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self.written = 0
@@ -112,9 +138,14 @@ class SampleWriter:
 
     def append(self, record: SampleRecord) -> None:
         """Queue one record for writing."""
-        if self._error is not None:
-            raise ConfigError(f"cannot write {self.path}: {self._error}")
+        self._raise()
         self._queue.put((record.model_dump_json() + "\n").encode("utf-8"))
+
+    def _raise(self) -> None:
+        if isinstance(self._error, OSError):
+            raise OutputError(self.path, self._error, RESUME_HINT)
+        if self._error is not None:
+            raise OutputError(self.path, str(self._error), RESUME_HINT)
 
     def _loop(self) -> None:
         stop = False
@@ -143,9 +174,11 @@ class SampleWriter:
         """Write everything queued, fsync, and close the file."""
         self._queue.put(None)
         self._thread.join()
-        self._fh.close()
-        if self._error is not None:
-            raise ConfigError(f"cannot write {self.path}: {self._error}")
+        try:
+            self._fh.close()
+        except OSError as exc:  # the last flush failed (disk full)
+            self._error = self._error or exc
+        self._raise()
 
 
 class RunLock:
@@ -159,14 +192,9 @@ class RunLock:
     def __enter__(self) -> RunLock:
         import fcntl
 
-        try:  # the run's first write: an unwritable output fails here, in one line
+        with writing(self.path, hint="choose another --output"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write the run's files in {self.path.parent}: "
-                f"{exc.strerror or exc}; choose another --output"
-            ) from None
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -183,38 +211,102 @@ class RunLock:
         self._fh.close()
 
 
-def recover_samples(path: Path) -> list[SampleRecord]:
+class Recovered(NamedTuple):
+    """The records of a stream being resumed, and how many corrupt lines were set aside."""
+
+    records: list[SampleRecord]
+    quarantined: int
+
+
+def recover_stream(path: Path, *, quarantine: Path | None = None) -> Recovered:
     """Records already in ``path``, after cutting off a torn last line.
 
     A writer killed mid-write can leave a partial last line; it is removed from the
-    file (so appending continues on a clean line) and the sample is run again.
+    file (so appending continues on a clean line) and the sample is run again. A corrupt
+    line elsewhere raises :class:`InputError` naming it, unless ``quarantine`` is given:
+    then each such line is appended, as it was, to that file, removed from the stream,
+    and counted; its sample runs again.
     """
     if not path.exists():
-        return []
-    with open(path, "rb+") as fh:
-        data = fh.read()
-        cut = data.rfind(b"\n") + 1
-        if cut != len(data):
+        return Recovered([], 0)
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise InputError("not a regular file (a device, pipe or socket)", path=path)
+    with writing(path, RESUME_HINT), open(path, "rb+") as fh:
+        cut = _complete_length(fh)
+        if cut != fh.seek(0, os.SEEK_END):
             fh.truncate(cut)
             fh.flush()
             os.fsync(fh.fileno())
-    return read_sample_records(path)
+    corrupt: list[CorruptLine] | None = [] if quarantine is not None else None
+    try:
+        records = read_sample_records(path, corrupt)
+    except InputError as exc:
+        raise InputError(
+            f"{exc.reason}; pass --quarantine-corrupt to set such lines aside and run their "
+            "samples again (or --fresh to start over)",
+            path=path,
+            line=exc.line,
+        ) from None
+    if not corrupt:
+        return Recovered(records, 0)
+    assert quarantine is not None
+    with writing(quarantine, RESUME_HINT), open(quarantine, "ab") as fh:
+        for line in corrupt:
+            fh.write(line.raw if line.raw.endswith(b"\n") else line.raw + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    _drop_lines(path, {line.line for line in corrupt})
+    return Recovered(records, len(corrupt))
+
+
+def _complete_length(fh: Any, block: int = 1 << 20) -> int:
+    """Bytes of ``fh`` up to and including its last newline (read from the end)."""
+    end = fh.seek(0, os.SEEK_END)
+    position = end
+    while position > 0:
+        start = max(0, position - block)
+        fh.seek(start)
+        found = fh.read(position - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        position = start
+    return 0
+
+
+def _drop_lines(path: Path, numbers: set[int]) -> None:
+    """Rewrite ``path`` without the lines ``numbers`` (1-based), atomically and durably."""
+    tmp = path.with_name(path.name + ".tmp")
+    with writing(tmp, RESUME_HINT):
+        with open(path, "rb") as source, open(tmp, "wb") as target:
+            for number, line in enumerate(source, start=1):
+                if number not in numbers:
+                    target.write(line)
+            target.flush()
+            os.fsync(target.fileno())
+        tmp.replace(path)
+
+
+def recover_samples(path: Path) -> list[SampleRecord]:
+    """Records already in ``path`` (see :func:`recover_stream`; corrupt lines raise)."""
+    return recover_stream(path).records
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:
     """Replace ``path`` atomically and durably (a fsynced ``.tmp`` sibling, then a rename)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    with writing(path):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
 
 
 def write_spec(spec: RunSpec, path: Path) -> None:
     """Write the spec sidecar atomically and durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     _write_lines(path, [spec.model_dump_json(indent=2)])
 
 
@@ -225,10 +317,11 @@ def write_samples(records: Iterable[SampleRecord], path: Path) -> None:
 
 def read_spec(path: Path) -> RunSpec:
     """Read a spec sidecar; errors name the file."""
+    from timelens_eval.json_limits import read_json_file
+
+    raw = read_json_file(path, header=True)
     try:
-        return RunSpec.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
+        return RunSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -19,7 +19,11 @@ Translation of a request:
 
 Adapter failures map to HTTP the way OpenAI clients retry on: a retryable
 :class:`~timelens_eval.adapters.AdapterError` is a 503 with ``Retry-After`` when the
-adapter gave one; any other failure is a 500 with ``x-should-retry: false``.
+adapter gave one; any other failure, and an output that is not a valid
+:class:`~timelens_eval.adapters.GroundingOutput` (an answer that is not text), is a 500
+with ``x-should-retry: false``. The adapter's secrets and the server's own key are
+replaced by ``***`` in answers and error messages. The server keeps nothing of a request
+after answering it.
 
 Starlette and uvicorn are imported here, so import this module only to serve
 (``pip install 'timelens-eval[serve]'``).
@@ -344,10 +348,12 @@ def create_app(
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    from timelens_eval.runner_guards import InvalidOutput, checked_output
+
     served = model_name or served_model_id(adapter.model)
-    secrets = [
-        str(value) for key, value in adapter.args.items() if key in adapter.secret_args and value
-    ] + ([api_key] if api_key else [])
+    secrets = sorted(
+        {s for s in [*adapter.secret_values(), api_key or ""] if s}, key=len, reverse=True
+    )
 
     def scrub(text: str) -> str:
         for secret in secrets:
@@ -391,13 +397,20 @@ def create_app(
         except ChatRequestError as exc:
             return _error(400, str(exc), "invalid_request_error")
         try:
-            output = await adapter.ground(grounding)
+            output = checked_output(await adapter.ground(grounding))
+        except InvalidOutput as exc:
+            return _error(
+                500,
+                scrub(f"adapter output is invalid: {exc}"),
+                "server_error",
+                {"x-should-retry": "false"},
+            )
         except AdapterError as exc:
             if exc.retryable:
                 headers = {}
-                if exc.retry_after is not None:
+                if exc.retry_after is not None and math.isfinite(exc.retry_after):
                     headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
-                    headers["retry-after-ms"] = str(int(exc.retry_after * 1000))
+                    headers["retry-after-ms"] = str(max(0, int(exc.retry_after * 1000)))
                 return _error(503, scrub(f"adapter error: {exc}"), "server_error", headers)
             return _error(
                 500, scrub(f"adapter error: {exc}"), "server_error", {"x-should-retry": "false"}
@@ -411,7 +424,7 @@ def create_app(
                 {"x-should-retry": "false"},
             )
         return JSONResponse(
-            completion_body(output.text, output.usage, model=served, request_id=request_id)
+            completion_body(scrub(output.text), output.usage, model=served, request_id=request_id)
         )
 
     @contextlib.asynccontextmanager

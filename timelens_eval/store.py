@@ -16,10 +16,10 @@ file apart from a header, so that tools given a glob of results skip them.
 
 from __future__ import annotations
 
-import json
+import contextlib
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +40,8 @@ __all__ = [
     "write_result",
     "read_sample_records",
     "sidecar_kind",
+    "CorruptLine",
+    "resolve_samples_file",
 ]
 
 SCHEMA_VERSION = 1
@@ -132,7 +134,13 @@ class RunResult(_Model):
 
 
 class SampleRecord(_Model):
-    """One finished sample, as appended to the per-sample stream."""
+    """One finished sample, as appended to the per-sample stream.
+
+    A predicted time beyond the float range (an answer holding a 400-digit number) is
+    written as the JSON constant ``Infinity``, which the readers accept in this stream.
+    """
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
 
     sample_id: str
     video_id: str
@@ -143,7 +151,7 @@ class SampleRecord(_Model):
     answer: str | None = Field(None, description="Raw model answer (None if the call failed).")
     spans: list[tuple[float, float]] = Field(default_factory=list)
     status: str = Field(description="ParseStatus value, or 'error' for a failed request.")
-    iou: float
+    iou: float = Field(ge=0, le=1, description="IoU of the scored span, in [0, 1].")
     error: str | None = None
     attempts: int = 1
     latency_s: float | None = None
@@ -154,20 +162,17 @@ class SampleRecord(_Model):
 
 
 def read_result(path: str | Path) -> RunResult:
-    """Read and validate a result header; errors name the file."""
+    """Read and validate a result header; errors name the file (and line)."""
+    from timelens_eval.json_limits import read_json_file
+
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    raw = read_json_file(path, header=True)
     if not isinstance(raw, dict):
         raise InputError("a result file must hold one JSON object", path=path)
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         raise InputError(
-            f"unknown schema_version {version!r} (this version reads {SCHEMA_VERSION})",
+            f"unknown schema_version {repr(version)[:40]} (this version reads {SCHEMA_VERSION})",
             path=path,
         )
     try:
@@ -178,40 +183,107 @@ def read_result(path: str | Path) -> RunResult:
         raise InputError(f"{where}: {first['msg']}", path=path) from None
 
 
-def write_result(result: RunResult, path: str | Path) -> None:
-    """Write a header atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+def resolve_samples_file(header: str | Path, samples_file: str) -> Path:
+    """The path of a header's per-sample file, which must lie in the header's folder.
 
-
-def read_sample_records(path: str | Path) -> list[SampleRecord]:
-    """Read a per-sample stream; a torn last line (a killed writer) is ignored."""
-    path = Path(path)
-    records = []
+    ``samples_file`` is a name relative to that folder: an absolute path, a ``..`` part
+    or a link leading out of the folder raises :class:`InputError` naming the header.
+    (Reading it then refuses anything but a regular file: no device, pipe or socket.)
+    """
+    header = Path(header)
+    name = PurePosixPath(samples_file)
+    if (
+        not samples_file.strip()
+        or "\x00" in samples_file
+        or "\\" in samples_file
+        or name.is_absolute()
+        or ".." in name.parts
+    ):
+        raise InputError(
+            f"samples_file {samples_file[:80]!r} must name a file inside the header's "
+            "folder (no absolute path, no '..')",
+            path=header,
+        )
+    target = header.parent / samples_file
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        inside = target.resolve().is_relative_to(header.parent.resolve())
+    except (OSError, RuntimeError):  # a link loop, a name too long
+        inside = False
+    if not inside:
+        raise InputError(
+            f"samples_file {samples_file[:80]!r} leads out of the header's folder (a link)",
+            path=header,
+        )
+    return target
+
+
+def write_result(result: RunResult, path: str | Path) -> None:
+    """Write a header atomically (temp file + rename); a failure is one :class:`OutputError`."""
+    from timelens_eval.errors import OutputError
+
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # a partly written temp file (disk full)
+        raise OutputError(path, exc) from None
+
+
+class CorruptLine(NamedTuple):
+    """A line of a per-sample stream that is not a record (see :func:`read_sample_records`)."""
+
+    line: int
+    raw: bytes
+    reason: str
+
+
+def _torn(raw: bytes) -> bool:
+    """A last line cut short by a killed writer: no newline, and not a closed object."""
+    return not raw.endswith(b"\n") and not raw.rstrip().endswith(b"}")
+
+
+def read_sample_records(
+    path: str | Path, corrupt: list[CorruptLine] | None = None
+) -> list[SampleRecord]:
+    """Read a per-sample stream; a torn last line (a killed writer) is ignored.
+
+    A line that is not a record raises :class:`InputError` naming the file and line,
+    unless ``corrupt`` is a list: then the line is skipped and appended to it.
+    """
+    from timelens_eval.json_limits import decode_utf8, iter_jsonl_lines, loads, read_limits
+
+    path = Path(path)
+    limits = read_limits()
+    records = []
+    for number, raw in iter_jsonl_lines(path, limits=limits):
+        if not raw.strip():
             continue
         try:
-            records.append(SampleRecord.model_validate_json(line))
+            text = decode_utf8(raw, path=path, line=number)
+            value = loads(text, path=path, line=number, limits=limits, infinity=True)
+            records.append(SampleRecord.model_validate(value))
+            continue
+        except InputError as exc:
+            reason = exc.reason
         except ValidationError as exc:
-            is_last = all(not rest.strip() for rest in lines[number:])
-            if is_last and not line.endswith("}"):
-                break  # torn final write
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"{where}: {first['msg']}", path=path, line=number) from None
+            where = ".".join(str(p) for p in first["loc"]) or "record"
+            reason = f"{where}: {first['msg']}"
+        if _torn(raw):
+            break  # the torn final write: the file ends here
+        if corrupt is None:
+            raise InputError(reason, path=path, line=number)
+        corrupt.append(CorruptLine(number, raw, reason))
     return records
 
 
 _SIDECARS = (
     (".samples.jsonl", "a per-sample file"),
+    (".samples.corrupt.jsonl", "corrupt records set aside on resume"),
     (".json.spec", "a run's spec sidecar"),
     (".spec.json", "a run's spec sidecar (older name)"),
     (".json.lock", "a run's lock file"),

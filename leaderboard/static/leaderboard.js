@@ -1,6 +1,9 @@
 /* timelens-eval leaderboard: renders the data embedded in each page.
  * Every string from result files reaches the DOM through textContent or setAttribute,
- * never through innerHTML, so names and answers containing markup show as text. */
+ * never through innerHTML, so names and answers containing markup show as text.
+ * Bidi and other invisible control characters were made visible ("[U+202E]") when the
+ * page was built; ids inside a line are isolated (<bdi>) so that right-to-left text in
+ * one cannot reorder the rest of the line. */
 (function () {
   'use strict';
   var SVGNS = 'http://www.w3.org/2000/svg';
@@ -431,12 +434,15 @@
         var row = el('div', {'class': 'sample', 'data-sample': r.id});
         var head = el('div');
         head.appendChild(el('strong', null, r.id));
-        head.appendChild(document.createTextNode(' \u00b7 video ' + r.v + ' \u00b7 IoU ' + fmt(r.iou, 3) + ' \u00b7 ' + r.st + (r.cat ? ' \u00b7 ' + r.cat : '')));
+        head.appendChild(document.createTextNode(' \u00b7 video '));
+        head.appendChild(el('bdi', null, r.v));
+        head.appendChild(document.createTextNode(' \u00b7 IoU ' + fmt(r.iou, 3) + ' \u00b7 ' + r.st + (r.cat ? ' \u00b7 ' + r.cat : '')));
         row.appendChild(head);
         row.appendChild(el('div', {'class': 'q'}, r.q));
         row.appendChild(el('div', {'class': 'a'}, r.a === null ? '(no answer)' : r.a));
         row.appendChild(el('div', {'class': 'muted'}, 'GT ' + r.gt.map(function (s) { return '[' + fmt(s[0]) + ', ' + fmt(s[1]) + ']'; }).join(' ') +
-          ' \u00b7 predicted ' + (r.p.length ? r.p.map(function (s) { return '[' + fmt(s[0]) + ', ' + fmt(s[1]) + ']'; }).join(' ') : 'none')));
+          ' \u00b7 predicted ' + (r.p.length ? r.p.map(function (s) { return '[' + fmt(s[0]) + ', ' + fmt(s[1]) + ']'; }).join(' ') : 'none') +
+          (r.pn > r.p.length ? ' (first ' + r.p.length + ' of ' + r.pn + ')' : '')));
         row.appendChild(timeline(r));
         list.appendChild(row);
       });

@@ -6,7 +6,6 @@ where known, the line and the sample.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -46,47 +45,22 @@ def require_path(path: str | Path | None, what: str) -> Path:
     return path
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number")
-
-
 def read_json(path: Path) -> Any:
-    """Parse a whole JSON file; ``NaN``/``Infinity`` literals and bad JSON are errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
-    except ValueError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path) from None
+    """Parse a whole JSON file within the reader limits (:mod:`timelens_eval.json_limits`);
+    ``NaN``/``Infinity`` literals, a key given twice in one object and bad JSON are errors."""
+    from timelens_eval.json_limits import read_json_file
+
+    return read_json_file(path)
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """``(line number, record)`` for each non-blank line; the last line may lack a newline."""
-    try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path=path) from None
-    with fh:
-        number = 0
-        try:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line, parse_constant=_reject_constant)
-                except json.JSONDecodeError as exc:
-                    raise InputError(
-                        f"not valid JSON ({exc.msg})", path=path, line=number
-                    ) from None
-                except ValueError as exc:
-                    raise InputError(f"not valid JSON ({exc})", path=path, line=number) from None
-                yield number, record
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text ({exc.reason})", path=path, line=number + 1) from None
+    """``(line number, record)`` for each non-blank line; the last line may lack a newline.
+
+    Each line is read within the reader limits (:mod:`timelens_eval.json_limits`).
+    """
+    from timelens_eval import json_limits
+
+    yield from json_limits.iter_jsonl(path)
 
 
 def require(

@@ -168,6 +168,25 @@ def run(
     timeout: Annotated[
         float | None, typer.Option(metavar="SECONDS", help="Time limit of one request try.")
     ] = None,
+    max_retry_after: Annotated[
+        float,
+        typer.Option(min=0, metavar="SECONDS", help="Longest server-asked wait honoured."),
+    ] = 120.0,
+    max_answer_chars: Annotated[
+        int,
+        typer.Option(min=1, metavar="N", help="Cut longer answers (flagged in the record)."),
+    ] = 65536,
+    parse_timeout: Annotated[
+        float,
+        typer.Option(min=0.001, metavar="SECONDS", help="Time one answer may take to parse."),
+    ] = 10.0,
+    quarantine_corrupt: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-corrupt",
+            help="On resume, move corrupt records aside and run their samples again.",
+        ),
+    ] = False,
     fps: Annotated[
         float | None,
         typer.Option(metavar="FPS", help="Frames sampled per second (overrides the adapter's)."),
@@ -245,6 +264,10 @@ def run(
         retry_errors=retry_errors,
         max_attempts=max_attempts,
         request_timeout=timeout,
+        max_retry_after=max_retry_after,
+        max_answer_chars=max_answer_chars,
+        parse_timeout=parse_timeout,
+        quarantine_corrupt=quarantine_corrupt,
         template=template,
         encoding=encoding,
         decode_workers=workers,
@@ -308,9 +331,13 @@ def _check_writable(target: Path) -> None:
     if existing == target and target.is_file():
         return  # an earlier result file: resumed or refused later, with its reason
     if not existing.is_dir():
-        raise ConfigError(f"cannot write {target}: {existing} is a file, not a folder")
+        raise ConfigError(
+            f"cannot write {target}: a part of the path is a file, not a folder ({existing})"
+        )
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise ConfigError(f"cannot write {target}: read-only file system ({existing})")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write {target}: {existing} is not writable")
+        raise ConfigError(f"cannot write {target}: permission denied ({existing})")
 
 
 def _check_output_file(output: Path | None, benchmarks: int) -> None:
@@ -335,6 +362,12 @@ def _check_videos(adapter, loaded: list, options) -> None:  # noqa: ANN001
 
 
 def _report(outcome):  # noqa: ANN001, ANN202
+    if outcome.quarantined:
+        typer.echo(
+            f"{outcome.paths.samples}: {outcome.quarantined} corrupt record(s) moved to "
+            f"{outcome.paths.quarantine} and run again",
+            err=True,
+        )
     state = "done" if outcome.result is not None else "incomplete"
     missing = getattr(outcome, "missing_videos", 0)
     skipped = f"; {missing} with a missing video, left out of the metrics" if missing else ""

@@ -8,13 +8,17 @@ searchable per-query drill-down, and each run's full spec folded).
 
 Each page embeds its data as JSON inside ``<script type="application/json">``, escaped
 so that no string can close the element; the script renders every string with
-``textContent``, so markup in a model name or an answer is shown as text.
+``textContent``, so markup in a model name or an answer is shown as text. Invisible
+control characters (bidi overrides such as U+202E, zero-width characters, C0/C1
+controls) in any string are written out as ``[U+202E]`` before a page is built, so that
+no string can reorder or hide the text around it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import math
 import re
 import time
 from collections import defaultdict
@@ -38,7 +42,14 @@ from timelens_eval.report.html import script_json
 __all__ = ["BuildOptions", "BuildSummary", "build_site", "model_slug"]
 
 METRICS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+# Characters that change how the text around them reads without being seen: C0 and C1
+# controls (tab and newline aside), bidi marks, embeddings, overrides and isolates (a
+# U+202E reverses the rest of its line), zero-width characters, line separators, BOM.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
 _ANSWER_LIMIT = 4000
+_SPANS_SHOWN = 20  # predicted spans drawn per query (the first is the one scored)
 # Groups left out of the overview's average column (test benchmarks, not model quality).
 NOT_AVERAGED = frozenset({"synthetic"})
 
@@ -71,6 +82,22 @@ def model_slug(name: str) -> str:
     contain anything)."""
     readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "model"
     return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every invisible control character written out as ``[U+XXXX]``."""
+    return _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+def neutralized(data: Any) -> Any:
+    """Page data (plain JSON values) with :func:`visible` applied to every string and key."""
+    if isinstance(data, str):
+        return visible(data)
+    if isinstance(data, dict):
+        return {visible(str(k)): neutralized(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [neutralized(v) for v in data]
+    return data
 
 
 def _short(title: str) -> str:
@@ -168,6 +195,11 @@ def site_data(loaded: list[LoadedResult], options: BuildOptions) -> dict[str, An
     }
 
 
+def _time(value: float) -> float | None:
+    """A time for the page (JSON has no infinity: a time beyond the float range is null)."""
+    return value if math.isfinite(value) else None
+
+
 def _record(rec: Any) -> dict[str, Any]:
     answer = rec.answer
     if answer is not None and len(answer) > _ANSWER_LIMIT:
@@ -178,7 +210,8 @@ def _record(rec: Any) -> dict[str, Any]:
         "q": rec.query,
         "d": rec.duration,
         "gt": [list(s) for s in rec.gt],
-        "p": [list(s) for s in rec.spans],
+        "p": [[_time(a), _time(b)] for a, b in rec.spans[:_SPANS_SHOWN]],
+        "pn": len(rec.spans),
         "iou": rec.iou,
         "st": rec.status,
         "a": answer,
@@ -262,23 +295,8 @@ def _template() -> Template:
     return Template(text)
 
 
-def _page(template: Template, page: str, title: str, root: str, data: Any, stamp: str) -> str:
-    from timelens_eval import __version__
-
-    return template.substitute(
-        title=html.escape(title),
-        page=page,
-        root=root,
-        data=script_json(data),
-        generated=html.escape(stamp),
-        version=html.escape(__version__),
-    )
-
-
-def build_site(options: BuildOptions) -> BuildSummary:
-    """Build the site into ``options.out``; returns sizes and timing."""
-    started = time.perf_counter()
-    loaded = load_results(options.results)
+def _write_pages(loaded: list[LoadedResult], options: BuildOptions) -> int:
+    """Write the assets, the index, the shift view and one page per model (their count)."""
     out = options.out
     (out / "assets").mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(parents=True, exist_ok=True)
@@ -313,11 +331,39 @@ def build_site(options: BuildOptions) -> BuildSummary:
             stamp,
         )
         (out / "models" / f"{model_slug(name)}.html").write_text(page, encoding="utf-8")
+    return len(by_model)
+
+
+def _page(template: Template, page: str, title: str, root: str, data: Any, stamp: str) -> str:
+    from timelens_eval import __version__
+
+    return template.substitute(
+        title=html.escape(visible(title)),
+        page=page,
+        root=root,
+        data=script_json(neutralized(data)),
+        generated=html.escape(stamp),
+        version=html.escape(__version__),
+    )
+
+
+def build_site(options: BuildOptions) -> BuildSummary:
+    """Build the site into ``options.out``; returns sizes and timing. A folder that
+    cannot be written (a file in the way, a read-only disk) is one ``OutputError``."""
+    from timelens_eval.errors import OutputError
+
+    started = time.perf_counter()
+    loaded = load_results(options.results)
+    out = options.out
+    try:
+        models = _write_pages(loaded, options)
+    except OSError as exc:
+        raise OutputError(exc.filename or out, exc) from None
     files = [p for p in out.rglob("*") if p.is_file()]
     return BuildSummary(
         out=out,
-        pages=2 + len(by_model),
-        models=len(by_model),
+        pages=2 + models,
+        models=models,
         results=len(loaded),
         total_bytes=sum(p.stat().st_size for p in files),
         index_bytes=(out / "index.html").stat().st_size,

@@ -2,19 +2,26 @@
 
 Checks, in order (each failure is one reason naming what is wrong):
 
-1. the file is JSON, its ``schema_version`` is one this version reads, and it matches
-   the schema;
-2. the benchmark is registered and the variant agrees with the registry; metric values
-   are percentages and CIs bracket them;
+1. the file is a regular file within the header limits (:mod:`timelens_eval.json_limits`:
+   size, nesting, number length, no key twice in one object), its ``schema_version``
+   is one this version reads, and it matches the schema;
+2. the benchmark is registered and the variant agrees with the registry; every metric
+   is one the recorded protocol defines, a percentage, inside its CI;
 3. reported results name their ``source``; self-reported metrics exist;
-4. reproduced results carry ``benchmark_hash`` and a per-sample file; the hash must be
-   one of :mod:`known_hashes` or the hash of the benchmark loaded from an annotation
-   file the validator can read; ``samples_sha256`` must match the file;
+4. reproduced results carry ``benchmark_hash``, a per-sample file inside the header's
+   folder (no absolute path, no ``..``, no link out, no device) and its
+   ``samples_sha256``; the benchmark hash must be one of :mod:`known_hashes` or the
+   hash of the benchmark loaded from an annotation file the validator can read;
+   ``samples_sha256`` must match the file;
 5. sample coverage: no duplicate ids; with the benchmark loaded, every sample present,
-   no unknown ids, and each ``sample_hash`` equal to the benchmark's;
-6. aggregates: the header's metrics and counts equal what :func:`metrics.summarize`
-   gives on the per-sample IoUs, within ``tolerance`` percentage points; each IoU
-   equals its first predicted span against the GT.
+   no unknown ids, each record's id, video, query, duration and GT equal to the
+   benchmark's, and each ``sample_hash`` equal to the benchmark's; without it, each
+   ``sample_hash`` must still be the hash of the record's own fields;
+6. every answer parsed again under the recorded protocol gives the record's status,
+   spans and IoU (:mod:`~timelens_eval.leaderboard.recompute`);
+7. aggregates: the header's metrics, CIs (recomputed with its bootstrap settings),
+   ``n``, ``n_videos`` and counts equal what the per-sample records give, within
+   ``tolerance`` percentage points.
 
 Checks that cannot run (no annotation file) become warnings, not reasons. A run's
 sidecar and lock files (``*.json.spec``, ``*.json.lock``, the older ``*.spec.json`` and
@@ -25,7 +32,6 @@ invalid, so ``validate results/org/model/*`` works on a folder the runner wrote.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,19 +40,19 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from timelens_eval.benchmarks.base import Benchmark
-from timelens_eval.errors import TimelensError, UnknownNameError
+from timelens_eval.errors import InputError, TimelensError, UnknownNameError
+from timelens_eval.leaderboard import recompute
 from timelens_eval.leaderboard.known_hashes import known_hashes
 from timelens_eval.store import (
     SCHEMA_VERSION,
     RunResult,
     SampleRecord,
     read_sample_records,
+    resolve_samples_file,
     sidecar_kind,
 )
 
 __all__ = ["ValidateOptions", "FileReport", "validate_file", "validate_files"]
-
-_SCORED = {"ok", "out_of_range"}
 
 
 class ValidateOptions(BaseModel):
@@ -59,6 +65,9 @@ class ValidateOptions(BaseModel):
         True, description="Load benchmarks (from --annotations or default paths) for coverage."
     )
     tolerance: float = Field(0.05, description="Allowed |header - recomputed| in points.")
+    parse_timeout: float = Field(
+        10.0, gt=0, description="Seconds one answer may take to parse again."
+    )
 
 
 class FileReport(BaseModel):
@@ -106,13 +115,13 @@ def validate_file(
 
 
 def _read_header(path: Path, report: FileReport) -> RunResult | None:
+    from timelens_eval.json_limits import read_json_file
+
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        report.reasons.append("file not found")
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        report.reasons.append(f"not valid JSON ({exc})")
+        raw = read_json_file(path, header=True)
+    except InputError as exc:
+        where = f"line {exc.line}: " if exc.line is not None else ""
+        report.reasons.append(f"{where}{exc.reason}")
         return None
     if not isinstance(raw, dict):
         report.reasons.append("a result file must hold one JSON object")
@@ -120,7 +129,7 @@ def _read_header(path: Path, report: FileReport) -> RunResult | None:
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         report.reasons.append(
-            f"unknown schema_version {version!r} (this version reads {SCHEMA_VERSION})"
+            f"unknown schema_version {repr(version)[:40]} (this version reads {SCHEMA_VERSION})"
         )
         return None
     try:
@@ -163,28 +172,39 @@ def _check_result(
     if result.samples_file is None:
         report.reasons.append("a reproduced result needs its per-sample file (samples_file)")
         return
+    if result.samples_sha256 is None:
+        report.reasons.append("samples_sha256 is missing (the hash of the per-sample file)")
     records = _read_records(path, result, report)
     if records is None:
         return
+    if not records:
+        report.reasons.append("the per-sample file is empty")
+        return
     _check_coverage(result, records, bench, report)
-    _check_aggregates(result, records, options.tolerance, report)
+    reasons = report.reasons
+    recompute.check_record_fields(records, bench, reasons)
+    recompute.check_answers(records, spec.protocol, reasons, timeout=options.parse_timeout)
+    recompute.check_summary(result, records, bench, options.tolerance, reasons)
 
 
 def _check_metrics(result: RunResult, report: FileReport) -> None:
+    recompute.check_metric_names(result, report.reasons)
     for name, m in result.summary.metrics.items():
-        if not (name == "mIoU" or name.startswith("R1@")):
-            report.warnings.append(f"metric {name!r} is not shown on the leaderboard")
+        shown = name[:40]
         if not 0 <= m.value <= 100:
-            report.reasons.append(f"{name} = {m.value} is not a percentage in [0, 100]")
+            report.reasons.append(f"{shown} = {m.value} is not a percentage in [0, 100]")
+        bounds = [b for b in (m.ci_low, m.ci_high) if b is not None]
+        if any(not 0 <= b <= 100 for b in bounds):
+            report.reasons.append(f"{shown}: CI [{m.ci_low}, {m.ci_high}] leaves [0, 100]")
         if (
             m.ci_low is not None
             and m.ci_high is not None
             and not (m.ci_low - 1e-9 <= m.value <= m.ci_high + 1e-9)
         ):
-            report.reasons.append(f"{name}: CI [{m.ci_low}, {m.ci_high}] excludes {m.value}")
+            report.reasons.append(f"{shown}: CI [{m.ci_low}, {m.ci_high}] excludes {m.value}")
     for name in result.self_reported_metrics:
         if name not in result.summary.metrics:
-            report.reasons.append(f"self-reported metric {name!r} is not among the metrics")
+            report.reasons.append(f"self-reported metric {name[:40]!r} is not among the metrics")
 
 
 def _benchmark(
@@ -231,15 +251,20 @@ def _check_hash(result: RunResult, bench: Benchmark | None, report: FileReport) 
 
 
 def _read_records(path: Path, result: RunResult, report: FileReport) -> list[SampleRecord] | None:
+    from timelens_eval.json_limits import open_regular_file
+
     assert result.samples_file is not None
-    samples_path = path.parent / result.samples_file
     try:
-        data = samples_path.read_bytes()
+        samples_path = resolve_samples_file(path, result.samples_file)
+        digest = hashlib.sha256()
+        with open_regular_file(samples_path) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
         records = read_sample_records(samples_path)
-    except (OSError, TimelensError) as exc:
+    except InputError as exc:
         report.reasons.append(f"per-sample file: {exc}")
         return None
-    if result.samples_sha256 and hashlib.sha256(data).hexdigest() != result.samples_sha256:
+    if result.samples_sha256 and digest.hexdigest() != result.samples_sha256:
         report.reasons.append("samples_sha256 does not match the per-sample file")
     return records
 
@@ -280,65 +305,6 @@ def _check_coverage(
             f"{len(changed)} samples differ from the benchmark (sample_hash; e.g. "
             f"{_examples(changed)})"
         )
-
-
-def _check_aggregates(
-    result: RunResult, records: list[SampleRecord], tolerance: float, report: FileReport
-) -> None:
-    from timelens_eval.metrics import summarize
-    from timelens_eval.spans import best_window_iou
-
-    if not records:
-        report.reasons.append("the per-sample file is empty")
-        return
-    wrong_iou = []
-    if not result.spec.protocol.parse.clip_to_duration:
-        for r in records:
-            if r.status in _SCORED and r.spans and r.gt:
-                expected = best_window_iou(r.spans[0], r.gt)
-            elif r.status in _SCORED:
-                continue
-            else:
-                expected = 0.0
-            if abs(expected - r.iou) > 1e-4:
-                wrong_iou.append(r.sample_id)
-    if wrong_iou:
-        report.reasons.append(
-            f"{len(wrong_iou)} per-sample IoUs do not match their spans and GT "
-            f"(e.g. {_examples(wrong_iou)})"
-        )
-    try:
-        recomputed = summarize(
-            [r.iou for r in records],
-            [r.status for r in records],
-            [r.video_id for r in records],
-            result.spec.protocol,
-            bootstrap=0,
-        )
-    except ValueError as exc:
-        report.reasons.append(f"per-sample results cannot be aggregated: {exc}")
-        return
-    header = result.summary
-    if header.n != recomputed.n:
-        report.reasons.append(
-            f"summary.n = {header.n} but the per-sample file gives {recomputed.n}"
-        )
-    for name, value in header.metrics.items():
-        if name not in recomputed.metrics:
-            continue
-        again = recomputed.metrics[name].value
-        if abs(value.value - again) > tolerance:
-            report.reasons.append(
-                f"tampered aggregate: {name} = {value.value:.4g} but the per-sample results "
-                f"give {again:.4g}"
-            )
-    for field in ("parse_failures", "reversed", "out_of_range", "errors"):
-        stated: Any = getattr(header, field)
-        if stated is not None and stated != getattr(recomputed, field):
-            report.reasons.append(
-                f"summary.{field} = {stated} but the per-sample file gives "
-                f"{getattr(recomputed, field)}"
-            )
 
 
 def parse_annotation_args(values: Sequence[str]) -> dict[str, Path]:
