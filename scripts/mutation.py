@@ -58,9 +58,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_parsing_timelens_equivalence.py",
         ],
     ),
+    "compare-stats": (
+        ["timelens_eval/compare_stats.py"],
+        ["tests/test_compare_stats.py", "tests/test_compare.py", "tests/test_compare_rules.py"],
+    ),
     "compare": (
-        ["timelens_eval/compare_stats.py", "timelens_eval/compare.py"],
-        ["tests/test_compare.py", "tests/test_compare_support.py", "tests/test_compare_stats.py"],
+        ["timelens_eval/compare.py"],
+        ["tests/test_compare.py", "tests/test_compare_rules.py", "tests/test_compare_stats.py"],
     ),
     "reward": (["timelens_eval/rlvr/reward.py"], ["tests/test_rlvr_reward.py"]),
 }
