@@ -5,8 +5,6 @@ error categories), and the bootstrap intervals against a direct computation."""
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,24 +14,17 @@ from scipy import stats
 
 from timelens_eval.compare import (
     CompareOptions,
-    LoadedResult,
     compare_results,
-    find_result_files,
     load_results,
-    per_sample_scores,
-    select_results,
 )
-from timelens_eval.errors import ConfigError, InputError
 from timelens_eval.store import (
     MetricsSummary,
     MetricValue,
     RunResult,
     RunSpec,
     SampleRecord,
-    read_result,
     write_result,
 )
-from timelens_eval.synthetic.annotations import FORMAT, FORMAT_VERSION
 
 ORIG, REF = "synthetic-original", "synthetic-refined"
 
