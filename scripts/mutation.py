@@ -2,6 +2,7 @@
 
     python scripts/mutation.py GROUP [GROUP ...]     # e.g. spans parsing metrics
     python scripts/mutation.py --list
+    python scripts/mutation.py --rerun-survivors GROUP   # after adding tests
 
 Each group names the files whose mutants are made and the test files that must kill
 them. A group runs ``mutmut run`` (configured under ``[tool.mutmut]`` in pyproject.toml)
@@ -9,6 +10,9 @@ in its own folder, ``out/mutation/GROUP``, which links to this checkout's code a
 and holds the generated ``pyproject.toml`` that restricts mutmut to the group; then it
 prints the counts and writes ``out/mutation/GROUP/survivors.txt`` (each surviving
 mutant's name and diff). Mutants run at ``nice -n 15``: the run is CPU-heavy.
+``--rerun-survivors`` runs only the last run's survivors again (mutmut then forgets the
+other results, so the counts of the earlier run are kept in ``out/mutation/GROUP/stats.json``
+and updated): tests are only ever added, so a killed mutant stays killed.
 ``docs/testing.md`` keeps the latest scores and every survivor judged equivalent.
 """
 
@@ -58,9 +62,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_parsing_timelens_equivalence.py",
         ],
     ),
+    "compare-stats": (
+        ["timelens_eval/compare_stats.py"],
+        ["tests/test_compare_stats.py", "tests/test_compare.py", "tests/test_compare_rules.py"],
+    ),
     "compare": (
-        ["timelens_eval/compare_stats.py", "timelens_eval/compare.py"],
-        ["tests/test_compare.py", "tests/test_compare_support.py", "tests/test_compare_stats.py"],
+        ["timelens_eval/compare.py"],
+        ["tests/test_compare.py", "tests/test_compare_rules.py", "tests/test_compare_stats.py"],
     ),
     "reward": (["timelens_eval/rlvr/reward.py"], ["tests/test_rlvr_reward.py"]),
 }
@@ -105,6 +113,37 @@ def run(group: str, fresh: bool) -> dict[str, int]:
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=folder, env=env, check=True)
     stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
     write_survivors(folder)
+    (folder / "stats.json").write_text(json.dumps(stats, indent=1), encoding="utf-8")
+    return stats
+
+
+def _survivor_names(folder: Path) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": ""}
+    shown = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split(":")[0].strip() for line in shown.splitlines() if ": survived" in line]
+
+
+def rerun_survivors(group: str) -> dict[str, int]:
+    """Run the survivors of the group's last full run again; returns the updated counts."""
+    folder = prepare(group)
+    stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    names = _survivor_names(folder)
+    env = {**os.environ, "PYTHONPATH": "", "TIMELENS_PROPERTY_EXAMPLES": "40"}
+    mutmut = [sys.executable, "-m", "mutmut"]
+    if names:
+        subprocess.run(["nice", "-n", "15", *mutmut, "run", *names], cwd=folder, env=env)
+    left = len(_survivor_names(folder))
+    stats["killed"] = stats.get("killed", 0) + len(names) - left
+    stats["survived"] = left
+    write_survivors(folder)
+    (folder / "stats.json").write_text(json.dumps(stats, indent=1), encoding="utf-8")
     return stats
 
 
@@ -136,6 +175,11 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="run only the last run's survivors again (after adding tests)",
+    )
+    parser.add_argument(
         "--survivors", action="store_true", help="only list the survivors of the last run"
     )
     args = parser.parse_args()
@@ -149,7 +193,7 @@ def main() -> None:
         if args.survivors:
             print("\n".join(write_survivors(OUT / group)))
             continue
-        stats = run(group, args.fresh)
+        stats = rerun_survivors(group) if args.rerun_survivors else run(group, args.fresh)
         killed = stats.get("killed", 0) + stats.get("timeout", 0)
         total = stats.get("total", 0)
         print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -68,3 +70,30 @@ def test_video_bootstrap_draws_videos_and_weights_their_samples() -> None:
     for b in (0, 57, 199):
         w = boot.draws[b][[0, 1, 2, 0]].astype(float)
         np.testing.assert_allclose(got[b], per_sample @ w / w.sum())
+
+
+def test_undefined_correlations_and_empty_draws_are_nan_without_a_warning() -> None:
+    """A tied row or a draw that holds none of a variant's videos is NaN, silently."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        taus = kendall_tau_b_rows(np.array([[1.0, 1.0, 1.0], [1, 2, 3]]), np.ones((2, 3)))
+        rhos = spearman_rho_rows(np.array([[2.0, 2.0, 2.0]]), np.array([[1.0, 2.0, 3.0]]))
+        boot = VideoBootstrap("a b".split(), np.array([[2, 0], [0, 2], [1, 1]]))
+        got = boot.scores(np.array([[1.0, 0.0]]), ["a", "a"])
+    assert np.isnan(taus).all() and np.isnan(rhos).all()
+    np.testing.assert_array_equal(got[[0, 2], 0], [0.5, 0.5])
+    assert np.isnan(got[1, 0])  # video "a" not drawn: no sample to average
+
+
+def test_two_models_and_unsigned_integer_scores() -> None:
+    """Two models (one pair) and scores held as unsigned integers rank by value."""
+    assert kendall_tau_b([1.0, 2.0], [1.0, 2.0]) == 1.0
+    assert kendall_tau_b_rows(np.array([[1.0, 2.0]]), np.array([[2.0, 1.0]]))[0] == -1.0
+    counts = np.array([0, 3, 1], dtype=np.uint8)
+    np.testing.assert_array_equal(rank_desc(counts), [3.0, 1.0, 2.0])
+    np.testing.assert_array_equal(competition_rank(counts), [3, 1, 2])
+    assert kendall_tau_b(counts, [0.0, 3.0, 1.0]) == 1.0
+    assert kendall_tau_b([0.0, 3.0, 1.0], counts) == 1.0
+    assert spearman_rho(counts, counts[::-1].copy()) == pytest.approx(
+        stats.spearmanr([0, 3, 1], [1, 3, 0]).statistic
+    )
