@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -269,8 +270,17 @@ def _installed() -> str:
     return ", ".join(found)
 
 
-def bench(corpus: str, n: int, tmp: Path, code: Path | None, keep: Path | None) -> None:
-    """Generate one corpus, time both scorers on it, print a Markdown table."""
+def _median_row(rows: list[tuple]) -> tuple:
+    """One scorer's row with the median wall, CPU and peak over the rounds."""
+    name, _, _, _, nums, ci = rows[0]
+    med = [statistics.median(r[i] for r in rows) for i in (1, 2, 3)]
+    return name, med[0], med[1], med[2], nums, ci
+
+
+def bench(
+    corpus: str, n: int, tmp: Path, code: Path | None, keep: Path | None, repeat: int = 1
+) -> None:
+    """Generate one corpus, time both scorers on it ``repeat`` times, print a Markdown table."""
     path = (keep / f"{corpus}.json") if keep else tmp / f"{corpus}.json"
     start = time.perf_counter()
     (generate_raw if corpus == "raw" else generate)(path, n)
@@ -278,10 +288,18 @@ def bench(corpus: str, n: int, tmp: Path, code: Path | None, keep: Path | None) 
     took = time.perf_counter() - start
     print(f"\n### {corpus}: {n:,} predictions ({size:.0f} MiB, written in {took:.1f} s)\n")
     print(f"load average before: {os.getloadavg()[0]:.1f}; {_installed()}\n")
-    rows = [_ours(path)]
-    if code is not None:
-        rows.append(_timelens(code, path))
+    runs = []
+    for _ in range(repeat):  # both scorers back to back, each round
+        runs.append([_ours(path)] + ([_timelens(code, path)] if code is not None else []))
+    rows = [_median_row([r[i] for r in runs]) for i in range(len(runs[0]))]
     ref = rows[-1] if code is not None else None
+    if repeat > 1:
+        ratios = [r[1][1] / r[0][1] for r in runs] if code is not None else []
+        print(
+            f"{repeat} rounds, medians; wall speed-up per round: "
+            + ", ".join(f"{x:.1f}x" for x in ratios)
+            + "\n"
+        )
     print(
         "| scorer | wall (s) | CPU (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU | CI "
         "| speed-up wall / CPU |"
@@ -340,6 +358,7 @@ def main() -> None:
     parser.add_argument("--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO"))
     parser.add_argument("--timelens-rev", default="main", help="revision of a bare git dir")
     parser.add_argument("--keep", type=Path, default=None, help="write the files in this folder")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of both scorers (medians)")
     parser.add_argument(
         "--parsers", type=int, default=0, help="also time each parser on this many answers"
     )
@@ -351,7 +370,7 @@ def main() -> None:
         if args.parsers:
             parser_costs(args.parsers, code)
         for corpus in args.corpus or ("raw", "parsed"):
-            bench(corpus, args.n, Path(tmp), code, args.keep)
+            bench(corpus, args.n, Path(tmp), code, args.keep, args.repeat)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,15 @@ def test_score_answer_uses_the_first_span_and_best_window():
         "from 9 to 3", [(0, 10)], protocol=Protocol(parse={"swap_reversed": True})
     )
     assert swapped.iou == pytest.approx(0.6)
+
+
+def test_cluster_sums_with_one_sample_per_video_equal_the_grouped_sums():
+    from timelens_eval.metrics import _cluster_sums
+
+    rng = np.random.default_rng(3)
+    contributions = rng.random((50, 4))
+    inverse = rng.permutation(50)
+    grouped = np.stack(
+        [np.bincount(inverse, weights=col, minlength=50) for col in contributions.T], axis=1
+    )
+    assert np.array_equal(_cluster_sums(contributions, inverse, 50), grouped)

@@ -178,6 +178,10 @@ def cluster_bootstrap(
 
 
 def _cluster_sums(contributions: np.ndarray, inverse: np.ndarray, k: int) -> np.ndarray:
+    if k == len(inverse):  # every sample its own video: the sums are the rows, reordered
+        sums = np.empty_like(contributions)
+        sums[inverse] = contributions
+        return sums
     return np.stack(
         [np.bincount(inverse, weights=col, minlength=k) for col in contributions.T], axis=1
     )

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import gc
 import math
-import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 from timelens_eval.benchmarks._io import finite
 from timelens_eval.errors import ConfigError, InputError
+from timelens_eval.predictions_columns import TimelensColumns, read_timelens_columns
 from timelens_eval.spans import Span
 
 __all__ = [
@@ -506,127 +505,3 @@ def _read_own_jsonl(path: Path) -> PredictionSet:
     if not out.refs:
         raise InputError("no predictions in file", path=path)
     return out
-
-
-@dataclass
-class TimelensColumns:
-    """A TimeLens-format JSON file as arrays (the fast path of :func:`read_timelens_columns`).
-
-    ``pred_start``/``pred_end`` hold the first ``timestamps`` pair (NaN for an empty
-    list or a row without ``timestamps``); the rows without ``timestamps`` are
-    ``answer_rows``, with their answer text in ``answers``, to be parsed by the caller.
-    """
-
-    path: str
-    keys: list[str]
-    videos: list[str]
-    gt_start: Any
-    gt_end: Any
-    pred_start: Any
-    pred_end: Any
-    durations: Any
-    answer_rows: Any
-    answers: list[str]
-
-
-def _column_decoders() -> tuple[Any, Any]:
-    import msgspec
-
-    value_type = msgspec.defstruct(
-        "TimelensValue",
-        [
-            ("timestamps", list[tuple[float, float]] | None, None),
-            ("answers", str | None, None),
-            ("duration", float, float("nan")),
-        ],
-        gc=False,
-    )
-    return (
-        msgspec.json.Decoder(dict[str, value_type]),
-        msgspec.json.Decoder(list[tuple[float, float]]),
-    )
-
-
-_has_three_parts = operator.methodcaller("count", ">>>")
-
-
-def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
-    """Read a TimeLens ``.json`` file straight into arrays, or None to use the full reader.
-
-    Returns None whenever the file is not the plain shape (keys ``video>>>query>>>[s, e]``
-    with a JSON pair, values with ``timestamps`` pairs and/or ``answers``, finite
-    numbers): :func:`read_predictions` then reads it and reports any error with its file
-    and sample.
-    """
-    import msgspec
-    import numpy as np
-
-    path = Path(path)
-    if path.suffix != ".json":
-        return None
-    decoder, pairs_decoder = _column_decoders()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        from timelens_eval.json_limits import read_limits, read_regular_file
-
-        try:
-            limit = read_limits().file_bytes
-            raw_bytes = read_regular_file(path, limit, what="the file", env="")
-            data = decoder.decode(raw_bytes)
-        except (msgspec.DecodeError, msgspec.ValidationError, InputError):
-            return None  # the full reader reports what is wrong
-        n = len(data)
-        if n == 0 or raw_bytes.count(b">>>") > 2 * n:
-            return None  # a key may be repeated: the full reader names duplicates
-        del raw_bytes
-        keys = list(data)
-        # One split of all keys gives each key's parts when no key has more or fewer than
-        # two separators and no ">" touches a separator (which could shift a split).
-        joined = ">>>".join(keys)
-        if ">>>>" in joined or list(map(_has_three_parts, keys)).count(2) != n:
-            return None
-        parts = joined.split(">>>")
-        try:
-            gt_list = pairs_decoder.decode("[" + ",".join(parts[2::3]) + "]")
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None  # Python literals such as (1.0, 7.5): the full reader handles them
-        if len(gt_list) != n:
-            return None
-        gt = np.fromiter(chain.from_iterable(gt_list), np.float64, 2 * n).reshape(n, 2)
-        if not np.isfinite(gt).all() or (gt[:, 0] < 0).any() or (gt[:, 0] > gt[:, 1]).any():
-            return None
-        values = list(data.values())
-        stamps = list(map(operator.attrgetter("timestamps"), values))
-        answer_rows = [i for i, s in enumerate(stamps) if s is None]
-        answers = [values[i].answers for i in answer_rows]
-        if None in answers:
-            return None
-        pred = np.full((n, 2), np.nan)
-        spanned = [i for i, s in enumerate(stamps) if s]
-        if spanned:
-            firsts = chain.from_iterable(stamps[i][0] for i in spanned)
-            pred[spanned] = np.fromiter(firsts, np.float64, 2 * len(spanned)).reshape(-1, 2)
-            if not np.isfinite(pred[spanned]).all():
-                return None
-        for i in spanned:  # rare: several spans, each must be finite
-            if len(stamps[i]) > 1 and not np.isfinite(stamps[i]).all():
-                return None
-        durations = np.fromiter(map(operator.attrgetter("duration"), values), np.float64, n)
-        if np.isinf(durations).any():
-            return None
-        return TimelensColumns(
-            path=str(path),
-            keys=keys,
-            videos=parts[0::3],
-            gt_start=gt[:, 0],
-            gt_end=gt[:, 1],
-            pred_start=pred[:, 0],
-            pred_end=pred[:, 1],
-            durations=durations,
-            answer_rows=np.array(answer_rows, dtype=np.intp),
-            answers=answers,
-        )
-    finally:
-        if enabled:
-            gc.enable()

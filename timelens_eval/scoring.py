@@ -39,7 +39,6 @@ from timelens_eval.metrics import (
     video_clusters,
 )
 from timelens_eval.parsing import ParseStatus, first_span, parse_spans, round_seconds
-from timelens_eval.parsing_batch import first_spans
 from timelens_eval.predictions import (
     PredictionSet,
     TimelensColumns,
@@ -446,15 +445,13 @@ def score_timelens_columns(
     """Score a TimeLens file read by :func:`read_timelens_columns` (GT from the keys).
 
     Vectorised: the same rules as :func:`score_predictions` with the default parse
-    options; the answers without ``timestamps`` are parsed together by
-    :func:`~timelens_eval.parsing_batch.first_spans`.
+    options (the reader has parsed the answers without ``timestamps`` with
+    :func:`~timelens_eval.parsing_batch.first_spans`).
     """
     if protocol.parse != _DEFAULT_PARSE:
         raise ConfigError("the column path only serves the default parse options")
-    start = cols.pred_start.copy()
-    end = cols.pred_end.copy()
-    if len(cols.answer_rows):
-        start[cols.answer_rows], end[cols.answer_rows] = first_spans(cols.answers)
+    start = cols.pred_start
+    end = cols.pred_end
     has = ~np.isnan(start)
     with np.errstate(invalid="ignore"):
         reversed_ = has & ~(start < end)
