@@ -348,7 +348,7 @@ def create_app(
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from timelens_eval.runner_guards import InvalidOutput, checked_output
+    from timelens_eval.runner.guards import InvalidOutput, checked_output
 
     served = model_name or served_model_id(adapter.model)
     secrets = sorted(
