@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from openai_fault_server import FaultServer, Reply, completion
 from PIL import Image
-from timelens_eval_adapters.openai_chat import OpenAIAdapter, message_content
-from timelens_eval_adapters.pricing import PRICES, cost_usd, price_for
 
 from timelens_eval.adapters import GenerationConfig, GroundingRequest, build_adapter
+from timelens_eval.adapters.openai_chat import OpenAIAdapter, message_content
+from timelens_eval.adapters.pricing import PRICES, cost_usd, price_for
 from timelens_eval.errors import ConfigError, MissingDependencyError, TimelensError
 from timelens_eval.messages import ImagePart, PromptMessage, TextPart
 
@@ -234,7 +234,8 @@ def test_retry_after_header_forms():
     import time
 
     import httpx
-    from timelens_eval_adapters.openai_chat import retry_after_seconds
+
+    from timelens_eval.adapters.openai_chat import retry_after_seconds
 
     assert retry_after_seconds(httpx.Headers({"retry-after": "2.5"})) == 2.5
     assert retry_after_seconds(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
@@ -278,7 +279,7 @@ def _decode_video_url(url: str) -> np.ndarray:
 def test_frames_as_video_sends_videos_with_the_vllm_processor_options(
     monkeypatch, model: str, runs: int, fps: float
 ):
-    from timelens_eval_adapters.presets import PRESETS, resolve_preset
+    from timelens_eval.adapters.presets import PRESETS, resolve_preset
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     preset = resolve_preset(model)

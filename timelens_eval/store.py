@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from timelens_eval.adapters import GenerationConfig, ModelType
+from timelens_eval.adapters.interface import GenerationConfig, ModelType
 from timelens_eval.errors import InputError
 from timelens_eval.protocol import Protocol
 from timelens_eval.video.types import FrameSpec

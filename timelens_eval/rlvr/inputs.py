@@ -52,7 +52,7 @@ class InputSpec:
     """What a model sees: preset, frames, template, encoding and how frames are passed."""
 
     preset: Any
-    """A :class:`timelens_eval_adapters.presets.ModelPreset`."""
+    """A :class:`timelens_eval.adapters.presets.ModelPreset`."""
     vision: str
     """``video``, ``chunks`` (one video per run of frames between texts) or ``images``."""
     frames: FrameSpec
@@ -68,8 +68,7 @@ class InputSpec:
         ``template`` and ``encoding`` default to the preset's; ``input_mode: images``
         passes frames as images, otherwise the preset's way (``video`` or ``chunks``).
         """
-        from timelens_eval_adapters.presets import resolve_preset
-
+        from timelens_eval.adapters.presets import resolve_preset
         from timelens_eval.video.encodings import ENCODINGS
 
         preset = resolve_preset(config.model, config.preset)
@@ -187,8 +186,8 @@ def snap_row_gt(row: Mapping[str, Any], message: Any, vision: str = "video") -> 
 def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, Any]:
     """The keyword arguments of the processor call the ``transformers`` adapter makes for
     ``message`` (plus the system turn of ``spec.system_prompt``, which evaluation has not)."""
-    from timelens_eval_adapters.presets import build_qwen_inputs
-    from timelens_eval_adapters.transformers_hf import hf_processor_inputs
+    from timelens_eval.adapters.presets import build_qwen_inputs
+    from timelens_eval.adapters.transformers_hf import hf_processor_inputs
 
     inputs = build_qwen_inputs(message, spec.preset, spec.vision)
     call = hf_processor_inputs(processor, inputs, spec.preset)
