@@ -267,8 +267,10 @@ def _decode_video_url(url: str) -> np.ndarray:
     header, data = url.split(";base64,", 1)
     assert header == "data:video/jpeg"
     return np.stack(
-        [np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB"))
-         for f in data.split(",")]
+        [
+            np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB"))
+            for f in data.split(",")
+        ]
     )
 
 
@@ -309,8 +311,9 @@ def test_frames_as_video_sends_videos_with_the_vllm_processor_options(
 def test_frames_as_video_of_a_qwen3_model_warns_that_times_are_lost(monkeypatch, caplog):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     with caplog.at_level("WARNING", logger="timelens_eval.adapters.openai"):
-        OpenAIAdapter(model="Qwen/Qwen3-VL-8B-Instruct", base_url="http://127.0.0.1:9/v1",
-                      frames_as="video")
+        OpenAIAdapter(
+            model="Qwen/Qwen3-VL-8B-Instruct", base_url="http://127.0.0.1:9/v1", frames_as="video"
+        )
     assert "no video metadata" in caplog.text and "vllm adapter" in caplog.text
 
 

@@ -292,7 +292,7 @@ class TransformersAdapter(Adapter):
                 f"transformers adapter: cannot load {config.model!r}: {reason}"
             ) from None
         self._device = torch.device(device)
-        self._model = model.to(self._device).eval()
+        self._model = model.to(self._device).eval()  # type: ignore[arg-type]
         self._processor = processor
         self._torch = torch
 

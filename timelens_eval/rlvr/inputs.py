@@ -180,7 +180,7 @@ def snap_row_gt(row: Mapping[str, Any], message: Any, vision: str = "video") -> 
     times = shown_times(message, vision)
     if times.size == 0:
         raise InputError("cannot snap the GT: the prompt shows no frame")
-    return {**row, "gt": [list(snap_span_to_times(w, times)) for w in row["gt"]]}
+    return {**row, "gt": [list(snap_span_to_times(w, list(times))) for w in row["gt"]]}
 
 
 def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, Any]:
@@ -189,7 +189,7 @@ def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, A
     from timelens_eval.adapters.presets import build_qwen_inputs
     from timelens_eval.adapters.transformers_hf import hf_processor_inputs
 
-    inputs = build_qwen_inputs(message, spec.preset, spec.vision)
+    inputs = build_qwen_inputs(message, spec.preset, spec.vision)  # type: ignore[arg-type]
     call = hf_processor_inputs(processor, inputs, spec.preset)
     if spec.system_prompt:
         system = {"role": "system", "content": [{"type": "text", "text": spec.system_prompt}]}
@@ -239,7 +239,8 @@ def _sample_fps(meta: Any) -> float:
     """Frames per second of a video's sample from its metadata (a dict or VideoMetadata):
     ``len(frames_indices) / total_num_frames * fps``, as the processors derive it."""
     get = meta.get if isinstance(meta, Mapping) else lambda key: getattr(meta, key)
-    return len(get("frames_indices")) / max(float(get("total_num_frames")), 1e-6) * get("fps")
+    indices, total, fps = get("frames_indices"), get("total_num_frames"), get("fps")
+    return len(indices) / max(float(total), 1e-6) * fps  # type: ignore[arg-type,operator]
 
 
 def _encode_patches(processor: Any, call: dict[str, Any]) -> EncodedPrompt:
