@@ -38,9 +38,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from timelens_eval_adapters.presets import PRESETS, build_qwen_inputs
-    from timelens_eval_adapters.vllm_engine import vllm_prompt
-
+    from timelens_eval.adapters.presets import PRESETS, build_qwen_inputs
+    from timelens_eval.adapters.vllm_engine import vllm_prompt
     from timelens_eval.prompts import build_prompt
     from timelens_eval.video.budget import frame_size
     from timelens_eval.video.types import Frames
@@ -64,7 +63,7 @@ def main() -> None:
         print(f"request building, preset {name}: {_median(build, args.repeat) * 1000:.1f} ms")
 
     os.environ.setdefault("GEMINI_API_KEY", "benchmark")
-    from timelens_eval_adapters.gemini import GeminiAdapter, file_sha256
+    from timelens_eval.adapters.gemini import GeminiAdapter, file_sha256
 
     with tempfile.TemporaryDirectory() as tmp:
         adapter = GeminiAdapter(
@@ -81,9 +80,8 @@ def main() -> None:
         seconds = _median(lambda: file_sha256(blob), args.repeat)
         print(f"gemini upload cache key (SHA-256): {64 / seconds:.0f} MiB/s")
 
-        from timelens_eval_adapters.transformers_hf import TransformersAdapter
-
         from timelens_eval.adapters import GenerationConfig, GroundingRequest
+        from timelens_eval.adapters.transformers_hf import TransformersAdapter
         from timelens_eval.tiny_models import build_tiny_model
 
         tiny = build_tiny_model(Path(tmp) / "tiny", "qwen2_5_vl")

@@ -25,8 +25,8 @@ CHECKPOINT = ROOT / "timelens_eval" / "data" / "reference-tiny"
 
 def make_rows(n: int, frames: int, seed: int = 0) -> list[dict]:
     from PIL import Image
-    from timelens_eval_adapters.presets import build_qwen_inputs, resolve_preset
 
+    from timelens_eval.adapters.presets import build_qwen_inputs, resolve_preset
     from timelens_eval.prompts import build_prompt
     from timelens_eval.video.types import Frames
 

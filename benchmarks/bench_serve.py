@@ -24,9 +24,9 @@ import sys
 import time
 
 import numpy as np
-from timelens_eval_adapters.openai_chat import OpenAIAdapter
 
 from timelens_eval.adapters import GroundingRequest
+from timelens_eval.adapters.openai_chat import OpenAIAdapter
 from timelens_eval.messages import ImagePart, PromptMessage, TextPart
 
 

@@ -36,15 +36,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-if importlib.util.find_spec("timelens_eval_adapters") is None:
-    # Not installed: load adapters/ under its installed name (see pyproject's package-dir).
-    _spec = importlib.util.spec_from_file_location(
-        "timelens_eval_adapters",
-        ROOT / "adapters" / "__init__.py",
-        submodule_search_locations=[str(ROOT / "adapters")],
-    )
-    sys.modules["timelens_eval_adapters"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["timelens_eval_adapters"])
 
 
 def _emit(result: dict, code: int) -> None:

@@ -91,7 +91,7 @@ def prepare(group: str) -> Path:
     files, tests = GROUPS[group]
     folder = OUT / group
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("timelens_eval", "tests", "benchmarks", "adapters", "leaderboard", "results"):
+    for name in ("timelens_eval", "tests", "benchmarks", "leaderboard", "results"):
         link = folder / name
         if not link.exists():
             link.symlink_to(ROOT / name)

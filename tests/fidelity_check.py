@@ -53,13 +53,12 @@ def ours(
     own_processor: bool = False,
 ) -> Ours:
     """The adapters' request for ``video`` (see the module doc)."""
-    from timelens_eval_adapters.presets import (
+    from timelens_eval.adapters.presets import (
         PRESETS,
         build_qwen_inputs,
         processor_call,
         vllm_multimodal,
     )
-
     from timelens_eval.prompts import build_prompt
     from timelens_eval.video.sampler import sample_frames
 
@@ -159,9 +158,8 @@ def generate(video: str | Path, root: Path) -> list[dict[str, Any]]:
     """Each preset's tiny random checkpoint answers through the ``transformers`` adapter."""
     import asyncio
 
-    from timelens_eval_adapters.transformers_hf import TransformersAdapter
-
     from timelens_eval.adapters import GenerationConfig, GroundingRequest
+    from timelens_eval.adapters.transformers_hf import TransformersAdapter
     from timelens_eval.tiny_models import build_tiny_model
 
     out = []

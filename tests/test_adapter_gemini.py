@@ -27,9 +27,8 @@ import pytest
 
 pytest.importorskip("google.genai")
 
-from timelens_eval_adapters.gemini import GeminiAdapter  # noqa: E402
-
 from timelens_eval.adapters import AdapterError, GenerationConfig, GroundingRequest  # noqa: E402
+from timelens_eval.adapters.gemini import GeminiAdapter  # noqa: E402
 from timelens_eval.errors import ConfigError, MissingDependencyError  # noqa: E402
 from timelens_eval.parsing import parse_spans  # noqa: E402
 from timelens_eval.prompts import TIMELENS_PROMPT, build_prompt  # noqa: E402

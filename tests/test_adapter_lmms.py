@@ -24,9 +24,9 @@ from lmms_eval.api.model import lmms  # noqa: E402
 from lmms_eval.models import MODEL_REGISTRY_V2  # noqa: E402
 from lmms_eval.models.registry_v2 import ModelManifest  # noqa: E402
 from lmms_eval.protocol import ChatMessages  # noqa: E402
-from timelens_eval_adapters.lmms_bridge import LmmsAdapter  # noqa: E402
 
 from timelens_eval.adapters import AdapterError, GenerationConfig, GroundingRequest  # noqa: E402
+from timelens_eval.adapters.lmms_bridge import LmmsAdapter  # noqa: E402
 from timelens_eval.errors import ConfigError, MissingDependencyError  # noqa: E402
 from timelens_eval.parsing import parse_spans  # noqa: E402
 from timelens_eval.prompts import build_prompt  # noqa: E402

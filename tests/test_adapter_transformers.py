@@ -19,14 +19,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from timelens_eval_adapters.presets import PRESETS, build_qwen_inputs  # noqa: E402
-from timelens_eval_adapters.transformers_hf import (  # noqa: E402
+from timelens_eval.adapters import GenerationConfig, GroundingRequest  # noqa: E402
+from timelens_eval.adapters.presets import PRESETS, build_qwen_inputs  # noqa: E402
+from timelens_eval.adapters.transformers_hf import (  # noqa: E402
     TransformersAdapter,
     generate_kwargs,
     request_seed,
 )
-
-from timelens_eval.adapters import GenerationConfig, GroundingRequest  # noqa: E402
 from timelens_eval.errors import ConfigError, MissingDependencyError  # noqa: E402
 from timelens_eval.parsing import ParseStatus, parse_spans  # noqa: E402
 from timelens_eval.prompts import build_prompt  # noqa: E402
@@ -247,9 +246,9 @@ def test_qwen3_processor_reads_true_frame_times_from_the_metadata(tiny: dict[str
     from types import SimpleNamespace
 
     import torch
-    from timelens_eval_adapters.presets import video_metadata
     from transformers.video_utils import VideoMetadata
 
+    from timelens_eval.adapters.presets import video_metadata
     from timelens_eval.tiny_models import load_processor
 
     processor = load_processor(tiny["qwen3-vl"])

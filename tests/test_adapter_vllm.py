@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from timelens_eval_adapters.presets import PRESETS, frames_fps, resolve_preset, video_metadata
-from timelens_eval_adapters.vllm_engine import (
+
+from timelens_eval.adapters import AdapterError, GenerationConfig, GroundingRequest
+from timelens_eval.adapters.presets import PRESETS, frames_fps, resolve_preset, video_metadata
+from timelens_eval.adapters.vllm_engine import (
     EngineOutput,
     VLLMAdapter,
     VLLMConfig,
@@ -25,8 +27,6 @@ from timelens_eval_adapters.vllm_engine import (
     engine_args,
     sampling_params,
 )
-
-from timelens_eval.adapters import AdapterError, GenerationConfig, GroundingRequest
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import VideoSource
 from timelens_eval.prompts import build_prompt

@@ -98,7 +98,7 @@ def test_the_default_install_is_one_without_the_extras(default_bin):
 def test_an_os_error_during_a_run_is_one_line_and_debug_shows_the_traceback(
     tmp_path, capsys, monkeypatch
 ):
-    import timelens_eval.runner as runner
+    import timelens_eval.runner.engine as runner
 
     def disk_full(spec, path):  # noqa: ANN001, ANN202
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -121,7 +121,7 @@ def test_an_os_error_during_a_run_is_one_line_and_debug_shows_the_traceback(
 
 
 def test_an_unexpected_exception_is_one_line_with_a_hint(tmp_path, capsys, monkeypatch):
-    import timelens_eval.runner as runner
+    import timelens_eval.runner.engine as runner
 
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("something inside broke\nsecond line")

@@ -19,9 +19,9 @@ import pytest
 from openai_fault_server import ANSWER, FaultServer, Reply, completion
 from parse_stall import STALL, stalling_env
 from test_runner_support import toy_benchmark
-from timelens_eval_adapters.openai_chat import OpenAIAdapter
 
 from timelens_eval.adapters import Adapter, GroundingOutput, GroundingRequest, Usage
+from timelens_eval.adapters.openai_chat import OpenAIAdapter
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.runner import RunOptions, run_benchmark
 from timelens_eval.spans import Span
@@ -189,7 +189,7 @@ def test_backoff_jitter_stays_inside_max_backoff(monkeypatch):
 _CHILD = """
 import json, sys
 import numpy as np
-from timelens_eval_adapters.openai_chat import OpenAIAdapter
+from timelens_eval.adapters.openai_chat import OpenAIAdapter
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.runner import RunOptions, run_benchmark
 from timelens_eval.spans import Span

@@ -21,7 +21,8 @@ from parse_stall import STALL, stalling_env
 from timelens_eval.adapters import build_adapter
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.leaderboard.validate import ValidateOptions, validate_file
-from timelens_eval.runner import RunOptions, run_benchmark, summarize_records
+from timelens_eval.runner import RunOptions, run_benchmark
+from timelens_eval.runner.engine import summarize_records
 from timelens_eval.spans import Span
 from timelens_eval.store import SampleRecord, read_result, read_sample_records, write_result
 

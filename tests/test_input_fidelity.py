@@ -184,7 +184,8 @@ def test_own_processor_gets_what_the_official_evaluation_hands_it(
     own_processor_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import torch
-    from timelens_eval_adapters.transformers_hf import TransformersAdapter, declares_own_processor
+
+    from timelens_eval.adapters.transformers_hf import TransformersAdapter, declares_own_processor
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert declares_own_processor(str(own_processor_checkpoint))
@@ -226,8 +227,7 @@ def test_own_processor_gets_what_the_official_evaluation_hands_it(
 
 
 def test_a_stock_processor_is_not_trusted_by_default(tmp_path: Path) -> None:
-    from timelens_eval_adapters.transformers_hf import declares_own_processor
-
+    from timelens_eval.adapters.transformers_hf import declares_own_processor
     from timelens_eval.tiny_models import build_tiny_processor
 
     folder = build_tiny_processor(tmp_path / "p", "qwen2_5_vl")
@@ -291,8 +291,7 @@ def test_inputs_command_reports_the_official_frames_and_tokens(
 def test_inputs_without_torchvision_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from timelens_eval_adapters.inputs import describe_inputs
-
+    from timelens_eval.adapters.inputs import describe_inputs
     from timelens_eval.errors import MissingDependencyError
 
     real = importlib.util.find_spec

@@ -36,9 +36,21 @@ def _pinned_transformers() -> Path:
     marker = folder / ".complete"
     if not marker.exists():
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--upgrade",
-             "--target", str(folder), *PINNED],
-            capture_output=True, text=True, timeout=900,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--upgrade",
+                "--target",
+                str(folder),
+                *PINNED,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert done.returncode == 0, f"pip install --target failed: {done.stderr[-2000:]}"
         marker.write_text("\n".join(PINNED) + "\n")
@@ -58,7 +70,10 @@ def test_inputs_match_the_official_pipeline_under_transformers_4_57(tmp_path: Pa
     }
     done = subprocess.run(
         [sys.executable, str(HERE / "fidelity_check.py"), str(OHOFG), "--generate"],
-        capture_output=True, text=True, timeout=1200, env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

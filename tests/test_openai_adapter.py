@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from openai_fault_server import FaultServer, Reply, completion
 from PIL import Image
-from timelens_eval_adapters.openai_chat import OpenAIAdapter, message_content
-from timelens_eval_adapters.pricing import PRICES, cost_usd, price_for
 
 from timelens_eval.adapters import GenerationConfig, GroundingRequest, build_adapter
+from timelens_eval.adapters.openai_chat import OpenAIAdapter, message_content
+from timelens_eval.adapters.pricing import PRICES, cost_usd, price_for
 from timelens_eval.errors import ConfigError, MissingDependencyError, TimelensError
 from timelens_eval.messages import ImagePart, PromptMessage, TextPart
 
@@ -234,7 +234,8 @@ def test_retry_after_header_forms():
     import time
 
     import httpx
-    from timelens_eval_adapters.openai_chat import retry_after_seconds
+
+    from timelens_eval.adapters.openai_chat import retry_after_seconds
 
     assert retry_after_seconds(httpx.Headers({"retry-after": "2.5"})) == 2.5
     assert retry_after_seconds(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
@@ -266,8 +267,10 @@ def _decode_video_url(url: str) -> np.ndarray:
     header, data = url.split(";base64,", 1)
     assert header == "data:video/jpeg"
     return np.stack(
-        [np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB"))
-         for f in data.split(",")]
+        [
+            np.asarray(Image.open(io.BytesIO(base64.b64decode(f))).convert("RGB"))
+            for f in data.split(",")
+        ]
     )
 
 
@@ -278,7 +281,7 @@ def _decode_video_url(url: str) -> np.ndarray:
 def test_frames_as_video_sends_videos_with_the_vllm_processor_options(
     monkeypatch, model: str, runs: int, fps: float
 ):
-    from timelens_eval_adapters.presets import PRESETS, resolve_preset
+    from timelens_eval.adapters.presets import PRESETS, resolve_preset
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     preset = resolve_preset(model)
@@ -308,8 +311,9 @@ def test_frames_as_video_sends_videos_with_the_vllm_processor_options(
 def test_frames_as_video_of_a_qwen3_model_warns_that_times_are_lost(monkeypatch, caplog):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     with caplog.at_level("WARNING", logger="timelens_eval.adapters.openai"):
-        OpenAIAdapter(model="Qwen/Qwen3-VL-8B-Instruct", base_url="http://127.0.0.1:9/v1",
-                      frames_as="video")
+        OpenAIAdapter(
+            model="Qwen/Qwen3-VL-8B-Instruct", base_url="http://127.0.0.1:9/v1", frames_as="video"
+        )
     assert "no video metadata" in caplog.text and "vllm adapter" in caplog.text
 
 

@@ -18,7 +18,7 @@ FAST = {"backoff": 0.05, "max_backoff": 1.0, "timeout": 2.0}
 
 
 def ground(server: FaultServer, monkeypatch: pytest.MonkeyPatch, **args: object):
-    from timelens_eval_adapters.openai_chat import OpenAIAdapter
+    from timelens_eval.adapters.openai_chat import OpenAIAdapter
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fault")
     adapter = OpenAIAdapter(model="gpt-4o", base_url=server.base_url, **{**FAST, **args})

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from openai_fault_server import ANSWER, Drop, FaultServer, Reply
-from timelens_eval_adapters.openai_chat import OpenAIAdapter
 
+from timelens_eval.adapters.openai_chat import OpenAIAdapter
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.parsing import parse_spans
 from timelens_eval.runner import RunOptions, run_benchmark

@@ -11,9 +11,9 @@ import json
 
 import numpy as np
 import pytest
-from timelens_eval_adapters.mock import MockAdapter, hash_fraction
-from timelens_eval_adapters.openai_chat import OpenAIAdapter
 
+from timelens_eval.adapters.mock import MockAdapter, hash_fraction
+from timelens_eval.adapters.openai_chat import OpenAIAdapter
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.runner import RunOptions, run_benchmark
 from timelens_eval.serve import ServerThread, create_app

@@ -55,20 +55,22 @@ def test_template_hash_is_sha256_of_the_text() -> None:
 
 
 def test_build_prompt_puts_frames_first_then_the_instruction() -> None:
-    msg = build_prompt("a person opens a door", frames([0.0, 0.5, 1.04]), "timelens-7b",
-                       "interleaved", 3.0)
+    msg = build_prompt(
+        "a person opens a door", frames([0.0, 0.5, 1.04]), "timelens-7b", "interleaved", 3.0
+    )
     assert isinstance(msg, PromptMessage)
     assert (msg.template, msg.encoding) == ("timelens-7b", "interleaved")
     kinds = [type(p).__name__ for p in msg.parts]
     assert kinds == ["TextPart", "ImagePart"] * 3 + ["TextPart"]
     assert [p.text for p in msg.parts if isinstance(p, TextPart)] == [
-        "0.0s", "0.5s", "1.0s", PREFIX_7B + PAPER_PROMPT,
+        "0.0s",
+        "0.5s",
+        "1.0s",
+        PREFIX_7B + PAPER_PROMPT,
     ]
     assert [p.index for p in msg.images] == [0, 1, 2]
     np.testing.assert_allclose(msg.timestamps, [0.0, 0.5, 1.04])
-    assert msg.text("<image>") == (
-        "0.0s<image>0.5s<image>1.0s<image>" + PREFIX_7B + PAPER_PROMPT
-    )
+    assert msg.text("<image>") == ("0.0s<image>0.5s<image>1.0s<image>" + PREFIX_7B + PAPER_PROMPT)
 
 
 def test_build_prompt_with_list_and_none_encodings() -> None:

@@ -93,9 +93,21 @@ def test_run_on_timelens_bench_uses_the_live_protocol_and_says_so(
 ) -> None:
     out = tmp_path / "run.json"
     code = main(
-        ["run", "-a", "uniform", "-b", "charades-timelens", "--annotations",
-         str(_timelens_bench(tmp_path)), "-o", str(out), "--bootstrap", "0", "--no-progress",
-         *args]
+        [
+            "run",
+            "-a",
+            "uniform",
+            "-b",
+            "charades-timelens",
+            "--annotations",
+            str(_timelens_bench(tmp_path)),
+            "-o",
+            str(out),
+            "--bootstrap",
+            "0",
+            "--no-progress",
+            *args,
+        ]
     )
     assert code == 0
     assert read_result(out).spec.protocol.name == expected

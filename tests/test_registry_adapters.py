@@ -115,7 +115,7 @@ def test_entry_point_adapter_runs_through_the_cli(plugin_dist, tmp_path):
 def test_builtins_are_registered_lazily_and_listed():
     for name, target in BUILTIN_ADAPTERS.items():
         assert ADAPTERS.target(name) == target
-    code = "import sys, timelens_eval.adapters; print('timelens_eval_adapters.mock' in sys.modules)"
+    code = "import sys, timelens_eval.adapters; print('timelens_eval.adapters.mock' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -249,3 +249,55 @@ def test_an_adapter_module_that_cannot_import_is_a_clear_error(tmp_path, monkeyp
             build_adapter("thing-test")
     finally:
         ADAPTERS._entries.pop("thing-test", None)
+
+
+CONFIGURED_PLUGIN = """
+from typing import ClassVar
+from pydantic import BaseModel, ConfigDict, Field
+from timelens_eval.adapters import Adapter, GroundingOutput
+
+class WindowConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: float = Field(0.0, ge=0)
+    sizes: list[float] = Field(default_factory=lambda: [1.0])
+    label: str
+
+class WindowAdapter(Adapter):
+    name: ClassVar[str] = "window"
+    config_model = WindowConfig
+    needs_frames: ClassVar[bool] = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.config = WindowConfig.model_validate(kwargs)
+
+    async def ground(self, request):
+        c = self.config
+        return GroundingOutput(text=f"{c.start} - {c.start + c.sizes[0]}")
+"""
+
+
+def test_an_installed_adapter_declares_its_arguments_in_a_config_model(tmp_path, monkeypatch):
+    (tmp_path / "window_plugin_pkg.py").write_text(CONFIGURED_PLUGIN)
+    info = tmp_path / "window_plugin-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: window-plugin\nVersion: 2.0\n")
+    (info / "entry_points.txt").write_text(
+        "[timelens_eval.adapters]\nwindow-test = window_plugin_pkg:WindowAdapter\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert discover_adapters()["window-test"] == "window-plugin"
+        adapter = build_adapter("window-test", 'start=2,sizes=[3, 4],label="7"')
+        assert adapter.config.sizes == [3.0, 4.0] and adapter.config.label == "7"
+        assert adapter.args == {"start": 2.0, "sizes": [3.0, 4.0], "label": "7"}
+        for args, message in (
+            ("label=x,strat=1", "did you mean 'start'"),
+            ("label=x,start=soon", "bad value start='soon'"),
+            ("start=1", "needs argument"),
+        ):
+            with pytest.raises(ConfigError, match=message):
+                build_adapter("window-test", args)
+    finally:
+        sys.modules.pop("window_plugin_pkg", None)
+        ADAPTERS._entries.pop("window-test", None)

@@ -173,3 +173,18 @@ def test_trl_outside_the_tested_range_is_refused(  # type: ignore[no-untyped-def
     config.write_text('{"name": "x", "model": "m", "output_dir": "%s"}' % (tmp_path / "out"))
     assert main(["rlvr", "train", "--config", str(config)]) == 2
     assert f"trl {installed} is installed" in capsys.readouterr().err
+
+
+def test_the_video_trainer_is_not_built_on_an_untested_trl(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The class that overrides TRL's private methods checks the version itself."""
+    import importlib.metadata
+
+    from timelens_eval.errors import DependencyVersionError
+    from timelens_eval.rlvr.video_grpo import video_grpo_trainer_class
+
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "1.17.0" if name == "trl" else real(name)
+    )
+    with pytest.raises(DependencyVersionError, match="but trl 1.17.0 is installed"):
+        video_grpo_trainer_class()

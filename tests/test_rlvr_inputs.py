@@ -176,9 +176,9 @@ def _snapping_trainer(tmp_path: Path, snap: bool, seen: list[Any]) -> tuple[Any,
     """A video trainer on TimeLens-7B's inputs (built-in patches: no torchvision needed)
     whose reward records the GT it is given."""
     from datasets import Dataset
-    from timelens_eval_adapters.presets import PRESETS
     from transformers import AutoModelForImageTextToText
 
+    from timelens_eval.adapters.presets import PRESETS
     from timelens_eval.rlvr.trainer import GRPOSettings, grpo_config
     from timelens_eval.rlvr.video_grpo import video_grpo_trainer_class, video_prompt
     from timelens_eval.tiny_models import build_tiny_model, load_processor

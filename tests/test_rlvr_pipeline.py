@@ -351,7 +351,7 @@ def test_reference_command_runs_every_stage_shortened(workdir) -> None:
     from timelens_eval.benchmarks import load_benchmark
     from timelens_eval.checkpoint_inputs import INPUTS_FILE
     from timelens_eval.runner import RunOptions, run_benchmark
-    from timelens_eval.runner_main import reference_model
+    from timelens_eval.runner.defaults import reference_model
 
     loader = {"split": "train", "videos": 2, "cache_dir": str(workdir / "synth")}
     out = workdir / "reference-short"

@@ -19,7 +19,7 @@ from timelens_eval.video.types import FrameSpec  # noqa: E402
 
 
 def _inputs() -> InputSpec:
-    from timelens_eval_adapters.presets import PRESETS
+    from timelens_eval.adapters.presets import PRESETS
 
     return InputSpec(
         preset=PRESETS["qwen2.5-vl"],

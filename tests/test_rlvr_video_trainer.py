@@ -86,7 +86,7 @@ def test_patches_match_the_qwen_image_processor() -> None:
 
 def _inputs(vision: str = "video") -> InputSpec:
     """Qwen2.5-VL inputs for 56 x 56 frames at 2 fps (video, or TimeLens-7B's chunks)."""
-    from timelens_eval_adapters.presets import PRESETS
+    from timelens_eval.adapters.presets import PRESETS
 
     preset = PRESETS["qwen2.5-vl" if vision == "video" else "timelens-7b"]
     return InputSpec(

@@ -11,7 +11,8 @@ import pytest
 from test_runner_support import metrics_of
 
 from timelens_eval.cli import main
-from timelens_eval.runner import output_path, parse_shard
+from timelens_eval.runner.files import output_path
+from timelens_eval.runner.options import parse_shard
 from timelens_eval.store import read_result, sidecar_kind
 
 MOCK = ["run", "-a", "mock", "--no-progress", "--bootstrap", "0"]
@@ -157,8 +158,8 @@ def test_compare_report_and_build_skip_sidecars_named_on_the_command_line(
 
 
 def test_a_path_inside_the_project_is_recorded_relative_to_it(tmp_path):
-    from timelens_eval.runner_main import REFERENCE_MODEL_DIR
-    from timelens_eval.runner_spec import portable_args
+    from timelens_eval.runner.defaults import REFERENCE_MODEL_DIR
+    from timelens_eval.runner.provenance import portable_args
 
     args = {"model": str(REFERENCE_MODEL_DIR), "elsewhere": str(tmp_path), "n": 3}
     assert portable_args(args) == {

@@ -20,7 +20,7 @@ from timelens_eval.store import read_result, read_sample_records
 
 @pytest.mark.slow
 def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_path, capsys):
-    from timelens_eval.runner_main import DEFAULT_BENCHMARKS, DEFAULT_MODELS, default_models
+    from timelens_eval.runner.defaults import DEFAULT_BENCHMARKS, DEFAULT_MODELS, default_models
 
     models = default_models()
     assert main(["run", "--runs-dir", str(tmp_path), "--no-progress", "--bootstrap", "100"]) == 0
@@ -76,7 +76,7 @@ def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_pa
 def test_reference_model_is_left_out_with_a_reason_when_torch_is_missing(monkeypatch):
     import importlib.util
 
-    from timelens_eval import runner_main
+    from timelens_eval.runner import defaults as runner_main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
@@ -93,7 +93,7 @@ def test_reference_model_is_left_out_with_a_reason_when_torch_is_missing(monkeyp
 def test_reference_model_reads_the_inputs_beside_the_checkpoint(tmp_path):
     from timelens_eval.checkpoint_inputs import INPUTS_FILE
     from timelens_eval.errors import InputError
-    from timelens_eval.runner_main import reference_model
+    from timelens_eval.runner.defaults import reference_model
 
     with pytest.raises(InputError, match=INPUTS_FILE):
         reference_model(tmp_path)
@@ -243,7 +243,7 @@ def test_cli_never_prints_or_writes_an_environment_key(tmp_path):
 
 
 def test_progress_lines_for_logs(tmp_path, capsys):
-    from timelens_eval.runner_progress import RunProgress
+    from timelens_eval.runner.progress import RunProgress
 
     progress = RunProgress("m · b", total=4, done=1, mode="lines", interval=0.0)
     progress.advance(error=True, cost=0.5)

@@ -14,7 +14,8 @@ from timelens_eval.adapters import Adapter, AdapterError, GroundingOutput, build
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError
 from timelens_eval.metrics import score_answer, summarize
-from timelens_eval.runner import RunOptions, parse_shard, run_benchmark, select_samples
+from timelens_eval.runner import RunOptions, run_benchmark
+from timelens_eval.runner.options import parse_shard, select_samples
 from timelens_eval.spans import Span
 from timelens_eval.store import SCHEMA_VERSION, read_result, read_sample_records
 
@@ -314,7 +315,7 @@ def test_frame_blocks_of_dead_runs_are_freed():
     import sys
     from pathlib import Path
 
-    from timelens_eval.runner_frames import free_orphaned_blocks
+    from timelens_eval.runner.frames import free_orphaned_blocks
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -336,7 +337,7 @@ def test_frame_blocks_of_dead_runs_are_freed():
 
 
 def test_backoff_doubles_with_bounded_jitter_and_respects_the_cap():
-    from timelens_eval.runner import _Run
+    from timelens_eval.runner.engine import _Run
 
     run = _Run.__new__(_Run)
     run.options = RunOptions(backoff_base=1.0, backoff_max=5.0)

@@ -3,8 +3,8 @@ decoding workers, warm-up), which would otherwise make the first estimate far to
 
 from __future__ import annotations
 
-from timelens_eval import runner_progress
-from timelens_eval.runner_progress import RunProgress
+from timelens_eval.runner import progress as runner_progress
+from timelens_eval.runner.progress import RunProgress
 
 
 def test_eta_is_measured_from_the_first_finished_sample(monkeypatch):

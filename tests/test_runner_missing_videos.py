@@ -12,7 +12,7 @@ from timelens_eval.benchmarks import load_benchmark
 from timelens_eval.cli import main
 from timelens_eval.metrics import summarize
 from timelens_eval.runner import RunOptions, run_benchmark
-from timelens_eval.runner_preflight import MissingVideosError
+from timelens_eval.runner.preflight import MissingVideosError
 from timelens_eval.store import read_result, read_sample_records
 from timelens_eval.synthetic.generate import generate_split
 from timelens_eval.synthetic.plan import SplitConfig
@@ -122,7 +122,7 @@ def test_baselines_do_not_read_videos_and_are_not_stopped(
 
 def test_which_adapters_have_their_videos_checked() -> None:
     from timelens_eval.adapters import Adapter, GroundingOutput
-    from timelens_eval.runner_preflight import reads_video
+    from timelens_eval.runner.preflight import reads_video
 
     class FileReader(Adapter):  # e.g. an API that uploads the video file itself
         name = "file-reader"

@@ -10,8 +10,7 @@ from test_runner_support import comparable, metrics_of, toy_benchmark
 from timelens_eval.adapters import build_adapter
 from timelens_eval.cli import main
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.runner import RunOptions, run_benchmark
-from timelens_eval.runner_merge import merge_shards
+from timelens_eval.runner import RunOptions, merge_shards, run_benchmark
 from timelens_eval.store import read_result, read_sample_records
 
 BOOT = 200
@@ -76,7 +75,7 @@ def test_merge_refuses_a_sample_in_two_shards_and_an_edited_stream(tmp_path):
     header = json.loads(b.paths.header.read_text())
     with pytest.raises(InputError, match="changed since"):
         merge_shards([a.paths.header, b.paths.header], tmp_path / "m.json")
-    from timelens_eval.runner_store import file_sha256
+    from timelens_eval.runner.files import file_sha256
 
     header["samples_sha256"] = file_sha256(b.paths.samples)
     b.paths.header.write_text(json.dumps(header))

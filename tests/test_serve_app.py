@@ -264,8 +264,7 @@ def test_the_serve_command_runs_a_real_server(tmp_path):
 
 @pytest.mark.parametrize("encoding", ["interleaved", "list", "frame-index", "none"])
 def test_the_projects_timestamp_encodings_are_read_back(encoding):
-    from timelens_eval_adapters.openai_chat import message_content
-
+    from timelens_eval.adapters.openai_chat import message_content
     from timelens_eval.prompts import build_prompt
     from timelens_eval.video.encodings import format_seconds
     from timelens_eval.video.types import Frames

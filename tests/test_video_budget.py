@@ -47,8 +47,9 @@ def test_timelens_specs_match_the_published_token_budgets() -> None:
         ("qwen2.5-vl", 20, 1080, 1920, (560, 1008)),
     ],
 )
-def test_frame_size_matches_hand_computed_values(family: str, n: int, height: int, width: int,
-                                                 expected: tuple[int, int]) -> None:
+def test_frame_size_matches_hand_computed_values(
+    family: str, n: int, height: int, width: int, expected: tuple[int, int]
+) -> None:
     spec = timelens_frame_spec(family)
     assert tuple(frame_size(height, width, spec, n)) == expected
 
@@ -92,11 +93,12 @@ def test_smart_resize_rounds_and_rejects_extreme_aspect() -> None:
 
 def test_matches_qwen_vl_utils_when_installed() -> None:
     vision = pytest.importorskip("qwen_vl_utils.vision_process")
-    for (height, width) in [(360, 640), (480, 854), (1080, 1920), (56, 100)]:
+    for height, width in [(360, 640), (480, 854), (1080, 1920), (56, 100)]:
         for n in (4, 70, 300, 1200):
             spec = timelens_frame_spec("qwen2.5-vl")
             assert spec.min_pixels is not None and spec.total_pixels is not None
             ceiling = max(min(768 * 784, spec.total_pixels / n * 2), int(spec.min_pixels * 1.05))
-            theirs = vision.smart_resize(height, width, factor=28, min_pixels=spec.min_pixels,
-                                         max_pixels=ceiling)
+            theirs = vision.smart_resize(
+                height, width, factor=28, min_pixels=spec.min_pixels, max_pixels=ceiling
+            )
             assert tuple(frame_size(height, width, spec, n)) == tuple(theirs)

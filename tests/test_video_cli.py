@@ -27,11 +27,22 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: i
 
 
 def test_json_lists_timestamps_and_prompt(video: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = run_json(capsys, str(video), "--fps", "2", "--encoding", "interleaved",
-                   "--template", "timelens-7b", "--query", "a bar moves")
+    out = run_json(
+        capsys,
+        str(video),
+        "--fps",
+        "2",
+        "--encoding",
+        "interleaved",
+        "--template",
+        "timelens-7b",
+        "--query",
+        "a bar moves",
+    )
     assert out["frames"] == 12 and out["duration"] == pytest.approx(6.0, abs=1e-3)
-    assert out["timestamps"] == pytest.approx([0, 0.48, 1, 1.48, 2, 2.48, 3, 3.48, 4, 4.48, 5,
-                                               5.48])
+    assert out["timestamps"] == pytest.approx(
+        [0, 0.48, 1, 1.48, 2, 2.48, 3, 3.48, 4, 4.48, 5, 5.48]
+    )
     assert out["prompt"].startswith("0.0s<image>0.5s<image>1.0s<image>")
     assert "sentence 'a bar moves'" in out["prompt"]
     assert out["encoding"] == "interleaved" and len(out["template_hash"]) == 16
@@ -48,8 +59,23 @@ def test_family_budget_and_clip(video: Path, capsys: pytest.CaptureFixture[str])
 
 def test_sheet_is_written(video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sheet = tmp_path / "sheet.png"
-    assert main(["frames", str(video), "--fps", "1", "--encoding", "overlay",
-                 "--sheet", str(sheet), "--columns", "3"]) == 0
+    assert (
+        main(
+            [
+                "frames",
+                str(video),
+                "--fps",
+                "1",
+                "--encoding",
+                "overlay",
+                "--sheet",
+                str(sheet),
+                "--columns",
+                "3",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "contact sheet:" in text and "6 frames of 192x96" in text
     with Image.open(sheet) as img:
@@ -60,8 +86,9 @@ def test_sheet_is_written(video: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert (pixels < 50).any() and (pixels > 240).any()
 
 
-def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             video: Path) -> None:
+def test_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], video: Path
+) -> None:
     assert main(["frames", str(tmp_path / "missing.mp4")]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"error: {tmp_path / 'missing.mp4'}: file not found"]
@@ -88,10 +115,11 @@ def test_importing_the_video_package_stays_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, timelens_eval; before = set(sys.modules); "
-            "import timelens_eval.video, timelens_eval.prompts, timelens_eval.cli.frames; "
-            "new = set(sys.modules) - before; "
-            "print(sorted(m for m in ('av', 'PIL', 'cv2', 'torch') if m in new))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, timelens_eval; before = set(sys.modules); "
+        "import timelens_eval.video, timelens_eval.prompts, timelens_eval.cli.frames; "
+        "new = set(sys.modules) - before; "
+        "print(sorted(m for m in ('av', 'PIL', 'cv2', 'torch') if m in new))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,8 +14,12 @@ from timelens_eval.video.types import Frames
 def make_frames(timestamps: list[float], height: int = 60, width: int = 80) -> Frames:
     rng = np.random.default_rng(0)
     images = rng.integers(60, 200, size=(len(timestamps), height, width, 3), dtype=np.uint8)
-    return Frames(images=images, timestamps=np.asarray(timestamps, dtype=np.float64),
-                  video_duration=12.34, source_fps=25.0)
+    return Frames(
+        images=images,
+        timestamps=np.asarray(timestamps, dtype=np.float64),
+        video_duration=12.34,
+        source_fps=25.0,
+    )
 
 
 FRAMES = make_frames([0.0, 0.48, 1.0, 11.96])
@@ -38,7 +42,12 @@ IMGS = [("img", 0, 0.0), ("img", 1, 0.48), ("img", 2, 1.0), ("img", 3, 11.96)]
 
 def test_registry_names() -> None:
     assert ENCODINGS.names() == [
-        "frame-index", "frame-index-list", "interleaved", "interleaved-patches", "list", "none",
+        "frame-index",
+        "frame-index-list",
+        "interleaved",
+        "interleaved-patches",
+        "list",
+        "none",
         "overlay",
     ]
     with pytest.raises(UnknownNameError, match="did you mean 'interleaved'"):
@@ -55,7 +64,14 @@ def test_none_is_frames_only() -> None:
 def test_interleaved_puts_one_decimal_seconds_before_each_frame() -> None:
     parts = encode_frames(FRAMES, "interleaved", 12.34)
     assert layout(parts) == [
-        "0.0s", IMGS[0], "0.5s", IMGS[1], "1.0s", IMGS[2], "12.0s", IMGS[3],
+        "0.0s",
+        IMGS[0],
+        "0.5s",
+        IMGS[1],
+        "1.0s",
+        IMGS[2],
+        "12.0s",
+        IMGS[3],
     ]
 
 
@@ -71,7 +87,14 @@ def test_list_states_count_duration_and_times_before_the_frames() -> None:
 
 def test_frame_index_variants() -> None:
     assert layout(encode_frames(FRAMES, "frame-index", 12.34)) == [
-        "Frame 1:", IMGS[0], "Frame 2:", IMGS[1], "Frame 3:", IMGS[2], "Frame 4:", IMGS[3],
+        "Frame 1:",
+        IMGS[0],
+        "Frame 2:",
+        IMGS[1],
+        "Frame 3:",
+        IMGS[2],
+        "Frame 4:",
+        IMGS[3],
     ]
     assert layout(encode_frames(FRAMES, "frame-index-list", 12.34)) == [
         "This video samples 4 frames of a 12.3-second video, numbered 1 to 4 in time order.",
@@ -108,7 +131,10 @@ def test_custom_encoding_can_be_registered() -> None:
 
     try:
         assert layout(encode_frames(make_frames([0.0, 1.5]), "test-seconds-after", 2.0)) == [
-            ("img", 0, 0.0), "<0.00>", ("img", 1, 1.5), "<1.50>",
+            ("img", 0, 0.0),
+            "<0.00>",
+            ("img", 1, 1.5),
+            "<1.50>",
         ]
     finally:
         ENCODINGS._entries.pop("test-seconds-after")

@@ -23,8 +23,28 @@ from timelens_eval.video.testing import read_frame_index, write_indexed_video
 from timelens_eval.video.types import FrameSpec
 
 # Irregular frame times (variable frame rate): bursts, long holds, a 1.7 s gap.
-VFR_TIMES = [0.0, 0.03, 0.07, 0.5, 0.52, 0.9, 1.0, 1.1, 2.8, 2.83, 3.3, 3.31, 3.9, 4.6,
-             4.62, 4.64, 5.0, 5.45, 6.1, 6.7]
+VFR_TIMES = [
+    0.0,
+    0.03,
+    0.07,
+    0.5,
+    0.52,
+    0.9,
+    1.0,
+    1.1,
+    2.8,
+    2.83,
+    3.3,
+    3.31,
+    3.9,
+    4.6,
+    4.62,
+    4.64,
+    5.0,
+    5.45,
+    6.1,
+    6.7,
+]
 CFR_TIMES = [i * 0.04 for i in range(250)]  # 25 fps, 10 s
 
 
@@ -42,7 +62,8 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "ts": write_indexed_video(root / "cfr.ts", CFR_TIMES, gop=25, container_format="mpegts"),
         "raw": write_indexed_video(root / "raw.h264", CFR_TIMES[:100], container_format="h264"),
         "open_gop": write_indexed_video(
-            root / "open_gop.mp4", CFR_TIMES,
+            root / "open_gop.mp4",
+            CFR_TIMES,
             x264_params="open-gop=1:keyint=12:min-keyint=12:scenecut=0:bframes=3",
         ),
     }
@@ -94,8 +115,9 @@ def test_vfr_at_high_fps_returns_every_frame_once(videos: dict[str, Path]) -> No
 
 @pytest.mark.parametrize("key", ["cfr", "short_gop", "ts", "mkv"])
 @pytest.mark.parametrize("fps", [2.0, 0.3, 7.0])
-def test_dense_and_sparse_sampling_agree_with_the_source(videos: dict[str, Path], key: str,
-                                                         fps: float) -> None:
+def test_dense_and_sparse_sampling_agree_with_the_source(
+    videos: dict[str, Path], key: str, fps: float
+) -> None:
     times = CFR_TIMES[:100] if key == "mkv" else CFR_TIMES
     frames = sample_frames(videos[key], FrameSpec(fps=fps))
     duration = times[-1] + 0.04
@@ -150,8 +172,9 @@ def test_audio_track_first_is_ignored(videos: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize(("key", "band_side"), [("rot90", "left"), ("rot270", "right")])
-def test_rotation_metadata_turns_frames_upright(videos: dict[str, Path], key: str,
-                                                band_side: str) -> None:
+def test_rotation_metadata_turns_frames_upright(
+    videos: dict[str, Path], key: str, band_side: str
+) -> None:
     # The coded frame is 192 wide x 96 high with its index band on top. A display rotation
     # of 90 degrees counter-clockwise moves the top edge to the left, -90 to the right.
     frames = sample_frames(videos[key], FrameSpec(fps=5))
@@ -177,8 +200,7 @@ def test_missing_duration_metadata(videos: dict[str, Path]) -> None:
         assert container.streams.video[0].duration is None
     frames = sample_frames(videos["raw"], FrameSpec(fps=2))
     assert indices_of(frames) == [0, 12, 25, 37, 50, 62, 75, 87]
-    np.testing.assert_allclose(frames.timestamps, [0, 0.48, 1, 1.48, 2, 2.48, 3, 3.48],
-                               atol=1e-6)
+    np.testing.assert_allclose(frames.timestamps, [0, 0.48, 1, 1.48, 2, 2.48, 3, 3.48], atol=1e-6)
     with av.open(str(videos["mkv"])) as container:  # Matroska: no per-stream duration
         assert container.streams.video[0].duration is None
     assert probe(videos["mkv"]).duration == pytest.approx(4.0, abs=1e-3)
@@ -224,9 +246,11 @@ def test_truncated_data_keeps_the_frames_that_exist(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(b"hello, this is text\n" * 50, "not a readable video file"),
-     (bytes(range(256)) * 40, "not a readable video file"),
-     (b"", "empty file")],
+    [
+        (b"hello, this is text\n" * 50, "not a readable video file"),
+        (bytes(range(256)) * 40, "not a readable video file"),
+        (b"", "empty file"),
+    ],
 )
 def test_non_video_files(tmp_path: Path, content: bytes, reason: str) -> None:
     bad = tmp_path / "bad.mp4"
@@ -246,8 +270,9 @@ def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
         sample_frames(path, FrameSpec())
 
 
-def test_frame_cache_hits_without_decoding(videos: dict[str, Path], tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frame_cache_hits_without_decoding(
+    videos: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = FrameCache(tmp_path / "cache")
     spec = FrameSpec(fps=1)
     first = sample_frames(videos["cfr"], spec, cache=cache)
@@ -290,8 +315,11 @@ def test_real_charades_video() -> None:
     with av.open(str(REAL)) as container:
         stream = container.streams.video[0]
         wanted = {round(float(t), 4) for t in ts}
-        reference = [f.to_ndarray(format="rgb24") for f in container.decode(stream)
-                     if round(float(f.pts * stream.time_base), 4) in wanted]
+        reference = [
+            f.to_ndarray(format="rgb24")
+            for f in container.decode(stream)
+            if round(float(f.pts * stream.time_base), 4) in wanted
+        ]
     np.testing.assert_array_equal(frames.images, np.stack(reference))
     budget = sample_frames(REAL, timelens_frame_spec("qwen2.5-vl"))
     assert budget.images.shape == (71, 364, 644, 3)

@@ -28,17 +28,27 @@ PYTHON = os.environ.get("TIMELENS_EVAL_VLLM_PYTHON")
 @pytest.mark.skipif(not PYTHON, reason="TIMELENS_EVAL_VLLM_PYTHON names no vLLM environment")
 @pytest.mark.skipif(not OHOFG.is_file(), reason="../shared/data/videos not found")
 def test_vllm_processes_our_prompts_into_the_official_input(tmp_path: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
     env.pop("PYTHONPATH", None)
     done = subprocess.run(
         [str(PYTHON), str(HERE / "vllm_processing_check.py"), str(OHOFG)],
-        capture_output=True, text=True, timeout=1800, env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert {r["preset"] for r in report["results"]} == {
-        "qwen2.5-vl", "qwen3-vl", "timelens-7b", "timelens-8b"
+        "qwen2.5-vl",
+        "qwen3-vl",
+        "timelens-7b",
+        "timelens-8b",
     }
     failed = [(r["preset"], k) for r in report["results"] for k, v in r.items() if v is False]
     assert not failed, (report["vllm"], failed)

@@ -76,8 +76,9 @@ def _apply(processor: Any, prompt: dict[str, Any]) -> dict[str, Any]:
 
 def check(folder: Path, preset: str, video: str) -> dict[str, Any]:
     import torch
-    from timelens_eval_adapters.presets import PRESETS, vllm_multimodal
     from transformers import AutoProcessor
+
+    from timelens_eval.adapters.presets import PRESETS, vllm_multimodal
 
     processor = AutoProcessor.from_pretrained(folder)
     mine = fidelity_check.ours(processor, preset, video, engine="vllm")

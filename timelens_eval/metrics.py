@@ -235,7 +235,7 @@ def cluster_normal_interval(
 
 def summarize(
     ious: Sequence[float] | np.ndarray,
-    statuses: Sequence[Any],
+    statuses: Sequence[Any] | np.ndarray,
     video_ids: Sequence[str],
     protocol: Protocol = TIMELENS_PROTOCOL,
     *,
@@ -258,11 +258,11 @@ def summarize(
         raise ValueError(f"ci must be 'auto', 'bootstrap' or 'analytic', got {ci!r}")
     if not 0.0 < ci_level < 1.0:
         raise ValueError(f"ci_level must be in (0, 1), got {ci_level}")
-    ious = np.asarray(ious, dtype=np.float64)
+    scores = np.asarray(ious, dtype=np.float64)
     status = _status_values(statuses)
-    if not (len(ious) == len(status) == len(video_ids)):
+    if not (len(scores) == len(status) == len(video_ids)):
         raise ValueError("ious, statuses and video_ids must have the same length")
-    if np.any(~np.isfinite(ious)) or np.any((ious < 0) | (ious > 1)):
+    if np.any(~np.isfinite(scores)) or np.any((scores < 0) | (scores > 1)):
         raise ValueError("IoUs must be finite numbers in [0, 1]")
 
     counts = {
@@ -276,20 +276,21 @@ def summarize(
     }
     if protocol.unparsed == "exclude":
         keep = ~(_is_status(status, ParseStatus.NO_SPAN.value) | _is_status(status, ERROR_STATUS))
-        ious = ious[keep]
+        scores = scores[keep]
         inverse, k = video_clusters([v for v, kept in zip(video_ids, keep, strict=True) if kept])
     else:
         inverse, k = clusters if clusters is not None else video_clusters(video_ids)
 
     metrics = protocol_metrics(protocol)
     contributions = (
-        np.stack([m.contribution(ious) for m in metrics], axis=1)
-        if len(ious)
+        np.stack([m.contribution(scores) for m in metrics], axis=1)
+        if len(scores)
         else np.zeros((0, len(metrics)))
     )
-    lows = highs = [None] * len(metrics)
+    lows: list[Any] = [None] * len(metrics)
+    highs: list[Any] = [None] * len(metrics)
     method = None
-    if bootstrap > 0 and len(ious):
+    if bootstrap > 0 and len(scores):
         analytic = ci == "analytic" or (ci == "auto" and k > ANALYTIC_MIN_VIDEOS)
         if analytic and k >= 2:
             method = ANALYTIC_METHOD
@@ -302,7 +303,7 @@ def summarize(
             highs = list(np.quantile(reps, 1.0 - alpha, axis=0))
     values = {}
     for i, metric in enumerate(metrics):
-        value = float(np.mean(contributions[:, i]) * 100.0) if len(ious) else float("nan")
+        value = float(np.mean(contributions[:, i]) * 100.0) if len(scores) else float("nan")
         values[metric.name] = MetricValue(
             value=value,
             ci_low=None if lows[i] is None else float(lows[i]),
@@ -311,7 +312,7 @@ def summarize(
         )
     on_bootstrap = method == BOOTSTRAP_METHOD
     return MetricsSummary(
-        n=int(len(ious)),
+        n=int(len(scores)),
         n_videos=k,
         metrics=values,
         ci_level=ci_level if method is not None else None,
@@ -339,6 +340,8 @@ class PairedTest:
 
 
 def _metric_by_name(name: str | Metric) -> Metric:
+    """The metric called ``name``: ``mIoU``, or ``R1@t`` at any threshold ``t`` (a
+    comparison may ask for a threshold its protocol does not report)."""
     if isinstance(name, Metric):
         return name
     if name == "mIoU":

@@ -65,8 +65,9 @@ class PromptTemplate:
 TEMPLATES: Registry[PromptTemplate] = Registry("prompt template")
 
 
-def register_template(name: str, text: str, *, description: str = "",
-                      replace: bool = False) -> PromptTemplate:
+def register_template(
+    name: str, text: str, *, description: str = "", replace: bool = False
+) -> PromptTemplate:
     """Register a template; model-specific adapters add their own this way."""
     if "{query}" not in text:
         raise ConfigError(f"prompt template {name!r} has no '{{query}}' placeholder")
@@ -85,14 +86,21 @@ def template_hash(name: str) -> str:
     return get_template(name).hash
 
 
-register_template("timelens", TIMELENS_PROMPT,
-                  description="The TimeLens evaluation prompt (frames without timestamp text).")
-register_template("timelens-7b", TIMELENS_7B_PROMPT,
-                  description="TimeLens-7B: explains the timestamps interleaved before frames.")
+register_template(
+    "timelens",
+    TIMELENS_PROMPT,
+    description="The TimeLens evaluation prompt (frames without timestamp text).",
+)
+register_template(
+    "timelens-7b",
+    TIMELENS_7B_PROMPT,
+    description="TimeLens-7B: explains the timestamps interleaved before frames.",
+)
 
 
-def build_prompt(query: str, frames: Frames | None, template: str, encoding: str,
-                 duration: float) -> PromptMessage:
+def build_prompt(
+    query: str, frames: Frames | None, template: str, encoding: str, duration: float
+) -> PromptMessage:
     """One user turn: the encoded frames (if any), then the template's instruction text.
 
     ``duration`` is the video duration the encoding may state (the ``list`` encodings).
@@ -112,5 +120,10 @@ def build_prompt(query: str, frames: Frames | None, template: str, encoding: str
                 total_frames=int(frames.source_frames),
             )
     parts.append(TextPart(chosen.render(query)))
-    return PromptMessage(parts=tuple(parts), template=chosen.name, template_hash=chosen.hash,
-                         encoding=encoding, video=video)
+    return PromptMessage(
+        parts=tuple(parts),
+        template=chosen.name,
+        template_hash=chosen.hash,
+        encoding=encoding,
+        video=video,
+    )

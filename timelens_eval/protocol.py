@@ -60,7 +60,9 @@ class Protocol(BaseModel):
     thresholds: tuple[float, ...] = Field(
         DEFAULT_THRESHOLDS, description="IoU thresholds t of R1@t; a hit is IoU >= t."
     )
-    parse: ParseOptions = Field(default_factory=ParseOptions)
+    parse: ParseOptions = Field(
+        default_factory=ParseOptions, description="Options of the answer parser."
+    )
     span_selection: Literal["first"] = Field(
         "first", description="Which parsed span is scored (TimeLens: the first)."
     )

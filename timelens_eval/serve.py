@@ -150,13 +150,13 @@ def timestamps_from_text(parts: list[Part]) -> list[float] | None:
         if n > 1:
             return None
     width = max((len(text.strip()) for text in inner), default=12) + 2
-    candidates = (
+    candidates: tuple[list[float | None], ...] = (
         [_label(segments[i], width, last=True) for i in range(n)],
         [_label(segments[i + 1], width, last=False) for i in range(n)],
     )
-    for values in candidates:
-        if all(v is not None for v in values):
-            stamps = [float(v) for v in values]  # type: ignore[arg-type]
+    for found in candidates:
+        if all(v is not None for v in found):
+            stamps = [float(v) for v in found if v is not None]
             if stamps[0] >= 0 and all(b > a for a, b in zip(stamps[:-1], stamps[1:], strict=True)):
                 return stamps
     return None
@@ -348,7 +348,7 @@ def create_app(
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from timelens_eval.runner_guards import InvalidOutput, checked_output
+    from timelens_eval.runner.guards import InvalidOutput, checked_output
 
     served = model_name or served_model_id(adapter.model)
     secrets = sorted(

@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from timelens_eval.adapters import GenerationConfig, ModelType
+from timelens_eval.adapters.interface import GenerationConfig, ModelType
 from timelens_eval.errors import InputError
 from timelens_eval.protocol import Protocol
 from timelens_eval.video.types import FrameSpec
@@ -48,15 +48,21 @@ SCHEMA_VERSION = 1
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Base of the schema: unknown fields are refused; a field's docstring is its
+    description (in the JSON schema too)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class MetricValue(_Model):
     """One metric in percent, with its confidence interval when computed."""
 
     value: float
+    """The metric in percent."""
     ci_low: float | None = None
+    """Lower end of the confidence interval (percent); None without one."""
     ci_high: float | None = None
+    """Upper end of the confidence interval (percent); None without one."""
     params: dict[str, float] = Field(default_factory=dict)
     """Arguments of the metric factory, e.g. ``{"threshold": 0.5}``."""
 
@@ -67,7 +73,8 @@ class MetricsSummary(_Model):
     n: int = Field(description="Samples in the denominator.")
     n_videos: int | None = Field(None, description="Distinct videos among the samples.")
     metrics: dict[str, MetricValue] = Field(
-        description="Keyed by canonical name: 'R1@0.3', 'R1@0.5', 'R1@0.7', 'mIoU'."
+        description="Keyed by the names of the protocol's metrics "
+        "(metrics.protocol_metrics): 'R1@0.3', 'R1@0.5', 'R1@0.7', 'mIoU' by default."
     )
     parse_failures: int | None = Field(None, description="Answers with no span (IoU 0).")
     reversed: int | None = Field(None, description="First span with start >= end (IoU 0).")
@@ -79,8 +86,11 @@ class MetricsSummary(_Model):
         "errors in the per-sample file, left out of n and of every metric.",
     )
     ci_level: float | None = 0.95
+    """Coverage of the confidence intervals."""
     bootstrap_samples: int | None = None
+    """Bootstrap replicates behind the intervals (None: no bootstrap)."""
     bootstrap_seed: int | None = None
+    """Seed of the bootstrap."""
     ci_method: str | None = Field(None, description="e.g. 'percentile bootstrap over videos'.")
 
     def value(self, name: str) -> float:
@@ -88,9 +98,14 @@ class MetricsSummary(_Model):
 
 
 class PromptSpec(_Model):
+    """The prompt a run used."""
+
     template: str
+    """Registered prompt template name."""
     template_hash: str
+    """Hash of the template's text, so an edited template is told apart."""
     encoding: str
+    """Timestamp encoding (how frame times appear in the prompt)."""
 
 
 class RunSpec(_Model):
@@ -102,30 +117,44 @@ class RunSpec(_Model):
     adapter_args: dict[str, Any] = Field(default_factory=dict, description="Without secrets.")
     benchmark: str = Field(description="Registered benchmark name.")
     variant: Literal["original", "refined"] | None = None
+    """Which side of an original/refined benchmark pair; None outside a pair."""
     split: str = "test"
+    """The benchmark's split."""
     benchmark_hash: str | None = Field(None, description="SHA-256 of the annotation file.")
     prompt: PromptSpec | None = None
+    """The prompt; None for adapters that take no frames (baselines) or reported results."""
     frames: FrameSpec | None = None
+    """How frames were sampled; None for adapters that take no frames."""
     generation: GenerationConfig | None = None
+    """Decoding settings."""
     protocol: Protocol = Field(default_factory=Protocol)
+    """Every rule that turned answers into scores."""
     limit: int | None = None
+    """Only the first N samples were run (--limit)."""
     shard: str | None = Field(None, description="'i/N' for one shard of a run.")
     versions: dict[str, str] = Field(default_factory=dict, description="Package versions.")
     git_commit: str | None = None
+    """Commit of the checkout that ran it; None outside a git checkout."""
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    """When the run started (UTC)."""
 
 
 class RunResult(_Model):
     """The header of a run, or a reported result."""
 
     schema_version: int = SCHEMA_VERSION
+    """Version of this schema; readers refuse versions they do not know."""
     kind: Literal["reproduced", "reported"] = "reproduced"
+    """'reproduced': run by this harness; 'reported': numbers printed in a paper."""
     spec: RunSpec
+    """What produced the result."""
     summary: MetricsSummary
+    """The aggregate metrics."""
     samples_file: str | None = Field(
         None, description="Per-sample JSONL, relative to this file's folder."
     )
     samples_sha256: str | None = None
+    """SHA-256 of the per-sample file, checked by readers."""
     source: str | None = Field(None, description="Where reported numbers were printed.")
     self_reported_metrics: list[str] = Field(
         default_factory=list,
@@ -143,22 +172,36 @@ class SampleRecord(_Model):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
 
     sample_id: str
+    """Stable id of the sample in its benchmark."""
     video_id: str
+    """The video's id; confidence intervals resample videos."""
     query: str
+    """The sentence grounded."""
     duration: float
+    """Video duration in seconds (from the annotations)."""
     gt: list[tuple[float, float]]
+    """Ground-truth windows ``[start, end]`` in seconds."""
     sample_hash: str
+    """Hash of the sample's content, so a changed annotation is told apart."""
     answer: str | None = Field(None, description="Raw model answer (None if the call failed).")
     spans: list[tuple[float, float]] = Field(default_factory=list)
+    """Every span parsed from the answer, in order; the first is scored."""
     status: str = Field(description="ParseStatus value, or 'error' for a failed request.")
     iou: float = Field(ge=0, le=1, description="IoU of the scored span, in [0, 1].")
     error: str | None = None
+    """Why the request failed (secrets redacted); None when it did not."""
     attempts: int = 1
+    """Calls the runner made for this sample."""
     latency_s: float | None = None
+    """Seconds the answering call took, as the adapter measured it."""
     input_tokens: int | None = None
+    """Prompt tokens, when the adapter reports usage."""
     output_tokens: int | None = None
+    """Answer tokens, when the adapter reports usage."""
     cost_usd: float | None = None
+    """Cost of the call in US dollars, when the adapter knows the price."""
     meta: dict[str, Any] = Field(default_factory=dict)
+    """Labels of the sample and notes of the run (position, frames, decode time, ...)."""
 
 
 def read_result(path: str | Path) -> RunResult:

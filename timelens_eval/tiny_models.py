@@ -235,7 +235,7 @@ def _config(spec: TinyModelSpec, ids: dict[str, int]) -> Any:
     if head_dim % 2 or head_dim < 8:
         raise ConfigError("tiny model: hidden_size / num_heads must be even and at least 8")
     half = head_dim // 2
-    text = {
+    text: dict[str, Any] = {
         "vocab_size": ids["vocab_size"],
         "hidden_size": spec.hidden_size,
         "intermediate_size": 2 * spec.hidden_size,
@@ -247,7 +247,7 @@ def _config(spec: TinyModelSpec, ids: dict[str, int]) -> Any:
         "eos_token_id": ids["eos"],
         "pad_token_id": ids["pad"],
     }
-    vision = {
+    vision: dict[str, Any] = {
         "depth": spec.vision_depth,
         "hidden_size": spec.vision_hidden_size,
         "intermediate_size": 2 * spec.vision_hidden_size,
@@ -257,7 +257,7 @@ def _config(spec: TinyModelSpec, ids: dict[str, int]) -> Any:
         "temporal_patch_size": 2,
         "out_hidden_size": spec.hidden_size,
     }
-    tokens = {
+    tokens: dict[str, Any] = {
         "image_token_id": ids["image"],
         "video_token_id": ids["video"],
         "vision_start_token_id": ids["vision_start"],

@@ -193,7 +193,7 @@ def load_benchmark(
             path=path,
         )
     loader = load_object(spec.loader)
-    bench = loader(spec, Path(path) if path is not None else None, **{**spec.options, **options})
+    bench = loader(spec, Path(path) if path is not None else None, **{**spec.options, **options})  # type: ignore[operator]
     if video_root is not None:
         bench.video_root = str(video_root)
     elif bench.video_root is None and spec.default_videos is not None:

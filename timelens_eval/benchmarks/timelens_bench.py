@@ -174,5 +174,10 @@ def load_timelens_100k(
     if not samples:
         raise InputError("no samples in file", path=path)
     return Benchmark.from_files(
-        spec, samples, path, gt_beyond_duration=beyond, sources=sources, **dropped
+        spec,
+        samples,
+        path,
+        gt_beyond_duration=beyond,
+        sources=sources,
+        **dropped,  # type: ignore[arg-type]
     )

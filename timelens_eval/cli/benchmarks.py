@@ -136,7 +136,7 @@ def info(
         options["clip_gt"] = True
     if strict:
         options["strict"] = True
-    bench = load_benchmark(name, annotations, **options)
+    bench = load_benchmark(name, annotations, **options)  # type: ignore[arg-type]
     described = describe_benchmark(bench)
     if as_json:
         typer.echo(json.dumps(described))

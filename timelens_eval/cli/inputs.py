@@ -69,7 +69,7 @@ def inputs(
     from timelens_eval.adapters import get_adapter_class
 
     get_adapter_class("transformers")  # registers the adapters package (and checks it)
-    from timelens_eval_adapters.inputs import describe_inputs
+    from timelens_eval.adapters.inputs import describe_inputs
 
     report = describe_inputs(
         video,

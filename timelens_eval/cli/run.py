@@ -2,6 +2,7 @@
 
 # Typer reads the annotations at runtime: no ``from __future__ import annotations`` here.
 
+import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,9 +19,42 @@ def _console():  # noqa: ANN202
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _print_table(results: list, title: str | None = None) -> None:
-    from timelens_eval.runner_main import results_table
+def _cell(result, name: str) -> str:  # noqa: ANN001
+    metric = result.summary.metrics.get(name)
+    if metric is None:
+        return "-"
+    if metric.ci_low is None or metric.ci_high is None:
+        return f"{metric.value:.1f}"
+    return f"{metric.value:.1f} [{metric.ci_low:.1f}, {metric.ci_high:.1f}]"
 
+
+def results_table(results: list, title: str | None = None):  # noqa: ANN201
+    """A rich table, model x benchmark: each metric of the results with its 95% CI."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("model", "benchmark", "n", "errors"):
+        table.add_column(column, justify="left" if column in ("model", "benchmark") else "right")
+    names: list[str] = []
+    for result in results:
+        for name in result.summary.metrics:
+            if name not in names:
+                names.append(name)
+    for name in names:
+        table.add_column(name, justify="right")
+    for result in results:
+        summary = result.summary
+        table.add_row(
+            result.spec.model,
+            result.spec.benchmark,
+            str(summary.n),
+            str(summary.errors or 0),
+            *[_cell(result, name) for name in names],
+        )
+    return table
+
+
+def _print_table(results: list, title: str | None = None) -> None:
     if results:
         _console().print(results_table(results, title=title))
 
@@ -276,7 +310,11 @@ def run(
         generation=GenerationConfig(max_new_tokens=max_new_tokens),
         allow_missing=allow_missing,
     )
-    from timelens_eval.runner import parse_shard
+    from timelens_eval.benchmarks import load_benchmark
+    from timelens_eval.runner import ModelEntry, run_matrix
+    from timelens_eval.runner.defaults import DEFAULT_BENCHMARKS, default_models, default_root
+    from timelens_eval.runner.matrix import build_models, check_output
+    from timelens_eval.runner.options import parse_shard
 
     parse_shard(shard)  # a bad --shard fails before anything is loaded
     _check_writable(output if output is not None else runs_dir)
@@ -285,39 +323,34 @@ def run(
         raise ConfigError("--annotations needs exactly one --benchmark")
     if adapter_args is not None and adapter is None:
         raise ConfigError("--adapter-args needs --adapter")
-    if adapter is None:
+    names = names or list(DEFAULT_BENCHMARKS)
+    if adapter is None:  # the default models
         if protocol is not None:
             base = base.model_copy(update={"protocol": named_protocol(protocol)})
-        _run_default(base, names)
-        return
+        check_output(base, 2, len(names), per_model=True)
+        models = build_models(default_models(lambda text: typer.echo(text, err=True)))
+        root, choose, title = default_root(base), None, _DEFAULT_TITLE
+        again = "rerun to resume"
+    else:
+        check_output(base, 1, len(names), per_model=False)
+        models = build_models([ModelEntry(adapter, adapter_args)])  # bad args fail here
+        override = _frames_override(fps, max_frames, frame_sampler, models[0][1])
+        base = base.model_copy(update={"frames": override})
+        root, choose, title = None, functools.partial(_protocol_for, protocol), None
+        again = "run the same command to resume"
 
-    from timelens_eval.adapters import build_adapter
-    from timelens_eval.benchmarks import load_benchmark
-    from timelens_eval.runner import run_benchmark
-    from timelens_eval.runner_main import DEFAULT_BENCHMARKS
-
-    names = names or list(DEFAULT_BENCHMARKS)
-    _check_output_file(output, len(names))
-    built = build_adapter(adapter, adapter_args)  # bad args / credentials fail here
-    override = _frames_override(fps, max_frames, frame_sampler, built)
-    base = base.model_copy(update={"frames": override})
     loaded = [load_benchmark(n, annotations, video_root=video_root) for n in names]
-    _check_videos(built, loaded, base)
-    results = []
-    for index, bench in enumerate(loaded):
-        if index > 0:
-            built = build_adapter(adapter, adapter_args)
-        options = base.model_copy(update={"protocol": _protocol_for(protocol, bench)})
-        try:
-            outcome = run_benchmark(built, bench, options, adapter_name=adapter)
-        except KeyboardInterrupt:
-            typer.echo(
-                "interrupted: finished samples are saved; run the same command to resume",
-                err=True,
-            )
-            raise typer.Exit(130) from None
-        results.append(_report(outcome))
-    _print_table([r for r in results if r is not None])
+    try:
+        outcomes = run_matrix(
+            models, loaded, base, per_model_root=root, protocol_for=choose, on_result=_report
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished samples are saved; {again}", err=True)
+        raise typer.Exit(130) from None
+    _print_table([o.result for o in outcomes if o.result is not None], title=title)
+
+
+_DEFAULT_TITLE = "Default models (95% CIs, bootstrap over videos)"
 
 
 def _check_writable(target: Path) -> None:
@@ -340,27 +373,6 @@ def _check_writable(target: Path) -> None:
         raise ConfigError(f"cannot write {target}: permission denied ({existing})")
 
 
-def _check_output_file(output: Path | None, benchmarks: int) -> None:
-    """``--output X.json`` names one result: refuse it for several benchmarks."""
-    if output is None or benchmarks < 2 or output.is_dir() or output.suffix.lower() != ".json":
-        return
-    raise ConfigError(
-        f"--output {output} names one result file but {benchmarks} benchmarks are run; "
-        "give a folder (each benchmark gets FOLDER/BENCHMARK.json)"
-    )
-
-
-def _check_videos(adapter, loaded: list, options) -> None:  # noqa: ANN001
-    """Every benchmark's videos, before the first request of the first benchmark."""
-    from timelens_eval.runner import parse_shard, select_samples
-    from timelens_eval.runner_preflight import missing_video_ids
-
-    shard = parse_shard(options.shard)
-    for bench in loaded:
-        samples = [s for _, s in select_samples(bench.samples, options.limit, shard)]
-        missing_video_ids(adapter, bench, samples, allow_missing=options.allow_missing)
-
-
 def _report(outcome):  # noqa: ANN001, ANN202
     if outcome.quarantined:
         typer.echo(
@@ -378,25 +390,6 @@ def _report(outcome):  # noqa: ANN001, ANN202
         err=True,
     )
     return outcome.result
-
-
-def _run_default(base, names: list[str]) -> None:  # noqa: ANN001
-    from timelens_eval.runner_main import DEFAULT_BENCHMARKS, run_default
-
-    try:
-        outcomes = run_default(
-            base,
-            benchmarks=names or DEFAULT_BENCHMARKS,
-            on_result=_report,
-            note=lambda text: typer.echo(text, err=True),
-        )
-    except KeyboardInterrupt:
-        typer.echo("interrupted: finished samples are saved; rerun to resume", err=True)
-        raise typer.Exit(130) from None
-    _print_table(
-        [o.result for o in outcomes if o.result is not None],
-        title="Default models (95% CIs, bootstrap over videos)",
-    )
 
 
 def merge(
@@ -421,7 +414,7 @@ def merge(
     """Join the shards of one run (checks specs, duplicates and completeness)."""
     import re
 
-    from timelens_eval.runner_merge import merge_shards
+    from timelens_eval.runner import merge_shards
     from timelens_eval.store import sidecar_kind
 
     shards = [h for h in headers if sidecar_kind(h) is None]

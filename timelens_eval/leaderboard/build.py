@@ -37,11 +37,14 @@ from timelens_eval.compare import (
     load_results,
     select_results,
 )
+from timelens_eval.metrics import protocol_metrics
+from timelens_eval.protocol import TIMELENS_PROTOCOL
 from timelens_eval.report.html import script_json
 
 __all__ = ["BuildOptions", "BuildSummary", "build_site", "model_slug"]
 
-METRICS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+METRICS = tuple(m.name for m in protocol_metrics(TIMELENS_PROTOCOL))
+"""The metrics the site shows: those of the TimeLens protocol, by their names."""
 # Characters that change how the text around them reads without being seen: C0 and C1
 # controls (tab and newline aside), bidi marks, embeddings, overrides and isolates (a
 # U+202E reverses the rest of its line), zero-width characters, line separators, BOM.
@@ -133,7 +136,7 @@ def site_data(loaded: list[LoadedResult], options: BuildOptions) -> dict[str, An
     chosen = select_results(loaded)
     bench_info, groups = _bench_info({b for _, b in chosen})
     names = sorted({m for m, _ in chosen})
-    types = {}
+    types: dict[str, str] = {}
     for (model, _), item in chosen.items():
         types.setdefault(model, item.result.spec.model_type)
     models = [{"name": n, "type": types[n], "page": f"models/{model_slug(n)}.html"} for n in names]
@@ -249,7 +252,8 @@ def model_data(
 ) -> dict[str, Any]:
     """One model page's data: every run of the model (the numbers, where they come from
     and the spec) and the per-sample records."""
-    out_runs, samples = [], []
+    out_runs: list[dict[str, Any]] = []
+    samples: list[Any] = []
     runs = sorted(runs, key=lambda r: (id(r) not in used, r.result.spec.benchmark))
     for item in runs:
         r = item.result

@@ -6,7 +6,7 @@ Nothing a reader of the leaderboard sees is taken from a submission on trust:
   and GT (so a GT edited with the hash kept shows), and, with the benchmark loaded, those
   fields are compared with the benchmark's sample;
 * every ``answer`` is parsed again with the project's parser under the recorded
-  protocol (in the parse process, :mod:`timelens_eval.parse_worker`, under a time cap):
+  protocol (in the parse process, :mod:`timelens_eval.runner.parse_worker`, under a time cap):
   the status, the spans and the IoU against the GT must be what the record says;
 * the summary is computed again from the records, in benchmark order, with the header's
   own bootstrap settings: every metric (only those the protocol defines), every CI,
@@ -124,7 +124,7 @@ def check_answers(
     cannot be parsed within ``timeout`` seconds rejects the file (and stops the check).
     """
     from timelens_eval.metrics import score_parsed
-    from timelens_eval.parse_worker import ParserError, parse_answers
+    from timelens_eval.runner.parse_worker import ParserError, parse_answers
 
     bad_error = [r.sample_id for r in records if r.status == "error" and (r.iou or r.spans)]
     _count(reasons, bad_error, "a failed request (status error) with an IoU or spans")

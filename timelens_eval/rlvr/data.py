@@ -271,7 +271,7 @@ def sample_training_set(
     if plot:
         from timelens_eval.rlvr.plots import plot_selection
 
-        plot_selection(pool, chosen, target, out.with_suffix(".png"))
+        plot_selection(pool, chosen, target, out.with_suffix(".png"))  # type: ignore[arg-type]
     return selection
 
 

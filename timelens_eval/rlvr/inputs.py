@@ -52,7 +52,7 @@ class InputSpec:
     """What a model sees: preset, frames, template, encoding and how frames are passed."""
 
     preset: Any
-    """A :class:`timelens_eval_adapters.presets.ModelPreset`."""
+    """A :class:`timelens_eval.adapters.presets.ModelPreset`."""
     vision: str
     """``video``, ``chunks`` (one video per run of frames between texts) or ``images``."""
     frames: FrameSpec
@@ -68,8 +68,7 @@ class InputSpec:
         ``template`` and ``encoding`` default to the preset's; ``input_mode: images``
         passes frames as images, otherwise the preset's way (``video`` or ``chunks``).
         """
-        from timelens_eval_adapters.presets import resolve_preset
-
+        from timelens_eval.adapters.presets import resolve_preset
         from timelens_eval.video.encodings import ENCODINGS
 
         preset = resolve_preset(config.model, config.preset)
@@ -181,16 +180,16 @@ def snap_row_gt(row: Mapping[str, Any], message: Any, vision: str = "video") -> 
     times = shown_times(message, vision)
     if times.size == 0:
         raise InputError("cannot snap the GT: the prompt shows no frame")
-    return {**row, "gt": [list(snap_span_to_times(w, times)) for w in row["gt"]]}
+    return {**row, "gt": [list(snap_span_to_times(w, list(times))) for w in row["gt"]]}
 
 
 def processor_call(processor: Any, message: Any, spec: InputSpec) -> dict[str, Any]:
     """The keyword arguments of the processor call the ``transformers`` adapter makes for
     ``message`` (plus the system turn of ``spec.system_prompt``, which evaluation has not)."""
-    from timelens_eval_adapters.presets import build_qwen_inputs
-    from timelens_eval_adapters.transformers_hf import hf_processor_inputs
+    from timelens_eval.adapters.presets import build_qwen_inputs
+    from timelens_eval.adapters.transformers_hf import hf_processor_inputs
 
-    inputs = build_qwen_inputs(message, spec.preset, spec.vision)
+    inputs = build_qwen_inputs(message, spec.preset, spec.vision)  # type: ignore[arg-type]
     call = hf_processor_inputs(processor, inputs, spec.preset)
     if spec.system_prompt:
         system = {"role": "system", "content": [{"type": "text", "text": spec.system_prompt}]}
@@ -240,7 +239,8 @@ def _sample_fps(meta: Any) -> float:
     """Frames per second of a video's sample from its metadata (a dict or VideoMetadata):
     ``len(frames_indices) / total_num_frames * fps``, as the processors derive it."""
     get = meta.get if isinstance(meta, Mapping) else lambda key: getattr(meta, key)
-    return len(get("frames_indices")) / max(float(get("total_num_frames")), 1e-6) * get("fps")
+    indices, total, fps = get("frames_indices"), get("total_num_frames"), get("fps")
+    return len(indices) / max(float(total), 1e-6) * fps  # type: ignore[arg-type,operator]
 
 
 def _encode_patches(processor: Any, call: dict[str, Any]) -> EncodedPrompt:

@@ -123,8 +123,8 @@ class _ImageRows:
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         from PIL import Image
-        from timelens_eval_adapters.presets import build_qwen_inputs
 
+        from timelens_eval.adapters.presets import build_qwen_inputs
         from timelens_eval.prompts import build_prompt
 
         spec = self.inputs

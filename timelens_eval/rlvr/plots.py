@@ -57,7 +57,10 @@ def plot_training_curves(
             ax.axvline(stop_step, color="tab:red", ls="--", lw=1, label=f"early stop ({stop_step})")
         if restored_step is not None:
             ax.axvline(
-                restored_step, color="tab:green", ls=":", lw=1.5,
+                restored_step,
+                color="tab:green",
+                ls=":",
+                lw=1.5,
                 label=f"weights restored ({restored_step})",
             )
         if stop_step is not None or restored_step is not None:

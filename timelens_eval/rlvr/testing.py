@@ -16,7 +16,10 @@ evaluation request can be compared (:func:`adapter_generate_inputs`,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from timelens_eval.tiny_models import TinyFamily
 
 __all__ = [
     "RECIPE_FAMILIES",
@@ -33,7 +36,7 @@ RECIPE_FAMILIES = {"timelens-7b.yaml": "qwen2_5_vl", "timelens-8b.yaml": "qwen3_
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "rlvr"
 
 
-def tiny_checkpoint(workdir: str | Path, family: str) -> Path:
+def tiny_checkpoint(workdir: str | Path, family: TinyFamily) -> Path:
     """A tiny checkpoint of ``family`` in ``workdir`` (built once). Its processor's pixel
     cap (16 tokens a frame) is below the recipes' floor (64), so a processor that
     resized the frames would change the grid: equal grids show ``do_resize=False``."""
@@ -52,7 +55,7 @@ def tiny_recipe(recipe: str, workdir: str | Path, *, gpu: bool = False, **change
     from timelens_eval.rlvr.config import load_config
 
     workdir = Path(workdir)
-    model = tiny_checkpoint(workdir, RECIPE_FAMILIES[recipe])
+    model = tiny_checkpoint(workdir, RECIPE_FAMILIES[recipe])  # type: ignore[arg-type]
     device = {"bf16": gpu, "tf32": True if gpu else None, "deepspeed": None, "use_cpu": not gpu}
     overrides: dict[str, Any] = {
         "model": str(model),

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.rlvr.trainer import grpo_trainer_class
+from timelens_eval.rlvr.trainer import grpo_trainer_class, require_trl
 from timelens_eval.video.budget import smart_resize
 
 __all__ = [
@@ -116,7 +116,7 @@ def qwen_video_patches(
                 for f in arr
             ]
         )
-    x = arr.astype(np.float32) / 255.0
+    x: np.ndarray = arr.astype(np.float32) / 255.0
     x = (x - np.asarray(layout.mean, np.float32)) / np.asarray(layout.std, np.float32)
     x = x.transpose(0, 3, 1, 2)  # T, C, H, W
     tp, ps, ms = layout.temporal_patch_size, layout.patch_size, layout.merge_size
@@ -147,7 +147,12 @@ def video_grpo_trainer_class() -> type:
     windows onto the shown frame times before the reward reads them) and
     ``message_loader`` (row -> prompt message; default
     :func:`~timelens_eval.rlvr.inputs.prompt_message`).
+
+    It overrides private methods of TRL's trainer, so a TRL outside the tested range
+    (:data:`~timelens_eval.rlvr.trainer.TRL_SUPPORTED`) is refused here, with the
+    versions named, before a subclass of a trainer it does not know is made.
     """
+    require_trl()
     import torch
 
     from timelens_eval.rlvr.inputs import InputSpec, encode_message, prompt_message, snap_row_gt

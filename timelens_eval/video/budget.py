@@ -71,8 +71,9 @@ def _floor(x: float, f: int) -> int:
     return math.floor(x / f) * f
 
 
-def smart_resize(height: int, width: int, *, patch: int, min_pixels: float,
-                 max_pixels: float) -> FrameSize:
+def smart_resize(
+    height: int, width: int, *, patch: int, min_pixels: float, max_pixels: float
+) -> FrameSize:
     """Sides that are multiples of ``patch``, keep the aspect ratio, and fit the pixel range.
 
     Raises ConfigError for frames thinner than 1:200.
@@ -80,9 +81,7 @@ def smart_resize(height: int, width: int, *, patch: int, min_pixels: float,
     if height <= 0 or width <= 0:
         raise ConfigError(f"frame size must be positive, got {height}x{width}")
     if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise ConfigError(
-            f"aspect ratio of a {width}x{height} frame exceeds {MAX_ASPECT_RATIO}:1"
-        )
+        raise ConfigError(f"aspect ratio of a {width}x{height} frame exceeds {MAX_ASPECT_RATIO}:1")
     h = max(patch, _round(height, patch))
     w = max(patch, _round(width, patch))
     if h * w > max_pixels:
@@ -126,8 +125,9 @@ def tokens_per_frame(size: FrameSize, patch: int) -> int:
     return (size.height // patch) * (size.width // patch)
 
 
-def timelens_frame_spec(family: str = "qwen2.5-vl", *, fps: float = 2.0,
-                        max_frames: int | None = None) -> FrameSpec:
+def timelens_frame_spec(
+    family: str = "qwen2.5-vl", *, fps: float = 2.0, max_frames: int | None = None
+) -> FrameSpec:
     """The TimeLens protocol's frame sampling for ``family``: 2 fps, 64 to 14,336 tokens."""
     if family not in FAMILY_PATCH:
         from timelens_eval.errors import UnknownNameError

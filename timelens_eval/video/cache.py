@@ -51,8 +51,14 @@ class FrameCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def key(self, path: str | Path, spec: FrameSpec, *, clip: Span | None = None,
-            duration_hint: float | None = None) -> str:
+    def key(
+        self,
+        path: str | Path,
+        spec: FrameSpec,
+        *,
+        clip: Span | None = None,
+        duration_hint: float | None = None,
+    ) -> str:
         """The cache key (64 hex digits) of sampling ``path`` with these settings."""
         from timelens_eval.video.sampler import SAMPLER_VERSION
 
@@ -70,8 +76,14 @@ class FrameCache:
     def _file(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
-    def get(self, path: str | Path, spec: FrameSpec, *, clip: Span | None = None,
-            duration_hint: float | None = None) -> Frames | None:
+    def get(
+        self,
+        path: str | Path,
+        spec: FrameSpec,
+        *,
+        clip: Span | None = None,
+        duration_hint: float | None = None,
+    ) -> Frames | None:
         """Cached frames, or None on a miss (or an unreadable entry)."""
         file = self._file(self.key(path, spec, clip=clip, duration_hint=duration_hint))
         if not file.exists():
@@ -91,8 +103,15 @@ class FrameCache:
         except (OSError, ValueError, KeyError):
             return None
 
-    def put(self, path: str | Path, spec: FrameSpec, frames: Frames, *,
-            clip: Span | None = None, duration_hint: float | None = None) -> Path:
+    def put(
+        self,
+        path: str | Path,
+        spec: FrameSpec,
+        frames: Frames,
+        *,
+        clip: Span | None = None,
+        duration_hint: float | None = None,
+    ) -> Path:
         """Store ``frames``; returns the entry's file."""
         file = self._file(self.key(path, spec, clip=clip, duration_hint=duration_hint))
         file.parent.mkdir(parents=True, exist_ok=True)

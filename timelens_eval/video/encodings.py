@@ -53,8 +53,9 @@ class TimestampEncoding:
 ENCODINGS: Registry[TimestampEncoding] = Registry("timestamp encoding")
 
 
-def register_encoding(name: str, description: str, *, replace: bool = False
-                      ) -> Callable[[Renderer], Renderer]:
+def register_encoding(
+    name: str, description: str, *, replace: bool = False
+) -> Callable[[Renderer], Renderer]:
     """Decorator registering a renderer under ``name``."""
 
     def wrap(render: Renderer) -> Renderer:
@@ -101,7 +102,7 @@ def _interleaved(frames: Frames, duration: float) -> list[Part]:
 
 @register_encoding(
     "interleaved-patches",
-    'One-decimal seconds before each pair of frames (one temporal patch), the time of its '
+    "One-decimal seconds before each pair of frames (one temporal patch), the time of its "
     'first frame ("0.0s"), as TimeLens-7B.',
 )
 def _interleaved_patches(frames: Frames, duration: float) -> list[Part]:
@@ -145,8 +146,7 @@ def _frame_index_list(frames: Frames, duration: float) -> list[Part]:
 @register_encoding("overlay", 'Timestamp ("12.5s") drawn on the top-left corner of each frame.')
 def _overlay(frames: Frames, duration: float) -> list[Part]:
     return [
-        ImagePart(image=draw_timestamp(p.image, p.timestamp), timestamp=p.timestamp,
-                  index=p.index)
+        ImagePart(image=draw_timestamp(p.image, p.timestamp), timestamp=p.timestamp, index=p.index)
         for p in _images(frames)
     ]
 

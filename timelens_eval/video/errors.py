@@ -16,6 +16,7 @@ class VideoError(InputError):
     error for the sample and goes on with the next one.
     """
 
-    def __init__(self, reason: str, *, path: str | Path | None = None,
-                 sample: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, path: str | Path | None = None, sample: str | None = None
+    ) -> None:
         super().__init__(reason, path=path, sample=sample)

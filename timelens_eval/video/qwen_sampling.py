@@ -65,7 +65,7 @@ class FrameRange(NamedTuple):
 
     first: int
     last: int
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count on purpose
 
 
 def _even_floor(x: float) -> int:

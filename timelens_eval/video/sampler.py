@@ -262,8 +262,7 @@ class _Segment:
     last: int  # decode-order position of the last packet to decode
 
 
-def _plan(index: _Index, needed: set[int], source_fps: float, *,
-          back: int = 0) -> list[_Segment]:
+def _plan(index: _Index, needed: set[int], source_fps: float, *, back: int = 0) -> list[_Segment]:
     """Packet ranges to decode: from each needed frame's keyframe (``back`` keyframes
     earlier when retrying) to the frame, merged when less than a short gap apart."""
     positions = [i for i, p in enumerate(index.pts.tolist()) if p in needed]
@@ -336,8 +335,7 @@ class _Converter:
         if (frame.height, frame.width) == (h, w):
             rgb_frame = frame.reformat(format="rgb24")
         else:
-            rgb_frame = frame.reformat(width=w, height=h, format="rgb24",
-                                       interpolation="BICUBIC")
+            rgb_frame = frame.reformat(width=w, height=h, format="rgb24", interpolation="BICUBIC")
         # A view of the converted plane (rows may be padded), copied once into the output.
         plane = rgb_frame.planes[0]
         stride = plane.line_size
@@ -351,8 +349,9 @@ class _Converter:
         self.filled[slot] = True
 
 
-def _packets_from(container: Any, stream: Any, index: _Index, first: int,
-                  position: dict[int, int]) -> Iterator[Any]:
+def _packets_from(
+    container: Any, stream: Any, index: _Index, first: int, position: dict[int, int]
+) -> Iterator[Any]:
     """Packets in decode order from position ``first`` on.
 
     Seeks to the keyframe's timestamp and checks where the demuxer landed (some formats,
@@ -382,8 +381,9 @@ def _packets_from(container: Any, stream: Any, index: _Index, first: int,
     yield from _drop_until(container.demux(stream), first, position, started=first == 0)
 
 
-def _drop_until(demux: Iterator[Any], first: int, position: dict[int, int],
-                started: bool = False) -> Iterator[Any]:
+def _drop_until(
+    demux: Iterator[Any], first: int, position: dict[int, int], started: bool = False
+) -> Iterator[Any]:
     for packet in demux:
         if packet.size == 0:
             continue
@@ -395,8 +395,14 @@ def _drop_until(demux: Iterator[Any], first: int, position: dict[int, int],
         yield packet
 
 
-def _decode(container: Any, stream: Any, index: _Index, segments: list[_Segment],
-            needed: set[int], conv: _Converter) -> None:
+def _decode(
+    container: Any,
+    stream: Any,
+    index: _Index,
+    segments: list[_Segment],
+    needed: set[int],
+    conv: _Converter,
+) -> None:
     """Decode the planned packets; hand every decoded frame to ``conv``."""
     import av
 
@@ -462,8 +468,9 @@ def sample_frames(
     return frames
 
 
-def _decode_file(path: Path, index: _Index, segments: list[_Segment], needed: set[int],
-                 conv: _Converter) -> None:
+def _decode_file(
+    path: Path, index: _Index, segments: list[_Segment], needed: set[int], conv: _Converter
+) -> None:
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -476,8 +483,9 @@ def _decode_file(path: Path, index: _Index, segments: list[_Segment], needed: se
         container.close()
 
 
-def _qwen_picks(index: _Index, duration: float, spec: FrameSpec, clip: Span | None,
-                path: Path) -> tuple[np.ndarray, float, int]:
+def _qwen_picks(
+    index: _Index, duration: float, spec: FrameSpec, clip: Span | None, path: Path
+) -> tuple[np.ndarray, float, int]:
     """``(source frame indices, average fps, source frame count)`` of the qwen-vl-utils
     sampler (see :mod:`timelens_eval.video.qwen_sampling`)."""
     from timelens_eval.video.qwen_sampling import frame_count, frame_indices, frame_range
@@ -492,8 +500,9 @@ def _qwen_picks(index: _Index, duration: float, spec: FrameSpec, clip: Span | No
     return frame_indices(chosen.first, chosen.last, n), fps, chosen.count
 
 
-def _sample(path: Path, spec: FrameSpec, *, clip: Span | None,
-            duration_hint: float | None) -> Frames:
+def _sample(
+    path: Path, spec: FrameSpec, *, clip: Span | None, duration_hint: float | None
+) -> Frames:
     container = _open(path)
     try:
         index = _index(container, container.streams.video[0], path)
@@ -556,8 +565,15 @@ def _resize_context(spec: FrameSpec) -> Any:
     return single_thread_torch()
 
 
-def _qwen_frames(conv: _Converter, picks: np.ndarray, indices: np.ndarray, fps: float,
-                 source_frames: int | None, duration: float, path: Path) -> Frames:
+def _qwen_frames(
+    conv: _Converter,
+    picks: np.ndarray,
+    indices: np.ndarray,
+    fps: float,
+    source_frames: int | None,
+    duration: float,
+    path: Path,
+) -> Frames:
     """The qwen-vl-utils sample: every chosen index (repeats kept), timestamps ``index / fps``.
 
     qwen-vl-utils fails on a frame that does not decode; so does this sampler, naming it.

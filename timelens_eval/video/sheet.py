@@ -31,8 +31,14 @@ def _font(size: int):  # type: ignore[no-untyped-def]
         return ImageFont.load_default()
 
 
-def contact_sheet(message: PromptMessage, out: str | Path, *, columns: int = 6,
-                  tile_width: int = 256, title: str | None = None) -> Path:
+def contact_sheet(
+    message: PromptMessage,
+    out: str | Path,
+    *,
+    columns: int = 6,
+    tile_width: int = 256,
+    title: str | None = None,
+) -> Path:
     """Write ``message``'s frames and text as a PNG grid to ``out``; returns the path."""
     from PIL import Image, ImageDraw
 
@@ -71,8 +77,13 @@ def contact_sheet(message: PromptMessage, out: str | Path, *, columns: int = 6,
     head_lines = ([title] if title else []) + _wrap(header, chars)
     foot_lines = _wrap(footer, chars)
     line_h = 22
-    height = (margin * 2 + len(head_lines) * line_h + rows * (label_h + tile_h + gap)
-              + len(foot_lines) * line_h + (gap if foot_lines else 0))
+    height = (
+        margin * 2
+        + len(head_lines) * line_h
+        + rows * (label_h + tile_h + gap)
+        + len(foot_lines) * line_h
+        + (gap if foot_lines else 0)
+    )
     sheet = Image.new("RGB", (width, max(height, 40)), _BG)
     draw = ImageDraw.Draw(sheet)
     y = margin
@@ -84,8 +95,12 @@ def contact_sheet(message: PromptMessage, out: str | Path, *, columns: int = 6,
         x0 = margin + c * (tile_width + gap)
         y0 = y + r * (label_h + tile_h + gap)
         draw.text((x0, y0), label, fill=_INK, font=label_font)
-        draw.text((x0, y0 + 22), f"t = {part.timestamp:.3f} s   #{part.index + 1}",
-                  fill=_MUTED, font=small_font)
+        draw.text(
+            (x0, y0 + 22),
+            f"t = {part.timestamp:.3f} s   #{part.index + 1}",
+            fill=_MUTED,
+            font=small_font,
+        )
         thumb = Image.fromarray(np.ascontiguousarray(part.image)).resize(
             (tile_width, tile_h), Image.Resampling.BILINEAR
         )

@@ -37,7 +37,7 @@ def read_frame_index(image: np.ndarray) -> int:
     height, width = image.shape[:2]
     band = height // 3
     cell = width // INDEX_BITS
-    gray = image[: band, :, :].astype(np.float32).mean(axis=2)
+    gray = image[:band, :, :].astype(np.float32).mean(axis=2)
     index = 0
     for bit in range(INDEX_BITS):
         x0, x1 = bit * cell + cell // 4, (bit + 1) * cell - cell // 4

@@ -15,41 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from timelens_eval.adapters import (
     Adapter,
     AdapterError,
-    GenerationConfig,
     GroundingOutput,
     GroundingRequest,
 )
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.errors import ConfigError, TimelensError
-from timelens_eval.parse_worker import BatchedParser
-from timelens_eval.protocol import TIMELENS_PROTOCOL, Protocol
-from timelens_eval.runner_frames import Prepared, PrepareFailure, PrepareJob
-from timelens_eval.runner_guards import (
-    AnswerPolicy,
-    InvalidOutput,
-    checked_output,
-    over_cap_note,
-    redacted_spec,
-    server_wait,
-)
-from timelens_eval.runner_preflight import MISSING_VIDEO, missing_video_ids
-from timelens_eval.runner_progress import RunProgress
-from timelens_eval.runner_spec import Redactor, portable_args
-from timelens_eval.runner_store import (
+from timelens_eval.protocol import Protocol
+from timelens_eval.runner.files import (
     RunLock,
     RunPaths,
     SampleWriter,
@@ -63,141 +46,29 @@ from timelens_eval.runner_store import (
     write_spec,
     writing,
 )
-from timelens_eval.store import PromptSpec, RunResult, RunSpec, SampleRecord
-from timelens_eval.video.types import FrameSpec
+from timelens_eval.runner.frames import Prepared, PrepareFailure, PrepareJob
+from timelens_eval.runner.guards import (
+    AnswerPolicy,
+    InvalidOutput,
+    checked_output,
+    over_cap_note,
+    redacted_spec,
+    server_wait,
+)
+from timelens_eval.runner.options import RunOptions, parse_shard, select_samples
+from timelens_eval.runner.parse_worker import BatchedParser
+from timelens_eval.runner.preflight import MISSING_VIDEO, missing_video_ids
+from timelens_eval.runner.progress import RunProgress
+from timelens_eval.runner.provenance import Redactor, build_spec
+from timelens_eval.store import RunResult, RunSpec, SampleRecord
 
 __all__ = [
-    "RunOptions",
     "RunOutcome",
-    "Shard",
-    "parse_shard",
-    "select_samples",
-    "default_output",
-    "output_path",
-    "build_spec",
     "summarize_records",
     "write_run_header",
     "run_benchmark",
     "arun_benchmark",
 ]
-
-
-class RunOptions(BaseModel):
-    """How to run (not what is evaluated: that is the adapter and the benchmark)."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-    concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
-    limit: int | None = Field(None, ge=1, description="Only the first N samples.")
-    shard: str | None = Field(None, description="'i/N': the i-th of N shards (0-based).")
-    output: Path | None = Field(
-        None,
-        description="A path ending in .json: the header; any other path: the folder of "
-        "the header (see output_path). Default: under runs_dir.",
-    )
-    runs_dir: Path = Path("runs")
-    fresh: bool = Field(False, description="Discard earlier output instead of resuming.")
-    retry_errors: bool = Field(False, description="On resume, run failed samples again.")
-    max_attempts: int = Field(4, ge=1, description="Tries per sample before recording an error.")
-    backoff_base: float = Field(1.0, ge=0, description="First retry delay (s); doubles.")
-    backoff_max: float = Field(60.0, ge=0, description="Cap of the retry delay (s).")
-    max_retry_after: float = Field(120.0, ge=0, description="Cap on a server-asked wait (s).")
-    request_timeout: float | None = Field(None, gt=0, description="Seconds per request try.")
-    max_answer_chars: int = Field(65536, ge=1, description="Longer answers are cut, flagged.")
-    parse_timeout: float = Field(10.0, gt=0, description="Cap on parsing one answer (s).")
-    quarantine_corrupt: bool = Field(False, description="Set corrupt stream lines aside.")
-    frames: FrameSpec | None = Field(None, description="Override the adapter's preset.")
-    template: str | None = None
-    encoding: str | None = None
-    generation: GenerationConfig = Field(default_factory=GenerationConfig)
-    protocol: Protocol = TIMELENS_PROTOCOL
-    decode_workers: int | None = Field(None, ge=1)
-    prefetch: int | None = Field(None, ge=1, description="Samples decoded ahead at most.")
-    bootstrap: int = Field(1000, ge=0)
-    seed: int = 0
-    progress: bool | Literal["off", "bar", "lines"] = Field(
-        False, description="True or 'bar': a progress bar; 'lines': a line every 30 s."
-    )
-    allow_missing: bool = Field(
-        False,
-        description="Run although videos are missing; those samples are recorded as errors "
-        "that no metric counts (see runner_preflight).",
-    )
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int
-    count: int
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
-
-
-def parse_shard(text: str | None) -> Shard | None:
-    """``"i/N"`` (0 <= i < N) to a :class:`Shard`."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
-        raise ConfigError(f"--shard {text!r}: expected i/N with 0 <= i < N, e.g. 0/4")
-    return Shard(int(match[1]), int(match[2]))
-
-
-def select_samples(
-    samples: Sequence[Sample], limit: int | None, shard: Shard | None
-) -> list[tuple[int, Sample]]:
-    """``(position, sample)`` pairs of this run: the first ``limit``, then every
-    N-th from ``i`` for shard ``i/N``. Positions index the benchmark's order."""
-    chosen = list(enumerate(samples))[: limit if limit is not None else None]
-    if shard is not None:
-        chosen = chosen[shard.index :: shard.count]
-    return chosen
-
-
-def _prompt_spec(template: str, encoding: str) -> PromptSpec:
-    """The prompt part of the spec; unknown template or encoding names fail here."""
-    from timelens_eval.prompts import template_hash
-    from timelens_eval.video.encodings import ENCODINGS
-
-    ENCODINGS.get(encoding)
-    return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
-
-
-def build_spec(
-    adapter: Adapter,
-    adapter_name: str,
-    benchmark: Benchmark,
-    options: RunOptions,
-) -> RunSpec:
-    """The full spec of a run (secrets removed)."""
-    from timelens_eval.runner_spec import git_commit, package_versions
-
-    frames = prompt = None
-    if adapter.needs_frames:
-        frames = options.frames or adapter.default_frames
-        prompt = _prompt_spec(
-            options.template or adapter.default_template,
-            options.encoding or adapter.default_encoding,
-        )
-    return RunSpec(
-        model=adapter.model,
-        model_type=adapter.model_type,
-        adapter=adapter_name,
-        adapter_args=portable_args(adapter.describe()),
-        benchmark=benchmark.name,
-        variant=benchmark.variant,
-        split=benchmark.split,
-        benchmark_hash=benchmark.content_hash,
-        prompt=prompt,
-        frames=frames,
-        generation=options.generation,
-        protocol=options.protocol,
-        limit=options.limit,
-        shard=options.shard,
-        versions=package_versions(getattr(adapter, "requires", ())),
-        git_commit=git_commit(),
-    )
 
 
 def summarize_records(
@@ -334,8 +205,8 @@ class _Run:
         error: str,
         meta: dict[str, Any],
     ) -> SampleRecord:
-        """The record of one sample (see :func:`~timelens_eval.runner_guards.record_fields`)."""
-        from timelens_eval.runner_guards import cut_error, record_fields
+        """The record of one sample (see :func:`~timelens_eval.runner.guards.record_fields`)."""
+        from timelens_eval.runner.guards import cut_error, record_fields
 
         base: dict[str, Any] = {
             "sample_id": sample.sample_id,
@@ -409,7 +280,7 @@ class _Run:
 
     async def run(self, pending: list[tuple[int, Sample]], pool: Executor | None) -> None:
         """Feed ``pending`` through decoding and the adapter."""
-        from timelens_eval.runner_frames import prepare_message
+        from timelens_eval.runner.frames import prepare_message
 
         loop = asyncio.get_running_loop()
         concurrency = self.adapter.max_in_flight or self.options.concurrency
@@ -486,7 +357,7 @@ def _check_resume(paths: RunPaths, spec: RunSpec) -> RunSpec:
 
 def write_run_header(spec: RunSpec, summary: Any, paths: RunPaths) -> RunResult:
     """Write the header of a finished run (its samples file is complete) and return it."""
-    from timelens_eval.runner_store import file_sha256
+    from timelens_eval.runner.files import file_sha256
     from timelens_eval.store import write_result
 
     result = RunResult(
@@ -519,7 +390,7 @@ async def arun_benchmark(
 ) -> RunOutcome:
     """Run ``adapter`` over ``benchmark`` (resuming earlier output); see the module doc."""
 
-    from timelens_eval.runner_frames import free_orphaned_blocks, make_pool
+    from timelens_eval.runner.frames import free_orphaned_blocks, make_pool
 
     options = options or RunOptions()
     started = time.perf_counter()

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from timelens_eval.errors import ConfigError, InputError
-from timelens_eval.runner import parse_shard, summarize_records, write_run_header
-from timelens_eval.runner_store import RunPaths, file_sha256, spec_differences, write_samples
+from timelens_eval.runner.engine import summarize_records, write_run_header
+from timelens_eval.runner.files import RunPaths, file_sha256, spec_differences, write_samples
+from timelens_eval.runner.options import parse_shard
 from timelens_eval.store import (
     RunResult,
     SampleRecord,

@@ -5,13 +5,13 @@ RLVR) with ``AutoModelForImageTextToText`` and ``AutoProcessor`` and answers one
 at a time:
 
 1. the prompt message becomes Qwen-VL chat content and vision inputs with the model
-   family's preset (:mod:`timelens_eval_adapters.presets`): one video for Qwen2.5-VL,
+   family's preset (:mod:`timelens_eval.adapters.presets`): one video for Qwen2.5-VL,
    Qwen3-VL and TimeLens-8B; for TimeLens-7B, one 2-frame video per temporal patch, each
    after its ``"0.0s"`` text, or, when the checkpoint has its own processor and
    ``trust_remote_code`` is on, the whole video with its metadata for that processor to
    lay out (as the TimeLens evaluation does);
 2. the processor's chat template renders the turn (with the generation prompt), and the
-   processor is called as :func:`~timelens_eval_adapters.presets.processor_call` says:
+   processor is called as :func:`~timelens_eval.adapters.presets.processor_call` says:
    the frames, their metadata (source frame indices and rate, as qwen-vl-utils gives
    them), ``do_sample_frames=False`` (the runner already sampled the frames) and
    ``do_resize=False`` (they are already sized, as TimeLens does);
@@ -55,16 +55,6 @@ import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import validate_config
-from timelens_eval_adapters.presets import (
-    ModelPreset,
-    QwenInputs,
-    VisionInput,
-    build_qwen_inputs,
-    is_checkpoint_processor,
-    processor_call,
-    resolve_preset,
-)
 
 from timelens_eval.adapters import (
     Adapter,
@@ -73,6 +63,16 @@ from timelens_eval.adapters import (
     GroundingOutput,
     GroundingRequest,
     Usage,
+)
+from timelens_eval.adapters.common import validate_config
+from timelens_eval.adapters.presets import (
+    ModelPreset,
+    QwenInputs,
+    VisionInput,
+    build_qwen_inputs,
+    is_checkpoint_processor,
+    processor_call,
+    resolve_preset,
 )
 from timelens_eval.checkpoint_inputs import read_checkpoint_inputs
 from timelens_eval.errors import ConfigError, MissingDependencyError
@@ -109,7 +109,7 @@ class TransformersConfig(BaseModel):
 def hf_processor_inputs(processor: Any, inputs: QwenInputs, preset: ModelPreset) -> dict[str, Any]:
     """The whole processor call the adapter makes for ``inputs``: the chat-templated text
     (with the generation prompt), the vision arrays and their options
-    (:func:`~timelens_eval_adapters.presets.processor_call`; a checkpoint's own processor
+    (:func:`~timelens_eval.adapters.presets.processor_call`; a checkpoint's own processor
     gets the whole video with its metadata). Training code calls it too, so a model is
     trained on exactly the input it is evaluated on."""
     text = processor.apply_chat_template(
@@ -199,6 +199,7 @@ class TransformersAdapter(Adapter):
     """A local Hugging Face image-text-to-text model with the family's TimeLens preset."""
 
     name = "transformers"
+    config_model = TransformersConfig
     model_type = "open"
     requires = ("torch", "transformers")
 
@@ -291,7 +292,7 @@ class TransformersAdapter(Adapter):
                 f"transformers adapter: cannot load {config.model!r}: {reason}"
             ) from None
         self._device = torch.device(device)
-        self._model = model.to(self._device).eval()
+        self._model = model.to(self._device).eval()  # type: ignore[arg-type]
         self._processor = processor
         self._torch = torch
 

@@ -155,7 +155,7 @@ class MockAdapter(Adapter):
         """The latest requests received (at most :data:`KEPT_REQUESTS`), in order, their
         frames dropped (timestamps kept): tests read them, and a server in front of
         this adapter keeps no frames after answering."""
-        self.max_in_flight = 0
+        self.max_in_flight: int = 0
         self._in_flight = 0
 
     def _text(self, request: GroundingRequest) -> str:

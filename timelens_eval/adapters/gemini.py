@@ -47,13 +47,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import (
-    AttemptFailure,
-    encode_image,
-    validate_config,
-    with_retries,
-)
-from timelens_eval_adapters.pricing import Price, cost_usd
 
 from timelens_eval.adapters import (
     Adapter,
@@ -62,6 +55,13 @@ from timelens_eval.adapters import (
     GroundingRequest,
     Usage,
 )
+from timelens_eval.adapters.common import (
+    AttemptFailure,
+    encode_image,
+    validate_config,
+    with_retries,
+)
+from timelens_eval.adapters.pricing import Price, cost_usd
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 from timelens_eval.video.types import FrameSpec
@@ -182,6 +182,7 @@ class GeminiAdapter(Adapter):
     """Gemini through google-genai: the uploaded video, or sampled frames inline."""
 
     name = "gemini"
+    config_model = GeminiConfig
     model_type = "proprietary"
     requires = ("google-genai",)
     default_encoding = "interleaved"
@@ -260,7 +261,8 @@ class GeminiAdapter(Adapter):
 
     def _classify(self, exc: Exception) -> AttemptFailure:
         import httpx
-        from timelens_eval_adapters.openai_chat import retry_after_seconds
+
+        from timelens_eval.adapters.openai_chat import retry_after_seconds
 
         if isinstance(exc, self._errors.APIError):
             code = int(exc.code or 0)
@@ -317,7 +319,7 @@ class GeminiAdapter(Adapter):
                 except AdapterError:
                     self.uploads.drop(digest)  # gone or broken: upload again
             mime = mimetypes.guess_type(path.name)[0] or "video/mp4"
-            upload_config = {"mime_type": mime, "display_name": f"{digest[:16]}-{path.name}"}
+            upload_config: Any = {"mime_type": mime, "display_name": f"{digest[:16]}-{path.name}"}
             file, _ = await self._retrying(
                 "upload",
                 sample,

@@ -45,7 +45,6 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import validate_config
 
 from timelens_eval.adapters import (
     Adapter,
@@ -55,6 +54,7 @@ from timelens_eval.adapters import (
     GroundingRequest,
     Usage,
 )
+from timelens_eval.adapters.common import validate_config
 from timelens_eval.errors import ConfigError, MissingDependencyError, did_you_mean
 from timelens_eval.messages import ImagePart, PromptMessage
 
@@ -174,6 +174,7 @@ class LmmsAdapter(Adapter):
     """An lmms-eval model, driven through lmms-eval's registry and request types."""
 
     name = "lmms"
+    config_model = LmmsConfig
     model_type = "open"
     requires = ("lmms_eval",)
 

@@ -36,7 +36,7 @@ from timelens_eval.errors import ConfigError, InputError, OutputError
 from timelens_eval.store import CorruptLine, RunSpec, SampleRecord, read_sample_records
 
 if TYPE_CHECKING:
-    from timelens_eval.runner import Shard
+    from timelens_eval.runner.options import Shard
 
 __all__ = [
     "RunPaths",

@@ -25,9 +25,9 @@ from typing import Any
 
 from timelens_eval.adapters import GroundingOutput, Usage
 from timelens_eval.benchmarks.base import Sample
-from timelens_eval.parse_worker import BatchedParser
 from timelens_eval.parsing import ParsedAnswer
 from timelens_eval.protocol import Protocol
+from timelens_eval.runner.parse_worker import BatchedParser
 from timelens_eval.store import RunSpec
 
 __all__ = [
@@ -200,7 +200,7 @@ async def record_fields(
     (:func:`answer_fields`), parsed in the parse process under the policy's timeout, and
     scored (:func:`parsed_fields`), all off the event loop. A failure of the parse process
     is that sample's error."""
-    from timelens_eval.parse_worker import ParserError
+    from timelens_eval.runner.parse_worker import ParserError
 
     if len(output.text) > _LONG_ANSWER:
         fields, notes = await asyncio.to_thread(answer_fields, output, policy)

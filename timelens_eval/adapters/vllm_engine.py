@@ -7,14 +7,14 @@ to fill or for the slowest answer of a batch. How many requests the runner keeps
 is the adapter's ``max_in_flight`` (default 64), not ``--concurrency`` (which paces API
 adapters); the engine's own scheduler (``max_num_seqs``) decides how many run at once.
 
-Each prompt is built from the model family's preset (:mod:`timelens_eval_adapters.presets`)
+Each prompt is built from the model family's preset (:mod:`timelens_eval.adapters.presets`)
 exactly as the ``transformers`` adapter builds its processor call, so both engines give the
 model the same input (checked token for token by the tests):
 
 * ``prompt``: the processor's chat template over the user turn (the TimeLens instruction
   after the frames), with the generation prompt;
 * ``multi_modal_data`` and ``mm_processor_kwargs``:
-  :func:`~timelens_eval_adapters.presets.vllm_multimodal` -- Qwen3-VL / TimeLens-8B videos
+  :func:`~timelens_eval.adapters.presets.vllm_multimodal` -- Qwen3-VL / TimeLens-8B videos
   as ``(frames, metadata)`` with the source frame indices and rate, so vLLM's processor
   writes the official ``<t seconds>``; Qwen2.5-VL videos with ``fps`` (its MRoPE time
   positions); TimeLens-7B as one 2-frame video per temporal patch after its ``"0.0s"``;
@@ -47,15 +47,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import validate_config
-from timelens_eval_adapters.presets import (
-    ModelPreset,
-    QwenInputs,
-    VisionInput,
-    build_qwen_inputs,
-    resolve_preset,
-    vllm_multimodal,
-)
 
 from timelens_eval.adapters import (
     Adapter,
@@ -64,6 +55,15 @@ from timelens_eval.adapters import (
     GroundingOutput,
     GroundingRequest,
     Usage,
+)
+from timelens_eval.adapters.common import validate_config
+from timelens_eval.adapters.presets import (
+    ModelPreset,
+    QwenInputs,
+    VisionInput,
+    build_qwen_inputs,
+    resolve_preset,
+    vllm_multimodal,
 )
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.video.qwen_sampling import DEFAULT_MAX_FRAMES
@@ -264,6 +264,7 @@ class VLLMAdapter(Adapter):
     """Qwen2.5-VL, Qwen3-VL, TimeLens-7B/8B in vLLM's async engine with the TimeLens presets."""
 
     name = "vllm"
+    config_model = VLLMConfig
     model_type = "open"
     requires = ("vllm", "transformers", "torch")
 

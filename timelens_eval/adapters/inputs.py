@@ -2,7 +2,7 @@
 
 :func:`describe_inputs` runs the real request path of an adapter up to the model: the
 runner's frame sampler with the preset's settings, the prompt template and timestamp
-encoding, :func:`~timelens_eval_adapters.presets.build_qwen_inputs`, and the Hugging Face
+encoding, :func:`~timelens_eval.adapters.presets.build_qwen_inputs`, and the Hugging Face
 processor called as the ``transformers`` adapter calls it, or as vLLM calls it for the
 ``vllm`` adapter's prompt. It reports the frame indices and times, the video grid, the
 number of visual tokens, the whole prompt text (with the timestamps a processor writes)
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from timelens_eval_adapters.presets import (
+
+from timelens_eval.adapters.presets import (
     PRESETS,
     ModelPreset,
     build_qwen_inputs,
@@ -33,7 +34,6 @@ from timelens_eval_adapters.presets import (
     processor_call,
     vllm_multimodal,
 )
-
 from timelens_eval.errors import ConfigError, UnknownNameError
 from timelens_eval.spans import Span
 

@@ -47,13 +47,6 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
-from timelens_eval_adapters.common import (
-    AttemptFailure,
-    encode_image,
-    validate_config,
-    with_retries,
-)
-from timelens_eval_adapters.pricing import Price, cost_usd, price_for
 
 from timelens_eval.adapters import (
     Adapter,
@@ -63,6 +56,13 @@ from timelens_eval.adapters import (
     ModelType,
     Usage,
 )
+from timelens_eval.adapters.common import (
+    AttemptFailure,
+    encode_image,
+    validate_config,
+    with_retries,
+)
+from timelens_eval.adapters.pricing import Price, cost_usd, price_for
 from timelens_eval.errors import ConfigError, MissingDependencyError
 from timelens_eval.messages import ImagePart, PromptMessage
 
@@ -223,6 +223,7 @@ class OpenAIAdapter(Adapter):
     """Chat Completions (OpenAI or any compatible server) with frames as images."""
 
     name = "openai"
+    config_model = OpenAIConfig
     model_type = "proprietary"
     secret_args = frozenset({"api_key"})
     requires = ("openai",)
@@ -243,7 +244,7 @@ class OpenAIAdapter(Adapter):
             raise MissingDependencyError("the openai adapter", "openai", "openai") from None
 
         config = self.config
-        self.model_type = config.model_type  # type: ignore[misc]
+        self.model_type = config.model_type  # type: ignore[misc,assignment]
         key = os.environ.get(config.api_key_env, "")
         if not key:
             if config.base_url is None:
@@ -263,7 +264,7 @@ class OpenAIAdapter(Adapter):
         self._openai = openai
         self.preset = None
         if config.frames_as == "video":
-            from timelens_eval_adapters.presets import resolve_preset
+            from timelens_eval.adapters.presets import resolve_preset
 
             self.preset = resolve_preset(config.model, config.preset)
             if self.preset.vision == "images":  # pragma: no cover - no such preset today
@@ -316,7 +317,7 @@ class OpenAIAdapter(Adapter):
             params["seed"] = generation.seed
         extra: dict[str, Any] = {}
         if self.preset is not None and request.message is not None:
-            from timelens_eval_adapters.presets import build_qwen_inputs, vllm_multimodal
+            from timelens_eval.adapters.presets import build_qwen_inputs, vllm_multimodal
 
             inputs = build_qwen_inputs(request.message, self.preset, self.preset.vision)
             extra["mm_processor_kwargs"] = vllm_multimodal(inputs, self.preset)[

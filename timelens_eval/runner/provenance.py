@@ -15,9 +15,23 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Redactor", "package_versions", "git_commit", "portable_args", "SECRET_ENV_PATTERN"]
+from timelens_eval.store import PromptSpec, RunSpec
+
+if TYPE_CHECKING:
+    from timelens_eval.adapters import Adapter
+    from timelens_eval.benchmarks.base import Benchmark
+    from timelens_eval.runner.options import RunOptions
+
+__all__ = [
+    "Redactor",
+    "package_versions",
+    "git_commit",
+    "portable_args",
+    "SECRET_ENV_PATTERN",
+    "build_spec",
+]
 
 SECRET_ENV_PATTERN = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)$", re.I)
 """Environment variable names whose values are treated as secrets."""
@@ -101,7 +115,7 @@ def git_commit(start: Path | None = None) -> str | None:
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _portable(value: Any) -> Any:
@@ -121,3 +135,46 @@ def portable_args(args: dict[str, Any]) -> dict[str, Any]:
 
     plain = json.loads(json.dumps(args, default=str, sort_keys=True))
     return {key: _portable(value) for key, value in plain.items()}
+
+
+def _prompt_spec(template: str, encoding: str) -> PromptSpec:
+    """The prompt part of the spec; unknown template or encoding names fail here."""
+    from timelens_eval.prompts import template_hash
+    from timelens_eval.video.encodings import ENCODINGS
+
+    ENCODINGS.get(encoding)
+    return PromptSpec(template=template, template_hash=template_hash(template), encoding=encoding)
+
+
+def build_spec(
+    adapter: Adapter,
+    adapter_name: str,
+    benchmark: Benchmark,
+    options: RunOptions,
+) -> RunSpec:
+    """The full spec of a run (secrets removed)."""
+    frames = prompt = None
+    if adapter.needs_frames:
+        frames = options.frames or adapter.default_frames
+        prompt = _prompt_spec(
+            options.template or adapter.default_template,
+            options.encoding or adapter.default_encoding,
+        )
+    return RunSpec(
+        model=adapter.model,
+        model_type=adapter.model_type,
+        adapter=adapter_name,
+        adapter_args=portable_args(adapter.describe()),
+        benchmark=benchmark.name,
+        variant=benchmark.variant,
+        split=benchmark.split,
+        benchmark_hash=benchmark.content_hash,
+        prompt=prompt,
+        frames=frames,
+        generation=options.generation,
+        protocol=options.protocol,
+        limit=options.limit,
+        shard=options.shard,
+        versions=package_versions(getattr(adapter, "requires", ())),
+        git_commit=git_commit(),
+    )

@@ -77,7 +77,7 @@ class ParseWorker:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         parent, child = context.Pipe()
-        process = context.Process(
+        process = context.Process(  # type: ignore[attr-defined]  # a concrete context
             target=_serve, args=(child,), daemon=True, name="timelens-eval-parse"
         )
         process.start()
