@@ -324,6 +324,13 @@ def test_bootstrap_interval_swaps_and_rank_intervals_equal_a_direct_computation(
         k = "ABC".index(shift.model)
         assert shift.rank_ci_original == rank_interval(bo, k)
         assert shift.rank_ci_refined == rank_interval(br, k)
+    # Few draws: the interval's ends are ranks that occur (lower and higher), never between.
+    pair = _pair(tmp_path, CompareOptions(bootstrap=7, seed=4, ci_level=0.5))
+    *_, bo, br, rank_interval = _direct_bootstrap(so, vids, sr, vids, 7, 4, 0.5)
+    for shift in pair.models:
+        k = "ABC".index(shift.model)
+        assert shift.rank_ci_original == rank_interval(bo, k)
+        assert shift.rank_ci_refined == rank_interval(br, k)
 
 
 def test_draws_without_a_variants_videos_are_left_out(tmp_path):
