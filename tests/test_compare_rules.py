@@ -127,7 +127,9 @@ def test_ranks_shifts_deltas_and_group_means_of_a_known_table(tmp_path):
         _write(tmp_path, model, ORIG, metrics={"mIoU": o, "R1@0.5": o / 2, **extra},
                model_type=kind, kind="reported", source=f"paper of {model}",
                self_reported=("mIoU",) if model == "B" else ())  # fmt: skip
-        _write(tmp_path, model, REF, metrics={"mIoU": r, "R1@0.5": r / 2}, model_type=kind)
+        _write(tmp_path, model, REF, metrics={"mIoU": r, "R1@0.5": r / 2}, model_type=kind,
+               source="run log" if model == "B" else None,
+               self_reported=("R1@0.5",) if model == "B" else ())  # fmt: skip
     _write(tmp_path, "Only-Original", ORIG, metrics={"mIoU": 99.0})
     _write(tmp_path, "Only-Refined", REF, metrics={"mIoU": 99.0})
     _write(tmp_path, "No-mIoU", ORIG, metrics={"mIoU": 98.0})
@@ -142,8 +144,8 @@ def test_ranks_shifts_deltas_and_group_means_of_a_known_table(tmp_path):
     assert a.delta == {"mIoU": -10.0, "R1@0.5": -5.0}  # R1@0.7 only on the original
     assert b.delta["mIoU"] == 2.876543  # rounded to 6 decimals
     assert (b.kind_original, b.kind_refined) == ("reported", "reproduced")
-    assert (b.source_original, b.source_refined) == ("paper of B", None)
-    assert (b.self_reported_original, b.self_reported_refined) == (["mIoU"], [])
+    assert (b.source_original, b.source_refined) == ("paper of B", "run log")
+    assert (b.self_reported_original, b.self_reported_refined) == (["mIoU"], ["R1@0.5"])
     assert b.model_type == "proprietary"
     assert a.original["mIoU"].value == 50.0 and a.refined["mIoU"].value == 40.0
     assert set(a.original) == {"mIoU", "R1@0.5", "R1@0.7"} and set(a.refined) == {"mIoU", "R1@0.5"}
@@ -197,6 +199,22 @@ def test_the_note_names_five_models_without_samples_and_counts_the_rest(tmp_path
         _write(five, f"M{i}", ORIG, metrics={"mIoU": 10.0 + i})
         _write(five, f"M{i}", REF, metrics={"mIoU": 20.0 - i})
     assert _pair(five).notes == ["point values: no per-sample results for M0, M1, M2, M3, M4"]
+    _write(five, "M5", ORIG, metrics={"mIoU": 30.0})
+    _write(five, "M5", REF, metrics={"mIoU": 30.0})
+    assert _pair(five).notes == [
+        "point values: no per-sample results for M0, M1, M2, M3, M4 and 1 more"
+    ]
+
+
+def test_a_model_with_samples_on_one_variant_only_gives_point_values(tmp_path):
+    rows = [("s1", "v1", [(0.0, 10.0)], 0.5), ("s2", "v2", [(0.0, 10.0)], 0.7)]
+    _write(tmp_path, "A", ORIG, rows)
+    _write(tmp_path, "A", REF, rows)
+    _write(tmp_path, "B", ORIG, rows)
+    _write(tmp_path, "B", REF, metrics={"mIoU": 10.0})
+    pair = _pair(tmp_path, CompareOptions(bootstrap=10))
+    assert pair.notes == ["point values: no per-sample results for B"]
+    assert pair.per_sample is None and pair.kendall_tau.method == "point"
 
 
 def test_one_model_has_no_correlation_and_two_have_one(tmp_path):
@@ -216,6 +234,12 @@ def test_one_model_has_no_correlation_and_two_have_one(tmp_path):
     assert pair.kendall_tau.value == 1.0 and pair.spearman_rho.value == 1.0
     assert pair.kendall_tau.method.startswith("percentile bootstrap")
     assert len(pair.adjacent_swaps) == 2
+    one_draw = _pair(tmp_path, CompareOptions(bootstrap=1)).kendall_tau
+    assert one_draw.method == "percentile bootstrap over videos (1 draws, seed 0)"
+    assert one_draw.ci_low == one_draw.ci_high == 1.0
+    point = _pair(tmp_path, CompareOptions(bootstrap=0))
+    assert (point.kendall_tau.value, point.spearman_rho.value) == (1.0, 1.0)
+    assert point.kendall_tau.method == "point"
 
 
 def test_tied_models_have_no_correlation_and_no_interval(tmp_path):
@@ -300,6 +324,13 @@ def test_bootstrap_interval_swaps_and_rank_intervals_equal_a_direct_computation(
         k = "ABC".index(shift.model)
         assert shift.rank_ci_original == rank_interval(bo, k)
         assert shift.rank_ci_refined == rank_interval(br, k)
+    # Few draws: the interval's ends are ranks that occur (lower and higher), never between.
+    pair = _pair(tmp_path, CompareOptions(bootstrap=7, seed=4, ci_level=0.5))
+    *_, bo, br, rank_interval = _direct_bootstrap(so, vids, sr, vids, 7, 4, 0.5)
+    for shift in pair.models:
+        k = "ABC".index(shift.model)
+        assert shift.rank_ci_original == rank_interval(bo, k)
+        assert shift.rank_ci_refined == rank_interval(br, k)
 
 
 def test_draws_without_a_variants_videos_are_left_out(tmp_path):
@@ -332,8 +363,8 @@ def test_per_sample_gains_losses_and_changed_annotations(tmp_path):
     }
     ious = {  # model: {sample: (original IoU, refined IoU)}
         "A": {"s1": (0.3, 0.3), "s2": (0.9, 0.9), "s3": (0.5, 0.4), "s4": (0.49, 0.5),
-              "s5": (0.8, 0.9)},
-        "B": {"s1": (0.1, 0.1), "s2": (0.2, 0.2), "s3": (0.2, 0.2), "s4": (0.2, 0.6),
+              "s5": (0.8, 0.5)},
+        "B": {"s1": (0.1, 0.1), "s2": (0.2, 0.2), "s3": (0.5, 0.6), "s4": (0.2, 0.6),
               "s5": (0.6, 0.2)},
     }  # fmt: skip
     for m, per in ious.items():
@@ -346,14 +377,15 @@ def test_per_sample_gains_losses_and_changed_annotations(tmp_path):
     ps = _pair(tmp_path, CompareOptions(bootstrap=0, hit_threshold=0.5)).per_sample
     assert (ps.n_matched, ps.n_changed, ps.hit_threshold) == (5, 3, 0.5)
     rows = {r.model: r for r in ps.models}
-    assert [r.model for r in ps.models] == ["A", "B"]  # larger delta first
+    assert [r.model for r in ps.models] == ["B", "A"]  # larger delta first
     a, b = rows["A"], rows["B"]
-    assert (a.n_changed, a.gained, a.lost) == (3, 1, 1)  # s4 gained, s3 lost (hits at 0.5)
+    # hits at IoU 0.5 and above: A gains s4, loses s3, keeps s5 (0.8 -> 0.5)
+    assert (a.n_changed, a.gained, a.lost) == (3, 1, 1)
     assert a.miou_original == pytest.approx(100 * (0.5 + 0.49 + 0.8) / 3)
-    assert a.miou_refined == pytest.approx(100 * (0.4 + 0.5 + 0.9) / 3)
-    assert a.delta == pytest.approx(100 * 0.01 / 3)
-    assert (b.gained, b.lost) == (1, 1)
-    assert b.delta == pytest.approx(0.0, abs=1e-9)
+    assert a.miou_refined == pytest.approx(100 * (0.4 + 0.5 + 0.5) / 3)
+    assert a.delta == pytest.approx(100 * -0.39 / 3)
+    assert (b.gained, b.lost) == (1, 1)  # s3 stays a hit (0.5 -> 0.6): not gained
+    assert b.delta == pytest.approx(100 * 0.1 / 3)
     assert ps.categories == []  # no record carries an error category
 
 
