@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import Enum
 from itertools import islice
 from typing import NamedTuple
+
+import numpy as np
 
 from timelens_eval.protocol import ParseOptions
 from timelens_eval.spans import Span
@@ -32,6 +34,9 @@ __all__ = [
     "extract_spans",
     "iter_spans",
     "first_span",
+    "apply_span_options",
+    "span_status",
+    "status_masks",
 ]
 
 _DEFAULT_OPTIONS = ParseOptions()
@@ -202,6 +207,50 @@ def round_seconds(x: float) -> float:
     return float(round(x))
 
 
+def apply_span_options(
+    spans: Sequence[Span], duration: float | None, options: ParseOptions
+) -> list[Span]:
+    """The post-processing options, in their order: round to seconds, swap reversed
+    spans, clip to ``[0, duration]`` (only with a known duration).
+
+    The one place these options act: answers parsed here and spans parsed elsewhere
+    (TimeLens ``timestamps``, moment_detr windows) go through it alike.
+    """
+    out = list(spans)
+    if options.round_to_seconds:
+        out = [Span(round_seconds(s.start), round_seconds(s.end)) for s in out]
+    if options.swap_reversed:
+        out = [Span(s.end, s.start) if s.start > s.end else s for s in out]
+    if options.clip_to_duration and duration is not None:
+        out = [Span(_clip(s.start, duration), _clip(s.end, duration)) for s in out]
+    return out
+
+
+def span_status(top: Span, duration: float | None, tolerance: float = 0.0) -> ParseStatus:
+    """The status of the scored span: ``REVERSED`` unless start < end, ``OUT_OF_RANGE``
+    when it leaves ``[0, duration + tolerance]`` (a span ending exactly at the duration is
+    in range), else ``OK``. :func:`status_masks` is the same rule over arrays."""
+    if not top.start < top.end:
+        return ParseStatus.REVERSED
+    if duration is not None and (top.start < 0 or top.end > duration + tolerance):
+        return ParseStatus.OUT_OF_RANGE
+    return ParseStatus.OK
+
+
+def status_masks(
+    start: np.ndarray, end: np.ndarray, duration: np.ndarray, tolerance: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`span_status` over arrays of scored spans: the masks ``(no_span, reversed,
+    out_of_range)``. A NaN start means no span; a NaN duration, an unknown one. The rows in
+    no mask are ``OK``."""
+    no_span = np.isnan(start)
+    with np.errstate(invalid="ignore"):
+        reversed_ = ~no_span & ~(start < end)
+        outside = ~no_span & ~reversed_ & ~np.isnan(duration)
+        outside &= (start < 0) | (end > duration + tolerance)
+    return no_span, reversed_, outside
+
+
 def parse_spans(
     text: str | None,
     *,
@@ -222,19 +271,5 @@ def parse_spans(
     spans = extract_spans(text, options, max_spans)
     if not spans:
         return ParsedAnswer((), ParseStatus.NO_SPAN)
-
-    if options.round_to_seconds:
-        spans = [Span(round_seconds(s.start), round_seconds(s.end)) for s in spans]
-    if options.swap_reversed:
-        spans = [Span(s.end, s.start) if s.start > s.end else s for s in spans]
-    if options.clip_to_duration and duration is not None:
-        spans = [Span(_clip(s.start, duration), _clip(s.end, duration)) for s in spans]
-
-    top = spans[0]
-    if not top.start < top.end:
-        status = ParseStatus.REVERSED
-    elif duration is not None and (top.start < 0 or top.end > duration + out_of_range_tolerance):
-        status = ParseStatus.OUT_OF_RANGE
-    else:
-        status = ParseStatus.OK
-    return ParsedAnswer(tuple(spans), status)
+    spans = apply_span_options(spans, duration, options)
+    return ParsedAnswer(tuple(spans), span_status(spans[0], duration, out_of_range_tolerance))

@@ -38,7 +38,13 @@ from timelens_eval.metrics import (
     summarize,
     video_clusters,
 )
-from timelens_eval.parsing import ParseStatus, first_span, parse_spans, round_seconds
+from timelens_eval.parsing import (
+    ParseStatus,
+    apply_span_options,
+    first_span,
+    parse_spans,
+    status_masks,
+)
 from timelens_eval.predictions import (
     PredictionSet,
     TimelensColumns,
@@ -55,10 +61,8 @@ __all__ = [
     "score_predictions",
     "score_timelens_columns",
     "score_file",
-    "METRIC_KEYS",
 ]
 
-METRIC_KEYS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 _CODE = {value: code for code, value in enumerate(STATUS_VALUES)}
 _KEYED_GT = ("timelens", "lmms-eval")
 """Formats whose records carry the ground truth (TimeLens-style keys)."""
@@ -177,11 +181,12 @@ def _match_timelens(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
             index.setdefault(_sample_key(video, sample.query), []).append(i)
     taken: set[int] = set()
     out: dict[int, int] = {}
-    for p, (video, query) in enumerate(zip(preds.videos, preds.queries, strict=True)):
-        candidates = index.get(_sample_key(video or "", query or ""), [])
+    for p, (pred_video, query) in enumerate(zip(preds.videos, preds.queries, strict=True)):
+        candidates = index.get(_sample_key(pred_video or "", query or ""), [])
         candidates = [c for c in dict.fromkeys(candidates) if c not in taken]
-        if len(candidates) > 1 and preds.gt[p]:
-            gt = preds.gt[p][0]
+        windows = preds.gt[p]
+        if len(candidates) > 1 and windows:
+            gt = windows[0]
             close = [
                 c
                 for c in candidates
@@ -302,18 +307,6 @@ def _rows_from_keys(preds: PredictionSet) -> tuple[_Rows, Coverage]:
     return rows, coverage
 
 
-def _postprocess(spans: tuple[Span, ...], duration: float | None, options: ParseOptions):
-    """The span post-processing options of the parser, for already-parsed spans."""
-    out = list(spans)
-    if options.round_to_seconds:
-        out = [Span(round_seconds(s.start), round_seconds(s.end)) for s in out]
-    if options.swap_reversed:
-        out = [Span(s.end, s.start) if s.start > s.end else s for s in out]
-    if options.clip_to_duration and duration is not None:
-        out = [Span(min(max(s.start, 0.0), duration), min(max(s.end, 0.0), duration)) for s in out]
-    return tuple(out)
-
-
 def _top_spans(
     preds: PredictionSet, rows: _Rows, protocol: Protocol
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -340,22 +333,21 @@ def _top_spans(
                 max_spans=1,
             ).spans
         elif not default:
-            spans = _postprocess(spans, rows.durations[r], options)
+            spans = tuple(apply_span_options(spans, rows.durations[r], options))
         if spans:
             start[r], end[r] = spans[0]
     return start, end
 
 
 def _statuses(rows: _Rows, start: np.ndarray, end: np.ndarray, protocol: Protocol) -> np.ndarray:
-    """The parser's status rule, vectorised: no span, reversed, out of range, ok."""
+    """The parser's status of every row (``parsing.status_masks``), ``error`` where the
+    sample has no prediction."""
     duration = np.array([np.nan if d is None else d for d in rows.durations], dtype=np.float64)
-    has = ~np.isnan(start)
-    with np.errstate(invalid="ignore"):
-        reversed_ = has & ~(start < end)
-        limit = duration + protocol.out_of_range_tolerance
-        outside = has & ~reversed_ & ~np.isnan(duration) & ((start < 0) | (end > limit))
+    no_span, reversed_, outside = status_masks(
+        start, end, duration, protocol.out_of_range_tolerance
+    )
     status = np.full(len(start), ParseStatus.OK.value, dtype=object)
-    status[~has] = ParseStatus.NO_SPAN.value
+    status[no_span] = ParseStatus.NO_SPAN.value
     status[reversed_] = ParseStatus.REVERSED.value
     status[outside] = ParseStatus.OUT_OF_RANGE.value
     missing = np.array([p is None for p in rows.pred], dtype=bool)
@@ -452,16 +444,14 @@ def score_timelens_columns(
         raise ConfigError("the column path only serves the default parse options")
     start = cols.pred_start
     end = cols.pred_end
-    has = ~np.isnan(start)
+    no_span, reversed_, outside = status_masks(
+        start, end, cols.durations, protocol.out_of_range_tolerance
+    )
     with np.errstate(invalid="ignore"):
-        reversed_ = has & ~(start < end)
-        limit = cols.durations + protocol.out_of_range_tolerance
-        known = ~np.isnan(cols.durations)
-        outside = has & ~reversed_ & known & ((start < 0) | (end > limit))
         ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)
-    ious[~has | reversed_ | ~np.isfinite(ious)] = 0.0
+    ious[no_span | reversed_ | ~np.isfinite(ious)] = 0.0
     status = np.zeros(len(start), dtype=np.int8)  # codes into STATUS_VALUES
-    status[~has] = STATUS_VALUES.index(ParseStatus.NO_SPAN.value)
+    status[no_span] = STATUS_VALUES.index(ParseStatus.NO_SPAN.value)
     status[reversed_] = STATUS_VALUES.index(ParseStatus.REVERSED.value)
     status[outside] = STATUS_VALUES.index(ParseStatus.OUT_OF_RANGE.value)
     summary = summarize(
