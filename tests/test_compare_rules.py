@@ -468,7 +468,10 @@ def test_per_sample_scores_of_each_metric_and_their_errors(tmp_path):
     )
     got = per_sample_scores([a, b], "R1@0.5")
     assert (got.sample_ids, got.video_ids) == (["s1", "s3"], ["v1", "v1"])
-    np.testing.assert_array_equal(got.scores, [[100.0, 0.0], [100.0, 0.0]])
+    # The protocol's hit rule, IoU >= t exactly, as in every result's own R1: an IoU a
+    # hair below the threshold is a miss, one exactly at it a hit.
+    np.testing.assert_array_equal(got.scores, [[0.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(per_sample_scores([a], "R1@0.5").scores, [[0, 100, 0]])
     np.testing.assert_allclose(per_sample_scores([a], "mIoU").scores, [[50.0, 50.0, 30.0]])
     np.testing.assert_array_equal(per_sample_scores([a], "R1@0.3").scores, [[100, 100, 100]])
     with pytest.raises(ConfigError, match="cannot compute metric 'R5@0.5' from per-sample IoUs"):

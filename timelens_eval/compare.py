@@ -40,6 +40,7 @@ from timelens_eval.compare_stats import (
     spearman_rho_rows,
 )
 from timelens_eval.errors import ConfigError, InputError
+from timelens_eval.metrics import metric_by_name
 from timelens_eval.store import (
     MetricValue,
     RunResult,
@@ -391,12 +392,11 @@ def per_sample_scores(items: Sequence[LoadedResult], metric: str) -> SampleScore
     if not common:
         raise InputError("the results share no sample ids", path=items[0].path)
     ious = np.array([[m[s].iou for s in common] for m in maps], dtype=float)
-    if metric == "mIoU":
-        values = ious * 100
-    elif metric.startswith("R1@"):
-        values = (ious >= float(metric[3:]) - 1e-12) * 100.0
-    else:
-        raise ConfigError(f"cannot compute metric {metric!r} from per-sample IoUs")
+    try:
+        contribution = metric_by_name(metric).contribution
+    except ValueError as exc:
+        raise ConfigError(f"cannot compute metric {metric!r} from per-sample IoUs") from exc
+    values = contribution(ious) * 100.0
     videos = [maps[0][s].video_id for s in common]
     return SampleScores(common, videos, values)
 

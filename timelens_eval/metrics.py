@@ -30,6 +30,7 @@ __all__ = [
     "Metric",
     "recall_at_iou",
     "mean_iou",
+    "metric_by_name",
     "protocol_metrics",
     "score_parsed",
     "score_answer",
@@ -339,7 +340,7 @@ class PairedTest:
     method: str = "video-level sign-flip permutation test; percentile bootstrap CI over videos"
 
 
-def _metric_by_name(name: str | Metric) -> Metric:
+def metric_by_name(name: str | Metric) -> Metric:
     """The metric called ``name``: ``mIoU``, or ``R1@t`` at any threshold ``t`` (a
     comparison may ask for a threshold its protocol does not report)."""
     if isinstance(name, Metric):
@@ -371,7 +372,7 @@ def paired_test(
     b = np.asarray(ious_b, dtype=np.float64)
     if a.shape != b.shape or len(a) != len(video_ids):
         raise ValueError("paired_test needs aligned arrays of the same samples")
-    m = _metric_by_name(metric)
+    m = metric_by_name(metric)
     ca, cb = m.contribution(a), m.contribution(b)
     diff = ca - cb
     reps = cluster_bootstrap(diff, video_ids, replicates=bootstrap, seed=seed)[:, 0]
