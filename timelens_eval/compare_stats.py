@@ -25,69 +25,71 @@ __all__ = [
 
 def rank_desc(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Average ranks, 1 = the highest value; ties share the mean of their ranks."""
-    x = -np.asarray(values, dtype=float)
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=float)
-    sorted_x = x[order]
-    i = 0
-    while i < len(x):
-        j = i
-        while j + 1 < len(x) and sorted_x[j + 1] == sorted_x[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
+    _, group, size = np.unique(
+        -np.asarray(values, dtype=float), return_inverse=True, return_counts=True
+    )
+    before = np.cumsum(size) - size  # values ranked above each group of equal values
+    return before[group] + (size[group] + 1) / 2
 
 
 def competition_rank(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Display ranks, 1 = the highest value; ties share the best rank ("1, 2, 2, 4")."""
-    x = np.asarray(values, dtype=float)
-    return np.array([1 + int(np.sum(x > v)) for v in x], dtype=int)
+    x = np.asarray(values)
+    return 1 + np.sum(x[None, :] > x[:, None], axis=1)
 
 
 def _pair_signs(x: np.ndarray) -> np.ndarray:
-    """sign(x_j - x_i) for i < j along the last axis, flattened."""
-    n = x.shape[-1]
-    i, j = np.triu_indices(n, k=1)
-    return np.sign(x[..., j] - x[..., i])
+    """sign(x[:, j] - x[:, i]) for every pair i < j of columns of a 2-D array."""
+    n = x.shape[1]
+    # k=1 leaves out the diagonal; with it (k=0, the default) its signs are 0 and count in
+    # no sum, so the mutant that drops k is equivalent.
+    i, j = np.triu_indices(n, k=1)  # pragma: no mutate
+    return np.sign(x[:, j] - x[:, i])
+
+
+def _rows_per_chunk(n: int) -> int:
+    """Rows whose pair-sign matrices stay near 4 M cells: only memory depends on it (each
+    row's tau is computed alone), so no test can see a change of it."""
+    return max(1, 4_000_000 // max(n * (n - 1) // 2, 1))  # pragma: no mutate
 
 
 def kendall_tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall's tau-b between ``x[k]`` and ``y[k]`` for every row ``k`` (2-D inputs)."""
-    x = np.atleast_2d(np.asarray(x, dtype=float))
+    x = np.atleast_2d(np.asarray(x, dtype=float))  # unsigned scores must not wrap
     y = np.atleast_2d(np.asarray(y, dtype=float))
-    n_pairs = max(x.shape[-1] * (x.shape[-1] - 1) // 2, 1)
-    chunk = max(1, 4_000_000 // n_pairs)  # bound memory: rows x pairs sign matrices
-    out = np.empty(x.shape[0], dtype=float)
-    for start in range(0, x.shape[0], chunk):
+    chunk = _rows_per_chunk(x.shape[1])
+    out = np.empty(len(x))
+    for start in range(0, len(x), chunk):
         sx = _pair_signs(x[start : start + chunk])
         sy = _pair_signs(y[start : start + chunk])
-        concordance = np.sum(sx * sy, axis=-1)
-        nx = np.sum(sx != 0, axis=-1).astype(float)
-        ny = np.sum(sy != 0, axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + chunk] = concordance / np.sqrt(nx * ny)
+        concordance = np.sum(sx * sy, axis=1)
+        # A divisor of 0 means every value of a row is tied: 0 / 0, NaN.
+        with np.errstate(invalid="ignore"):
+            out[start : start + chunk] = concordance / np.sqrt(
+                np.sum(sx != 0, axis=1) * np.sum(sy != 0, axis=1)
+            )
     return out
 
 
-def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
+def kendall_tau_b(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
     """Kendall's tau-b of two score lists (NaN with fewer than two untied values)."""
     return float(kendall_tau_b_rows(np.asarray(x)[None], np.asarray(y)[None])[0])
 
 
 def spearman_rho_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho (Pearson correlation of average ranks) for every row."""
-    x = np.atleast_2d(np.asarray(x, dtype=float))
+    x = np.atleast_2d(np.asarray(x, dtype=float))  # unsigned scores must not wrap
     y = np.atleast_2d(np.asarray(y, dtype=float))
-    rx = np.apply_along_axis(rank_desc, -1, x)
-    ry = np.apply_along_axis(rank_desc, -1, y)
-    rx = rx - rx.mean(axis=-1, keepdims=True)
-    ry = ry - ry.mean(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sum(rx * ry, axis=-1) / np.sqrt(np.sum(rx**2, axis=-1) * np.sum(ry**2, axis=-1))
+    # Average ranks of n values always sum to n (n + 1) / 2: their mean is (n + 1) / 2.
+    centre = (x.shape[1] + 1) / 2
+    rx = np.apply_along_axis(rank_desc, 1, x) - centre
+    ry = np.apply_along_axis(rank_desc, 1, y) - centre
+    # A divisor of 0 means every value of a row is tied: 0 / 0, NaN.
+    with np.errstate(invalid="ignore"):
+        return np.sum(rx * ry, axis=1) / np.sqrt(np.sum(rx**2, axis=1) * np.sum(ry**2, axis=1))
 
 
-def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
+def spearman_rho(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
     """Spearman's rho of two score lists."""
     return float(spearman_rho_rows(np.asarray(x)[None], np.asarray(y)[None])[0])
 
@@ -107,11 +109,13 @@ class VideoBootstrap:
     def make(cls, videos: Sequence[str], n_boot: int, seed: int) -> VideoBootstrap:
         """``n_boot`` draws of ``len(videos)`` videos with replacement."""
         videos = sorted(set(videos))
-        rng = np.random.default_rng(seed)
-        picks = rng.integers(0, len(videos), size=(n_boot, len(videos)))
-        draws = np.zeros((n_boot, len(videos)), dtype=np.int32)
-        for b in range(n_boot):
-            draws[b] = np.bincount(picks[b], minlength=len(videos))
+        k = len(videos)
+        picks = np.random.default_rng(seed).integers(k, size=(n_boot, k))
+        # Draw b's picks counted in cells [b k, (b + 1) k) of one bincount.
+        cells = (picks + k * np.arange(n_boot)[:, None]).ravel()
+        counts = np.bincount(cells, minlength=n_boot * k).reshape(n_boot, k)
+        # int32 halves the memory of (draws x videos) counts; the values are the same.
+        draws = counts.astype(np.int32)  # pragma: no mutate
         return cls(videos, draws)
 
     def scores(self, per_sample: np.ndarray, sample_videos: Sequence[str]) -> np.ndarray:
@@ -120,8 +124,7 @@ class VideoBootstrap:
         A sample's weight is the number of times its video was drawn.
         """
         index = {v: i for i, v in enumerate(self.videos)}
-        cols = np.array([index[v] for v in sample_videos], dtype=np.int64)
-        weights = self.draws[:, cols].astype(float)  # (draws, samples)
-        totals = weights.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (weights @ per_sample.T) / totals
+        weights = self.draws[:, [index[v] for v in sample_videos]]  # (draws, samples)
+        # A draw that holds none of the samples' videos has weight 0: 0 / 0, NaN.
+        with np.errstate(invalid="ignore"):
+            return (weights @ per_sample.T) / weights.sum(axis=1, keepdims=True)
