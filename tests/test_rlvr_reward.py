@@ -92,6 +92,13 @@ def test_gt_snaps_to_the_frame_times_shown(span, times, snapped) -> None:  # typ
     assert snap_span_to_times(span, times) == snapped
 
 
+def test_one_frame_shown_holds_the_whole_gt_and_no_frame_is_an_error() -> None:
+    # A clip sampled to a single frame still gives a (zero-length) target on that frame.
+    assert snap_span_to_times((0.5, 9.0), [3.0]) == (3.0, 3.0)
+    with pytest.raises(ValueError, match=r"^no frame times to snap to$"):
+        snap_span_to_times((0.5, 9.0), [])
+
+
 def test_out_of_range_answers_are_scored_as_is() -> None:
     # The scorer scores an out-of-range first span as is (status OUT_OF_RANGE); so does the reward.
     assert grounding_reward("50 - 70", [[50.0, 60.0]], duration=60.0) == pytest.approx(0.5)
