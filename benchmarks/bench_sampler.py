@@ -165,9 +165,15 @@ def lower_bound(path: Path) -> tuple[int, float]:
     pts = index.pts.tolist()
     todo = [set() for _ in segments]
     for k, seg in enumerate(segments):
-        todo[k] = {p for p, d in zip(pts[seg.first : seg.last + 1],
-                                     index.disposable[seg.first : seg.last + 1].tolist(),
-                                     strict=True) if p in needed or not d}
+        todo[k] = {
+            p
+            for p, d in zip(
+                pts[seg.first : seg.last + 1],
+                index.disposable[seg.first : seg.last + 1].tolist(),
+                strict=True,
+            )
+            if p in needed or not d
+        }
     start = time.perf_counter()
     kept = []
     with av.open(str(path)) as container:
@@ -228,9 +234,14 @@ def worker(method: str, path: Path, repeats: int) -> dict:  # type: ignore[type-
             seconds = time.perf_counter() - t0
         times.append(seconds)
     peak = _peak_rss_kib()
-    return {"method": method, "frames": frames, "best_s": min(times),
-            "median_s": float(np.median(times)), "peak_rss_mb": peak / 1024,
-            "peak_over_imports_mb": (peak - base) / 1024}
+    return {
+        "method": method,
+        "frames": frames,
+        "best_s": min(times),
+        "median_s": float(np.median(times)),
+        "peak_rss_mb": peak / 1024,
+        "peak_over_imports_mb": (peak - base) / 1024,
+    }
 
 
 def available(method: str) -> bool:
@@ -246,12 +257,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/timelens-bench"))
     parser.add_argument("--repeats", type=int, default=3, help="rounds on OHOFG.mp4")
-    parser.add_argument("--long-repeats", type=int, default=2,
-                        help="rounds on the long video")
+    parser.add_argument("--long-repeats", type=int, default=2, help="rounds on the long video")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--worker", nargs=3, metavar=("METHOD", "PATH", "REPEATS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("METHOD", "PATH", "REPEATS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.worker:
         method, path, repeats = args.worker
@@ -259,11 +270,12 @@ def main() -> None:
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    long_video = make_long_video(args.workdir / f"long_{args.minutes:g}min_480p.mp4",
-                                 args.minutes)
+    long_video = make_long_video(args.workdir / f"long_{args.minutes:g}min_480p.mp4", args.minutes)
     print(f"# long video ready in {time.perf_counter() - t0:.1f} s: {long_video}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
     videos = [(REAL, args.repeats)] if REAL.exists() else []
     videos.append((long_video, args.long_repeats))
     methods = [m for m in args.methods.split(",") if available(m)]
@@ -277,15 +289,20 @@ def main() -> None:
             for method in methods:
                 out = subprocess.run(
                     [sys.executable, __file__, "--worker", method, str(path), "1"],
-                    capture_output=True, text=True, cwd=ROOT, check=False,
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                    check=False,
                 )
                 if out.returncode != 0:
                     failed[method] = (out.stderr.strip().splitlines() or ["?"])[-1]
                     continue
                 results[method].append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"\n## {path.name} (2 fps, native size unless noted; best of {rounds})\n")
-        print("| method | frames | best s | frames/s | x lower bound | peak RSS MB | "
-              "RSS over imports MB |")
+        print(
+            "| method | frames | best s | frames/s | x lower bound | peak RSS MB | "
+            "RSS over imports MB |"
+        )
         print("|---|---|---|---|---|---|---|")
         best = {m: min(r, key=lambda x: x["best_s"]) for m, r in results.items() if r}
         bound = best["lower-bound"]["best_s"] if "lower-bound" in best else None
@@ -299,8 +316,10 @@ def main() -> None:
                 peak = max(x["peak_rss_mb"] for x in results[method])
                 over = max(x["peak_over_imports_mb"] for x in results[method])
                 ratio = f"{r['best_s'] / bound:.2f}" if bound else "-"
-                print(f"| {method} | {r['frames']} | {r['best_s']:.3f} | "
-                      f"{r['frames'] / r['best_s']:.1f} | {ratio} | {peak:.0f} | {over:.0f} |")
+                print(
+                    f"| {method} | {r['frames']} | {r['best_s']:.3f} | "
+                    f"{r['frames'] / r['best_s']:.1f} | {ratio} | {peak:.0f} | {over:.0f} |"
+                )
         print(f"\n(load average after: {os.getloadavg()[0]:.1f})")
 
 

@@ -181,15 +181,15 @@ class _Runs:
         lower case) and compared against every string of that length the pattern
         matches; longer ones (rare: runs of whitespace) are matched one by one.
         """
-        if self._gap_keys is None:
-            self._pack_gaps()
+        keys = self._gap_keys if self._gap_keys is not None else self._pack_gaps()
         out = np.zeros(len(self.start), dtype=bool)
-        out[self._gap_runs] = np.isin(self._gap_keys, _keys_of(pattern))
+        out[self._gap_runs] = np.isin(keys, _keys_of(pattern))
         for k, gap in self._long_gaps.items():
             out[k] = pattern.fullmatch(gap) is not None
         return out
 
-    def _pack_gaps(self) -> None:
+    def _pack_gaps(self) -> np.ndarray:
+        """Pack the gaps once (see :meth:`gap_is`); returns the short gaps' keys."""
         width = self.start[1:] - self.end[:-1]
         opens = _GAP_OPEN[self.after[:-1]] & _GAP_CLOSE[self.buf[self.start[1:] - 1]]
         short = np.flatnonzero(opens & (width <= 5))
@@ -206,6 +206,7 @@ class _Runs:
             long = long[_GAP_CHAR[self.buf[self.end[long] + j]]]
         for k in long:
             self._long_gaps[int(k)] = self.data[self.end[k] : self.start[k + 1]]
+        return key
 
 
 def _gap_key(gap: bytes) -> int:

@@ -68,7 +68,7 @@ def _decoders() -> tuple[Any, Any]:
         gc=False,
     )
     return (
-        msgspec.json.Decoder(dict[str, value_type]),
+        msgspec.json.Decoder(dict[str, value_type]),  # type: ignore[valid-type]
         msgspec.json.Decoder(list[tuple[float, float]]),
     )
 
