@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 # One set of Chromium launch flags for the browser tests and this benchmark.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from timelens_eval.leaderboard import BuildOptions, build_site

@@ -83,6 +83,7 @@ def _group_config(files: list[str], tests: list[str]) -> str:
     lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in conf.items()]
     pytest = base["tool"]["pytest"]["ini_options"]
     lines += ["", "[tool.pytest.ini_options]", f"markers = {json.dumps(pytest['markers'])}"]
+    lines.append(f"pythonpath = {json.dumps(pytest['pythonpath'])}")  # the tests' helpers
     return "\n".join(lines) + "\n"
 
 

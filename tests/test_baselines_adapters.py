@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from test_runner_support import toy_benchmark
+from runner_support import toy_benchmark
 
 from timelens_eval.adapters import GroundingRequest, build_adapter
 from timelens_eval.errors import ConfigError

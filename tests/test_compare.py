@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from compare_support import write_synthetic_pair
 from scipy import stats
-from test_compare_support import write_synthetic_pair
 
 from timelens_eval.cli import main
 from timelens_eval.compare import CompareOptions, compare_results, load_results
@@ -103,7 +103,7 @@ def test_synthetic_pair_bootstraps_tau_from_per_sample_results(tmp_path):
 
 def test_bootstrap_resamples_the_same_videos_for_every_model(tmp_path):
     """Two identical models never swap places: a shared draw gives them equal scores."""
-    from test_compare_support import model_predictions, synth_samples
+    from compare_support import model_predictions, synth_samples
 
     _, preds = model_predictions(synth_samples())["Noisy-Open"]
     write_synthetic_pair(tmp_path, extra={"Twin": ("open", preds)})

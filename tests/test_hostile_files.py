@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_compare_support import synth_samples, write_run
+from compare_support import synth_samples, write_run
 
 from timelens_eval.cli import main
 from timelens_eval.leaderboard.validate import ValidateOptions, validate_file

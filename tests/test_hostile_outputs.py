@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_runner_support import stream_ids
+from runner_support import stream_ids
 
 from timelens_eval.store import read_result, read_sample_records
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from openai_fault_server import ANSWER, FaultServer, Reply, completion
 from parse_stall import STALL, stalling_env
-from test_runner_support import toy_benchmark
+from runner_support import toy_benchmark
 
 from timelens_eval.adapters import Adapter, GroundingOutput, GroundingRequest, Usage
 from timelens_eval.adapters.openai_chat import OpenAIAdapter

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
-from test_compare_support import model_predictions, synth_samples, write_run
+from compare_support import model_predictions, synth_samples, write_run
 from test_leaderboard_build import model_page
 
 from timelens_eval.cli import main

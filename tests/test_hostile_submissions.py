@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from parse_stall import STALL, stalling_env
+from repo_paths import SUPPORT
 
 from timelens_eval.adapters import build_adapter
 from timelens_eval.benchmarks.base import Benchmark, Sample
@@ -223,7 +224,7 @@ def test_failed_requests_cannot_carry_a_score(genuine, bench, tmp_path):
 
 _VALIDATE_CHILD = """
 import json, sys
-sys.path.insert(0, sys.argv[2])
+sys.path[:0] = sys.argv[2:]  # this test's folder and the shared helpers
 from test_hostile_submissions import make_bench
 from timelens_eval.leaderboard.validate import ValidateOptions, validate_file
 bench = make_bench()
@@ -242,8 +243,9 @@ def test_an_answer_that_stalls_the_parser_is_given_up_on(genuine, tmp_path):
 
     forged = _forge(genuine, tmp_path, records=stall)
     started = time.monotonic()
+    folders = [str(Path(__file__).parent), str(SUPPORT)]
     done = subprocess.run(
-        [sys.executable, "-c", _VALIDATE_CHILD, str(forged), str(Path(__file__).parent)],
+        [sys.executable, "-c", _VALIDATE_CHILD, str(forged), *folders],
         capture_output=True,
         text=True,
         env=stalling_env(tmp_path / "shim"),

@@ -29,8 +29,6 @@ pytest.importorskip("torchvision", reason="the Qwen video processors need torchv
 pytest.importorskip("qwen_vl_utils", reason="qwen-vl-utils is the oracle (test extra)")
 pytest.importorskip("decord", reason="decord is the oracle's video reader (test extra)")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import fidelity_check  # noqa: E402
 import official_pipeline  # noqa: E402
 

@@ -19,13 +19,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_paths import OHOFG, SUPPORT
 
 pytest.importorskip("torchvision", reason="the Qwen video processors need torchvision")
 pytest.importorskip("qwen_vl_utils", reason="qwen-vl-utils is the oracle (test extra)")
 pytest.importorskip("decord", reason="decord is the oracle's video reader (test extra)")
 
-HERE = Path(__file__).resolve().parent
-OHOFG = HERE.parents[0] / ".." / "shared" / "data" / "videos" / "OHOFG.mp4"
 PINNED = ("transformers==4.57.1", "huggingface-hub==0.36.0", "tokenizers==0.22.1")
 
 
@@ -69,7 +68,7 @@ def test_inputs_match_the_official_pipeline_under_transformers_4_57(tmp_path: Pa
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
     done = subprocess.run(
-        [sys.executable, str(HERE / "fidelity_check.py"), str(OHOFG), "--generate"],
+        [sys.executable, str(SUPPORT / "fidelity_check.py"), str(OHOFG), "--generate"],
         capture_output=True,
         text=True,
         timeout=1200,

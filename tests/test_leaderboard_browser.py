@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, screenshot
-from test_compare_support import model_predictions, synth_samples, write_run, write_synthetic_pair
+from compare_support import model_predictions, synth_samples, write_run, write_synthetic_pair
 
 from timelens_eval.cli import main
 

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from test_compare_support import write_synthetic_pair
+from compare_support import write_synthetic_pair
 
 from timelens_eval.cli import main
 from timelens_eval.leaderboard.build import model_slug
@@ -55,7 +55,7 @@ def test_build_writes_offline_site_with_reported_badges(tmp_path):
 
 
 def test_embedded_json_cannot_close_its_script_element(tmp_path):
-    from test_compare_support import model_predictions, synth_samples, write_run
+    from compare_support import model_predictions, synth_samples, write_run
 
     samples = synth_samples(2)
     _, preds = model_predictions(samples)["Noisy-Open"]

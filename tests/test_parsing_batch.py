@@ -19,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import timelens_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from repo_paths import ROOT
 
 from timelens_eval.parsing import extract_spans, first_span
 from timelens_eval.parsing_batch import first_spans
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_score  # noqa: E402
-import timelens_reference as ref  # noqa: E402
 
 CORPUS = json.loads(ref.CORPUS.read_text(encoding="utf-8"))
 # Examples per property (scripts/mutation.py lowers it: every mutant reruns these tests).

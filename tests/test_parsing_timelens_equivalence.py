@@ -12,19 +12,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import pytest
+import timelens_reference as ref
 
 from timelens_eval.cli import main
 from timelens_eval.parsing import ParseStatus, parse_spans
 from timelens_eval.predictions import read_predictions
 from timelens_eval.protocol import ParseOptions
 from timelens_eval.scoring import score_predictions
-
-sys.path.insert(0, str(Path(__file__).parent))
-import timelens_reference as ref  # noqa: E402
 
 EXPECTED = json.loads(ref.EXPECTED.read_text(encoding="utf-8"))
 CORPUS = json.loads(ref.CORPUS.read_text(encoding="utf-8"))

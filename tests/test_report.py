@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from test_compare_support import model_predictions, synth_samples, write_synthetic_pair
+from compare_support import model_predictions, synth_samples, write_synthetic_pair
 
 from timelens_eval.cli import main
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, screenshot
-from test_compare_support import write_synthetic_pair
+from compare_support import write_synthetic_pair
 
 from timelens_eval.cli import main
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_runner_support import metrics_of
+from runner_support import metrics_of
 
 from timelens_eval.cli import main
 from timelens_eval.runner.files import output_path

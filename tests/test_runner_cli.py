@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_runner_support import toy_benchmark
+from runner_support import toy_benchmark
 
 from timelens_eval.adapters import build_adapter
 from timelens_eval.cli import main

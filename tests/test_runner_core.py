@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from test_runner_support import comparable, metrics_of, stream_ids, toy_benchmark
+from runner_support import comparable, metrics_of, stream_ids, toy_benchmark
 
 from timelens_eval.adapters import Adapter, AdapterError, GroundingOutput, build_adapter
 from timelens_eval.benchmarks.base import Benchmark, Sample

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runner_support import comparable, metrics_of, stream_ids
+from runner_support import comparable, metrics_of, stream_ids
 
 from timelens_eval.cli import main
 from timelens_eval.store import read_sample_records

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_runner_support import comparable, metrics_of, toy_benchmark
+from runner_support import comparable, metrics_of, toy_benchmark
 
 from timelens_eval.adapters import build_adapter
 from timelens_eval.cli import main

@@ -18,9 +18,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from repo_paths import OHOFG, SUPPORT
 
-HERE = Path(__file__).resolve().parent
-OHOFG = HERE.parents[0] / ".." / "shared" / "data" / "videos" / "OHOFG.mp4"
 PYTHON = os.environ.get("TIMELENS_EVAL_VLLM_PYTHON")
 
 
@@ -36,7 +35,7 @@ def test_vllm_processes_our_prompts_into_the_official_input(tmp_path: Path) -> N
     }
     env.pop("PYTHONPATH", None)
     done = subprocess.run(
-        [str(PYTHON), str(HERE / "vllm_processing_check.py"), str(OHOFG)],
+        [str(PYTHON), str(SUPPORT / "vllm_processing_check.py"), str(OHOFG)],
         capture_output=True,
         text=True,
         timeout=1800,

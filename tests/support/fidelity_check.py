@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import official_pipeline  # noqa: E402
+import official_pipeline
 
 QUERY = "a person sits on a chair by a table"
 FAMILY = {

@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from repo_paths import FIXTURES
+
 CORPUS = FIXTURES / "timelens_tricky_answers.json"
 EXPECTED = FIXTURES / "timelens_tricky_expected.json"
 _NAMES = {"IOU 0.3": "R1@0.3", "IOU 0.5": "R1@0.5", "IOU 0.7": "R1@0.7", "mIOU": "mIoU"}

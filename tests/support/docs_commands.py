@@ -38,7 +38,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
+
+REPO = ROOT
 DOCS = (
     REPO / "README.md",
     *sorted((REPO / "docs").glob("*.md")),

@@ -12,7 +12,9 @@ import subprocess
 import venv
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
+
+REPO = ROOT
 
 
 def build_default_install(folder: Path) -> Path:

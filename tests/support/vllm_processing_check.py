@@ -23,10 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import fidelity_check  # noqa: E402
-import official_pipeline  # noqa: E402
+import fidelity_check
+import official_pipeline
 
 
 def _tiny(root: Path, family: str) -> Path:
