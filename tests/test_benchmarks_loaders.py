@@ -6,14 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from repo_paths import SHARED_DATA as DATA
+from repo_paths import needs_data
 
 from timelens_eval.benchmarks.base import file_sha256, get_benchmark_spec, load_benchmark
 from timelens_eval.errors import InputError
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason="real benchmark files not found at ../shared/data"
-)
 
 
 def _videos(bench) -> int:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from compare_support import write_synthetic_pair
+from repo_paths import REPORTED, ROOT
 from scipy import stats
 
 from timelens_eval.cli import main
@@ -15,9 +15,7 @@ from timelens_eval.compare import CompareOptions, compare_results, load_results
 from timelens_eval.compare_stats import kendall_tau_b, rank_desc, spearman_rho
 from timelens_eval.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT.parent / "shared" / "reference" / "published_results.json"
-REPORTED = ROOT / "results" / "reported"
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from data_support import REPO_ID, build_bench_repo, hub_env, run_cli
 from hub_standin import HubRepo, HubStandIn
+from repo_paths import ROOT
 
 from timelens_eval.store import read_result
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARD_1 = "video_shards/charades/charades_shard_01.tar.gz"
 SHARD_2 = "video_shards/charades/charades_shard_02.tar.gz"
 ANET_SHARD = "video_shards/activitynet/activitynet_shard_01.tar.gz"

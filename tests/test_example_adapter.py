@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import ROOT
 
 from timelens_eval.store import read_result, read_sample_records
 
 pytestmark = pytest.mark.timeout(180)
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "timelens-eval-example-adapter"
+EXAMPLE = ROOT / "examples" / "timelens-eval-example-adapter"
 
 # (video id, duration, moving-square burst = the ground truth)
 VIDEOS = [("burstA", 8.0, (2.0, 4.0)), ("burstB", 10.0, (6.0, 8.5)), ("burstC", 6.0, (0.5, 2.0))]

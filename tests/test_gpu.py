@@ -22,7 +22,6 @@ pytest.importorskip("transformers")
 from timelens_eval.cli import main  # noqa: E402
 from timelens_eval.store import read_result, read_sample_records  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 ON_CPU = os.environ.get("TIMELENS_EVAL_GPU_TESTS_ON_CPU") == "1"
 DEVICE = "cpu" if ON_CPU else "cuda"
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from repo_paths import ROOT
 from runner_support import stream_ids
 
 from timelens_eval.store import read_result, read_sample_records
@@ -26,7 +27,6 @@ from timelens_eval.store import read_result, read_sample_records
 pytestmark = pytest.mark.timeout(300)
 
 N = 60
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _annotations(path: Path) -> Path:

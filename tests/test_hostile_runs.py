@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from openai_fault_server import ANSWER, FaultServer, Reply, completion
 from parse_stall import STALL, stalling_env
+from repo_paths import ROOT
 from runner_support import toy_benchmark
 
 from timelens_eval.adapters import Adapter, GroundingOutput, GroundingRequest, Usage
@@ -31,7 +32,6 @@ from timelens_eval.video.testing import write_indexed_video
 pytestmark = pytest.mark.timeout(180)
 
 ERR = {"error": {"message": "slow down"}}
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _benchmark(root: Path, names: list[str]) -> Benchmark:

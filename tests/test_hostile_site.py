@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
-from compare_support import model_predictions, synth_samples, write_run
-from test_leaderboard_build import model_page
+from compare_support import model_page, model_predictions, synth_samples, write_run
 
 from timelens_eval.cli import main
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import OHOFG
 
 pytest.importorskip("torchvision", reason="the Qwen video processors need torchvision")
 pytest.importorskip("qwen_vl_utils", reason="qwen-vl-utils is the oracle (test extra)")
@@ -35,7 +36,6 @@ import official_pipeline  # noqa: E402
 from timelens_eval.tiny_models import build_tiny_processor  # noqa: E402
 from timelens_eval.video.testing import write_indexed_video  # noqa: E402
 
-OHOFG = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "OHOFG.mp4"
 needs_ohofg = pytest.mark.skipif(not OHOFG.is_file(), reason="../shared/data/videos not found")
 
 

@@ -7,13 +7,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, screenshot
-from compare_support import model_predictions, synth_samples, write_run, write_synthetic_pair
+from browser_support import CHROMIUM, screenshot
+from compare_support import (
+    model_page,
+    model_predictions,
+    synth_samples,
+    write_run,
+    write_synthetic_pair,
+)
+from repo_paths import REPORTED
 
 from timelens_eval.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-REPORTED = ROOT / "results" / "reported"
 XSS_NAME = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">Evil'
 XSS_ANSWER = "</script><script>window.__xss=3</script><img src=y onerror=window.__xss=4> 1 - 5"
 
@@ -53,18 +58,6 @@ def site(tmp_path_factory) -> Path:
         == 0
     )
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -163,8 +156,6 @@ def test_site_tables_sorting_views_model_page_and_drilldown(site, page, tmp_path
 
 
 def test_markup_in_names_and_answers_is_shown_as_text_everywhere(site, page):
-    from test_leaderboard_build import model_page
-
     pages = [site / "index.html", site / "shift.html", model_page(site, XSS_NAME)]
     for path in pages:
         page.goto(path.as_uri())

@@ -7,17 +7,10 @@ import re
 import shutil
 from pathlib import Path
 
-from compare_support import write_synthetic_pair
+from compare_support import model_page, write_synthetic_pair
+from repo_paths import REPORTED
 
 from timelens_eval.cli import main
-from timelens_eval.leaderboard.build import model_slug
-
-ROOT = Path(__file__).resolve().parents[1]
-REPORTED = ROOT / "results" / "reported"
-
-
-def model_page(site: Path, name: str) -> Path:
-    return site / "models" / f"{model_slug(name)}.html"
 
 
 def _data(page: Path) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPORTED, ROOT
 
 from timelens_eval.benchmarks.base import Benchmark, Sample
 from timelens_eval.cli import main
@@ -26,9 +27,7 @@ from timelens_eval.store import (
     write_result,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 CHARADES = ROOT.parent / "shared" / "data" / "charades_sta" / "charades_sta_test.txt"
-REPORTED = ROOT / "results" / "reported"
 
 
 def _write(

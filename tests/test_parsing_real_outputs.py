@@ -6,16 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from repo_paths import SHARED_DATA as DATA
+from repo_paths import needs_data
 
 from timelens_eval.benchmarks.base import load_benchmark
 from timelens_eval.cli import main
 from timelens_eval.parsing import ParseStatus, parse_spans
 from timelens_eval.protocol import ParseOptions
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason="real benchmark files not found at ../shared/data"
-)
 
 # (answer as a model writes it, spans the documented default rules give)
 REAL_STYLE = [

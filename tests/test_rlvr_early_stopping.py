@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from repo_paths import ROOT
 
 from timelens_eval.rlvr.early_stopping import (
     EarlyStoppingConfig,
@@ -228,11 +229,10 @@ def _paper_curves(shape: str, noise: float, seed: int, steps: int = 400):  # typ
 
 
 def _recipe_rule(name: str) -> EarlyStoppingConfig:
-    from pathlib import Path
 
     from timelens_eval.rlvr.config import load_config
 
-    root = Path(__file__).resolve().parents[1] / "configs" / "rlvr"
+    root = ROOT / "configs" / "rlvr"
     return load_config(root / name).early_stopping
 
 

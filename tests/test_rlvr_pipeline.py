@@ -10,6 +10,7 @@ import json
 import os
 
 import pytest
+from repo_paths import ROOT
 
 from timelens_eval.cli import main
 from timelens_eval.errors import InputError
@@ -191,9 +192,8 @@ def test_train_runs_grpo_on_the_selection_and_writes_checkpoint_and_curves(
 
 
 def test_config_files_validate_and_errors_name_the_file(tmp_path) -> None:
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "configs" / "rlvr"
+    root = ROOT / "configs" / "rlvr"
     for name in ("timelens-7b.yaml", "timelens-8b.yaml"):
         config = load_config(root / name)
         assert config.grpo.num_generations == 8 and config.grpo.beta == 0.0

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_paths import ROOT
 
 from timelens_eval.rlvr.config import load_config
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "rlvr"
 
 GRPO_7B = "train_scripts/run_grpo_qwen25_vl_7b.sh"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from repo_paths import ROOT
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -15,7 +16,7 @@ from timelens_eval.benchmarks import load_benchmark  # noqa: E402
 from timelens_eval.cli import main as cli_main  # noqa: E402
 from timelens_eval.store import read_result, read_sample_records  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "rollout_headroom.py"
+SCRIPT = ROOT / "scripts" / "rollout_headroom.py"
 
 
 def _load_script():
@@ -26,7 +27,7 @@ def _load_script():
     return module
 
 
-REFERENCE = Path(__file__).resolve().parents[1] / "timelens_eval" / "data" / "reference-tiny"
+REFERENCE = ROOT / "timelens_eval" / "data" / "reference-tiny"
 
 
 @pytest.mark.slow

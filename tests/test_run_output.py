@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from repo_paths import ROOT
 from runner_support import metrics_of
 
 from timelens_eval.cli import main
@@ -150,7 +151,7 @@ def test_compare_report_and_build_skip_sidecars_named_on_the_command_line(
     # --results A B: both are read, as the help says.
     from timelens_eval.compare import find_result_files
 
-    shipped = Path(__file__).resolve().parents[1] / "results"
+    shipped = ROOT / "results"
     argv = ["leaderboard", "build", "--results", str(full_run), str(shipped), "--out", str(site)]
     assert main(argv) == 0
     expected = 2 + len(find_result_files([shipped]))

@@ -6,9 +6,9 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from repo_paths import ROOT
 from runner_support import toy_benchmark
 
 from timelens_eval.adapters import build_adapter
@@ -56,7 +56,7 @@ def test_main_job_evaluates_the_default_models_on_both_synthetic_variants(tmp_pa
     assert "synthetic-original" in out and "synthetic-refined" in out and "R1@0.7" in out
     # results/reproduced holds these runs for the leaderboard: the shipped results are
     # what the shipped models answer today (else they must be regenerated).
-    shipped = Path(__file__).resolve().parents[1] / "results" / "reproduced"
+    shipped = ROOT / "results" / "reproduced"
     for header in headers:
         mine = shipped / header.parent.name / header.name
         assert mine.is_file(), f"{mine} is missing from results/reproduced"

@@ -6,23 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
-from timelens_eval.cli import main
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason="real benchmark files not found at ../shared/data"
-)
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_support import run_main
+from repo_paths import SHARED_DATA as DATA
+from repo_paths import needs_data
 
 
 def _score_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
-    code, out, err = _run(["score", *argv, "--json"], capsys)
+    code, out, err = run_main(["score", *argv, "--json"], capsys)
     assert code == 0, err
     return json.loads(out)
 
@@ -59,7 +49,9 @@ def test_benchmarks_info_counts(capsys: pytest.CaptureFixture[str]) -> None:
         ("tacos", "tacos/test.json", 4001, 25),
     ]
     for name, rel, queries, videos in cases:
-        code, out, err = _run(["benchmarks", "info", name, "-a", str(DATA / rel), "--json"], capsys)
+        code, out, err = run_main(
+            ["benchmarks", "info", name, "-a", str(DATA / rel), "--json"], capsys
+        )
         assert code == 0, err
         info = json.loads(out)
         assert info["queries"] == queries
@@ -73,7 +65,7 @@ def test_benchmarks_info_counts(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_benchmarks_list(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["benchmarks", "list", "--json"], capsys)
+    code, out, _ = run_main(["benchmarks", "list", "--json"], capsys)
     assert code == 0
     rows = {r["name"]: r for r in json.loads(out)}
     assert rows["charades-sta"]["pair"] == "charades-timelens"
@@ -100,7 +92,7 @@ def test_timelens_jsonl_gt_from_keys(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert result["R1@0.7"] == pytest.approx(200.0 / 3)
     assert result["mIoU"] == pytest.approx(250.0 / 3)
     assert result["coverage"]["duplicates"] == 1
-    code, _, err = _run(["score", str(_timelens_file(tmp_path)), "--strict"], capsys)
+    code, _, err = run_main(["score", str(_timelens_file(tmp_path)), "--strict"], capsys)
     assert code == 2 and "duplicate" in err and err.count("\n") == 1
 
 
@@ -146,7 +138,7 @@ def test_own_jsonl_against_benchmark_with_coverage(
         ["B#0"],
         ["Z#9"],
     )
-    code, _, err = _run(["score", *argv, "--strict"], capsys)
+    code, _, err = run_main(["score", *argv, "--strict"], capsys)
     assert code == 2 and "1 missing" in err and "1 extra" in err
 
 
@@ -168,7 +160,7 @@ def test_timelens_keys_matched_to_benchmark(
 
 
 def test_pretty_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["score", str(_timelens_file(tmp_path)), "--bootstrap", "50"], capsys)
+    code, out, _ = run_main(["score", str(_timelens_file(tmp_path)), "--bootstrap", "50"], capsys)
     assert code == 0
     assert "R1@0.5" in out and "mIoU" in out and "CI" in out
 
@@ -209,7 +201,7 @@ def test_bad_predictions_one_line_error(
 ) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    code, out, err = _run(["score", str(path), "--bootstrap", "0"], capsys)
+    code, out, err = run_main(["score", str(path), "--bootstrap", "0"], capsys)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert str(path) in err and message in err
@@ -223,7 +215,7 @@ def test_key_that_is_not_a_literal_is_never_executed(
     payload = f"__import__('pathlib').Path({str(marker)!r}).touch() or [1, 2]"
     path = tmp_path / "p.json"
     path.write_text(json.dumps({f"v.mp4>>>q>>>{payload}": {"answers": "1 - 2"}}))
-    code, _, err = _run(["score", str(path)], capsys)
+    code, _, err = run_main(["score", str(path)], capsys)
     assert code == 2 and "not a literal" in err and "(sample v.mp4>>>q>>>" in err
     assert not marker.exists()
 
@@ -232,18 +224,18 @@ def test_unknown_benchmark_and_missing_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _timelens_file(tmp_path)
-    code, _, err = _run(["score", str(path), "-b", "charades-st"], capsys)
+    code, _, err = run_main(["score", str(path), "-b", "charades-st"], capsys)
     assert code == 2 and "did you mean 'charades-sta'" in err
-    code, _, err = _run(["score", str(tmp_path / "none.json")], capsys)
+    code, _, err = run_main(["score", str(tmp_path / "none.json")], capsys)
     assert code == 2 and "not found" in err
-    code, _, err = _run(["score", str(path), "--format", "xml"], capsys)
+    code, _, err = run_main(["score", str(path), "--format", "xml"], capsys)
     assert code == 2 and "unknown --format" in err
 
 
 def test_moment_detr_needs_a_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"qid": 1, "pred_relevant_windows": [[1, 2, 0.9]]}\n')
-    code, _, err = _run(["score", str(path)], capsys)
+    code, _, err = run_main(["score", str(path)], capsys)
     assert code == 2 and "--benchmark" in err
 
 
@@ -280,7 +272,7 @@ def test_benchmarks_info_on_timelens_fixture(
             }
         )
     )
-    code, out, err = _run(
+    code, out, err = run_main(
         ["benchmarks", "info", "qvhighlights-timelens", "-a", str(path), "--json"], capsys
     )
     assert code == 0, err
@@ -288,14 +280,16 @@ def test_benchmarks_info_on_timelens_fixture(
     assert (info["videos"], info["queries"], info["multi_window_queries"]) == (2, 3, 1)
     assert info["gt_beyond_duration"] == 1
     assert info["duration_s"]["min"] == 40 and info["duration_s"]["max"] == 150
-    code, out, _ = _run(["benchmarks", "info", "qvhighlights-timelens", "-a", str(path)], capsys)
+    code, out, _ = run_main(
+        ["benchmarks", "info", "qvhighlights-timelens", "-a", str(path)], capsys
+    )
     assert code == 0 and "queries" in out
 
 
 @needs_data
 def test_benchmarks_info_clip_gt(capsys: pytest.CaptureFixture[str]) -> None:
     txt = str(DATA / "charades_sta/charades_sta_test.txt")
-    code, out, _ = _run(
+    code, out, _ = run_main(
         ["benchmarks", "info", "charades-sta", "-a", txt, "--clip-gt", "--json"], capsys
     )
     assert code == 0

@@ -10,19 +10,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_support import run_main
+from repo_paths import FIXTURES, needs_data
+from repo_paths import SHARED_DATA as DATA
 
 from timelens_eval.benchmarks import load_benchmark
-from timelens_eval.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason="real benchmark files not found at ../shared/data"
-)
 TIMECHAT = DATA / "predictions" / "charades_timechat_sample500.json"
 CHARADES = DATA / "charades_sta" / "charades_sta_test.txt"
 MIRROR = Path(os.environ["TIMELENS_REPO"]) if os.environ.get("TIMELENS_REPO") else None
-RECORDED = Path(__file__).parent / "fixtures" / "timechat_compute_metrics.json"
+RECORDED = FIXTURES / "timechat_compute_metrics.json"
 
 # A small Charades-TimeLens-shaped benchmark: (video, duration, [(start, end, query)])
 VIDEOS = [
@@ -35,14 +32,8 @@ SHIFTS = {("AAA01", 0): 0.0, ("AAA01", 1): 2.0, ("BBB02", 0): 1.0, ("BBB02", 1):
 SHIFTS |= {("CCC03", 0): 6.0, ("CCC03", 1): -1.0}
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
-    code, out, err = _run(["score", *argv, "--json", "--bootstrap", "0"], capsys)
+    code, out, err = run_main(["score", *argv, "--json", "--bootstrap", "0"], capsys)
     assert code == 0, err
     return json.loads(out)
 
@@ -179,7 +170,7 @@ def test_plain_csv_against_a_benchmark(
     assert matched["matched_only"] is True and matched["n"] == 5
     for name, value in _expected(ious[:5]).items():
         assert matched[name] == pytest.approx(value)
-    code, _, err = _run(["score", str(path)], capsys)  # no ground truth without a benchmark
+    code, _, err = run_main(["score", str(path)], capsys)  # no ground truth without a benchmark
     assert code == 2 and "csv predictions carry no ground truth" in err
 
 
@@ -189,7 +180,7 @@ def test_an_unknown_shape_lists_what_score_reads(
     for name, text in (("p.json", '{"a": {"b": 1}}'), ("p.jsonl", '{"x": 1}\n')):
         path = tmp_path / name
         path.write_text(text)
-        code, out, err = _run(["score", str(path)], capsys)
+        code, out, err = run_main(["score", str(path)], capsys)
         assert code == 2 and out == "" and err.count("\n") == 1
         assert err.startswith(f"error: {path}")
         for fmt in ("timelens (", "timechat (", "lmms-eval (", "moment-detr (", "jsonl (", "csv ("):
@@ -200,7 +191,7 @@ def test_an_unknown_shape_lists_what_score_reads(
 @needs_data
 def test_timechat_file_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["score", str(TIMECHAT), "--benchmark", "charades-sta", "--annotations", str(CHARADES)]
-    code, out, err = _run(argv, capsys)
+    code, out, err = run_main(argv, capsys)
     assert code == 0, err
     text = " ".join(out.split())  # the table wraps at the terminal's width
     assert "(timechat, detected)" in text

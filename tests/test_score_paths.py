@@ -9,14 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import FIXTURES, ROOT
 
 from timelens_eval.predictions import read_predictions, read_timelens_columns
 from timelens_eval.scoring import score_file, score_predictions, score_timelens_columns
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-CORPUS = Path(__file__).parent / "fixtures" / "timelens_tricky_answers.json"
+CORPUS = FIXTURES / "timelens_tricky_answers.json"
 
 
 def _compare(path: Path) -> None:

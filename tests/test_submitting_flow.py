@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, screenshot
+from browser_support import CHROMIUM, screenshot
 from docs_checks import doc_env, prepare_workdir, run_block
 from docs_commands import REPO, extract_blocks
 
@@ -59,15 +59,6 @@ def test_the_files_validate_and_sidecars_stay_out_of_the_glob(followed):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok      ") == 2
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

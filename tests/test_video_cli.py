@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from repo_paths import OHOFG as REAL
 
 from timelens_eval.cli import main
 from timelens_eval.video.testing import write_indexed_video
-
-REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "OHOFG.mp4"
 
 
 @pytest.fixture(scope="module")

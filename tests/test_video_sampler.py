@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from repo_paths import OHOFG as REAL
 
 from timelens_eval.errors import TimelensError
 from timelens_eval.spans import Span
@@ -299,9 +300,6 @@ def test_frame_cache_key_follows_file_content(videos: dict[str, Path], tmp_path:
     before = cache.key(path, FrameSpec())
     path.write_bytes(videos["short_gop"].read_bytes())
     assert cache.key(path, FrameSpec()) != before
-
-
-REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "OHOFG.mp4"
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="../shared/data (real OHOFG.mp4) not present")

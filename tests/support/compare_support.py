@@ -2,7 +2,7 @@
 
 They write headers and per-sample streams with the real store schema; the metric
 values in each header are computed here from the per-sample IoUs, independently of
-the code under test.
+the code under test. :func:`model_page` says where a built site puts a model's page.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from timelens_eval.leaderboard.build import model_slug
 from timelens_eval.spans import temporal_iou
 from timelens_eval.store import (
     MetricsSummary,
@@ -192,3 +193,8 @@ def write_synthetic_pair(
 
 def load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def model_page(site: Path, name: str) -> Path:
+    """The page of model ``name`` on the site built in ``site``."""
+    return site / "models" / f"{model_slug(name)}.html"

@@ -1,0 +1,20 @@
+"""Fixtures shared by test files in more than one folder of ``tests/``.
+
+Helpers that are not fixtures (builders, stand-in servers, paths) live in
+``tests/support/`` and are imported by name; fixtures used by one file stay in that file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's, see :mod:`browser_support`), one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
