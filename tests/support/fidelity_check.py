@@ -1,10 +1,10 @@
 """Compare the project's model input with the official pipeline's, for one preset and engine.
 
-Used by ``tests/test_input_fidelity.py`` in-process, and run as a script under other
+Used by ``tests/video/test_input_fidelity.py`` in-process, and run as a script under other
 environments (transformers 4.57, TimeLens' pin; vLLM's own multimodal processor), where it
 prints one JSON object per check::
 
-    python tests/fidelity_check.py VIDEO [--vllm-processor]
+    python tests/support/fidelity_check.py VIDEO [--vllm-processor]
 
 The project's side is the real request path of the adapters: the runner's frame sampler
 with the preset's frame spec, the prompt builder, ``build_qwen_inputs`` and the processor

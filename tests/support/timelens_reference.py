@@ -1,9 +1,9 @@
 """Run TimeLens' own scoring code (an outside checkout) on a prediction file.
 
-Used by ``tests/test_parsing_timelens_equivalence.py`` and to record
+Used by ``tests/scoring/test_parsing_timelens_equivalence.py`` and to record
 ``tests/fixtures/timelens_tricky_expected.json``:
 
-    TIMELENS_REPO=/path/to/TimeLens python tests/timelens_reference.py
+    TIMELENS_REPO=/path/to/TimeLens python tests/support/timelens_reference.py
 
 ``TIMELENS_REPO`` is a checkout of TencentARC/TimeLens or a bare git directory of it.
 Its ``evaluation/`` and ``timelens/`` folders are exported to a temporary folder
@@ -128,7 +128,7 @@ def main() -> None:
     if not repo:
         raise SystemExit("set TIMELENS_REPO to a TimeLens checkout or bare git dir")
     result = run_reference(Path(repo), CORPUS)
-    result["recorded_with"] = "TIMELENS_REPO=... python tests/timelens_reference.py"
+    result["recorded_with"] = "TIMELENS_REPO=... python tests/support/timelens_reference.py"
     EXPECTED.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result["numbers"]))
 

@@ -3,7 +3,7 @@
 Run under an environment with vLLM (0.11 or later, CPU is enough: no model is loaded,
 only vLLM's input processing)::
 
-    python tests/vllm_processing_check.py VIDEO
+    python tests/support/vllm_processing_check.py VIDEO
 
 For each preset it builds the ``vllm`` adapter's prompt dict for VIDEO (the real request
 path: frame sampler, prompt builder, ``build_qwen_inputs``, ``vllm_multimodal``), hands it

@@ -3,7 +3,7 @@
 TimeLens pins ``transformers==4.57.1``; this suite's environment has 5.x. The test puts
 4.57.1 (with the ``huggingface-hub`` and ``tokenizers`` releases it needs) into a folder of
 its own, once (``pip install --target``, from the package index), and runs
-``tests/fidelity_check.py`` in a subprocess with that folder first on ``PYTHONPATH``: the
+``tests/support/fidelity_check.py`` in a subprocess with that folder first on ``PYTHONPATH``: the
 official pipeline and ours are compared there as in ``test_input_fidelity.py``, including
 Qwen2.5-VL's ``second_per_grid_ts`` on the vLLM path (vLLM runs transformers < 5), and a
 tiny random checkpoint of each preset, built there by ``timelens_eval.tiny_models``,

@@ -1,7 +1,7 @@
 """The ``vllm`` adapter's prompts through vLLM's own multimodal processor.
 
 vLLM is not part of the test environment (its wheel pins another torch and is several GB),
-so this test runs ``tests/vllm_processing_check.py`` under the Python interpreter named by
+so this test runs ``tests/support/vllm_processing_check.py`` under the Python interpreter named by
 ``TIMELENS_EVAL_VLLM_PYTHON``: an environment with vLLM (0.11 or later), this project
 installed, qwen-vl-utils 0.0.14 and decord. No GPU and no weights are needed: only vLLM's
 input processing runs (``MULTIMODAL_REGISTRY.create_processor(...).apply``), for tiny

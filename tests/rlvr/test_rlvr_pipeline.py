@@ -197,7 +197,7 @@ def test_config_files_validate_and_errors_name_the_file(tmp_path) -> None:
     for name in ("timelens-7b.yaml", "timelens-8b.yaml"):
         config = load_config(root / name)
         assert config.grpo.num_generations == 8 and config.grpo.beta == 0.0
-        assert config.grpo.temperature == 1.0  # every value: tests/test_rlvr_recipes.py
+        assert config.grpo.temperature == 1.0  # every value: tests/rlvr/test_rlvr_recipes.py
         assert config.sampling.mean == 0.05 and config.sampling.std == 0.2
         assert sum(b.target_size for b in config.sampling.buckets) == 2493
         assert config.sampling.buckets[-1].max_duration == float("inf")

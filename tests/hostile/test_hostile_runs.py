@@ -1,7 +1,7 @@
 """Hostile servers and adapters against a whole run: replies whose content is not text,
 waits of an hour, answers of 30 MB or of a parser-stalling digit run, keys echoed in
 answers. The run must finish within its stated caps, record each sample, and write no
-secret. Real HTTP on 127.0.0.1 (tests/openai_fault_server.py) with the real openai client.
+secret. Real HTTP on 127.0.0.1 (tests/support/openai_fault_server.py) with the real openai client.
 """
 
 from __future__ import annotations

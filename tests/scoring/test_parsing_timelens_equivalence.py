@@ -2,7 +2,7 @@
 
 (b) always: against the numbers and per-answer spans TimeLens' code printed, recorded in
 ``tests/fixtures/timelens_tricky_expected.json`` with the command that produced them
-(``tests/timelens_reference.py``).
+(``tests/support/timelens_reference.py``).
 (a) when ``TIMELENS_REPO`` points at a TimeLens checkout (or bare git dir): run the real
 script now and compare.
 """
