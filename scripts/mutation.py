@@ -35,43 +35,65 @@ OUT = ROOT / "out" / "mutation"
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "spans": (
         ["timelens_eval/spans.py"],
-        ["tests/test_core_spans.py", "tests/test_core_metrics.py", "tests/test_metrics_rules.py"],
+        [
+            "tests/scoring/test_core_spans.py",
+            "tests/scoring/test_core_metrics.py",
+            "tests/scoring/test_metrics_rules.py",
+        ],
     ),
     "parsing": (
         ["timelens_eval/parsing.py", "timelens_eval/parsing_batch.py"],
         [
-            "tests/test_parsing_timelens_equivalence.py",
-            "tests/test_parsing_real_outputs.py",
-            "tests/test_parsing_batch.py",
-            "tests/test_parsing_options.py",
-            "tests/test_score_paths.py",
+            "tests/scoring/test_parsing_timelens_equivalence.py",
+            "tests/scoring/test_parsing_real_outputs.py",
+            "tests/scoring/test_parsing_batch.py",
+            "tests/scoring/test_parsing_options.py",
+            "tests/scoring/test_score_paths.py",
         ],
     ),
     "metrics": (
         ["timelens_eval/metrics.py"],
-        ["tests/test_core_metrics.py", "tests/test_score_ci.py", "tests/test_metrics_rules.py"],
+        [
+            "tests/scoring/test_core_metrics.py",
+            "tests/scoring/test_score_ci.py",
+            "tests/scoring/test_metrics_rules.py",
+        ],
     ),
     "scoring": (
         ["timelens_eval/scoring.py"],
         [
-            "tests/test_score_cli.py",
-            "tests/test_score_paths.py",
-            "tests/test_score_rules.py",
-            "tests/test_parsing_options.py",
-            "tests/test_score_ci.py",
-            "tests/test_parsing_timelens_equivalence.py",
+            "tests/scoring/test_score_cli.py",
+            "tests/scoring/test_score_paths.py",
+            "tests/scoring/test_score_rules.py",
+            "tests/scoring/test_parsing_options.py",
+            "tests/scoring/test_score_ci.py",
+            "tests/scoring/test_parsing_timelens_equivalence.py",
         ],
     ),
     "compare-stats": (
         ["timelens_eval/compare_stats.py"],
-        ["tests/test_compare_stats.py", "tests/test_compare.py", "tests/test_compare_rules.py"],
+        [
+            "tests/compare/test_compare_stats.py",
+            "tests/compare/test_compare.py",
+            "tests/compare/test_compare_rules.py",
+        ],
     ),
     "compare": (
         ["timelens_eval/compare.py"],
-        ["tests/test_compare.py", "tests/test_compare_rules.py", "tests/test_compare_stats.py"],
+        [
+            "tests/compare/test_compare.py",
+            "tests/compare/test_compare_rules.py",
+            "tests/compare/test_compare_stats.py",
+        ],
     ),
-    "reward": (["timelens_eval/rlvr/reward.py"], ["tests/test_rlvr_reward.py"]),
+    "reward": (["timelens_eval/rlvr/reward.py"], ["tests/rlvr/test_rlvr_reward.py"]),
 }
+
+
+def missing_paths() -> list[str]:
+    """The files GROUPS names (code and tests) that are not in this checkout."""
+    named = {path for files, tests in GROUPS.values() for path in (*files, *tests)}
+    return sorted(path for path in named if not (ROOT / path).is_file())
 
 
 def _group_config(files: list[str], tests: list[str]) -> str:
@@ -79,7 +101,7 @@ def _group_config(files: list[str], tests: list[str]) -> str:
     base = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     conf = dict(base["tool"]["mutmut"])
     conf["only_mutate"] = files
-    conf["pytest_add_cli_args_test_selection"] = [t for t in tests if (ROOT / t).exists()]
+    conf["pytest_add_cli_args_test_selection"] = tests
     lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in conf.items()]
     pytest = base["tool"]["pytest"]["ini_options"]
     lines += ["", "[tool.pytest.ini_options]", f"markers = {json.dumps(pytest['markers'])}"]
@@ -184,6 +206,10 @@ def main() -> None:
         "--survivors", action="store_true", help="only list the survivors of the last run"
     )
     args = parser.parse_args()
+    missing = missing_paths()
+    if missing:
+        # A moved or renamed file would otherwise drop out of its group without a word.
+        raise SystemExit(f"GROUPS names files that do not exist: {', '.join(missing)}")
     if args.list:
         for name, (files, tests) in GROUPS.items():
             print(f"{name}: {' '.join(files)} <- {' '.join(tests)}")

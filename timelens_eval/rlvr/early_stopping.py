@@ -17,7 +17,7 @@ windows of 100 steps and a tolerance of 0.02 call a reward flat only when it ris
 less than 0.0002 per step. Curves at the paper's slope (linear, or concave with the same
 start and end) with per-step noise up to 0.1 never stop before step 311, the length of
 the official 7B run, while a flat curve stops after 2 windows plus ``patience``
-(tests/test_rlvr_early_stopping.py). The official scripts have no stopping rule; the
+(tests/rlvr/test_rlvr_early_stopping.py). The official scripts have no stopping rule; the
 reproduction configs turn it off and set ``min_steps`` to the official length. A rule
 with windows of 10 steps and a tolerance of 0.01 would call the paper's own curve flat
 (0.001 x 10 = 0.01). A within-group std below ``std_floor`` (no learning signal left)
