@@ -1,7 +1,7 @@
-"""Fixtures shared by test files in more than one folder of ``tests/``.
+"""Fixtures that more than one test file uses (the others stay in their file).
 
 Helpers that are not fixtures (builders, stand-in servers, paths) live in
-``tests/support/`` and are imported by name; fixtures used by one file stay in that file.
+``tests/support/`` and are imported by name.
 """
 
 from __future__ import annotations
