@@ -65,6 +65,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/scoring/test_score_cli.py",
             "tests/scoring/test_score_paths.py",
             "tests/scoring/test_score_rules.py",
+            "tests/scoring/test_score_other_tools.py",
             "tests/scoring/test_parsing_options.py",
             "tests/scoring/test_score_ci.py",
             "tests/scoring/test_parsing_timelens_equivalence.py",
@@ -88,6 +89,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "reward": (["timelens_eval/rlvr/reward.py"], ["tests/rlvr/test_rlvr_reward.py"]),
 }
+
+NEEDS_TIMELENS = ("parsing", "scoring")
+"""Groups whose tests compare against a TimeLens checkout named by ``TIMELENS_REPO``."""
 
 
 def missing_paths() -> list[str]:
@@ -220,6 +224,12 @@ def main() -> None:
         if args.survivors:
             print("\n".join(write_survivors(OUT / group)))
             continue
+        if group in NEEDS_TIMELENS and not os.environ.get("TIMELENS_REPO"):
+            print(
+                f"warning: TIMELENS_REPO is not set: the {group} tests that run TimeLens' own "
+                "extract_time are skipped, and mutants only they would kill survive",
+                file=sys.stderr,
+            )
         stats = rerun_survivors(group) if args.rerun_survivors else run(group, args.fresh)
         killed = stats.get("killed", 0) + stats.get("timeout", 0)
         total = stats.get("total", 0)

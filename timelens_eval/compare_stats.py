@@ -78,8 +78,8 @@ def kendall_tau_b(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
 
 def spearman_rho_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho (Pearson correlation of average ranks) for every row."""
-    x = np.atleast_2d(np.asarray(x, dtype=float))  # unsigned scores must not wrap
-    y = np.atleast_2d(np.asarray(y, dtype=float))
+    x = np.atleast_2d(x)  # rank_desc reads each row as floats
+    y = np.atleast_2d(y)
     # Average ranks of n values always sum to n (n + 1) / 2: their mean is (n + 1) / 2.
     centre = (x.shape[1] + 1) / 2
     rx = np.apply_along_axis(rank_desc, 1, x) - centre

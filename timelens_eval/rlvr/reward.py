@@ -168,12 +168,13 @@ def snap_span_to_times(span: Sequence[float], times: Sequence[float]) -> tuple[f
     end the earliest time at or after it, not before the new start (the last time when
     none is). A window between two shown times thus widens to the frames around it.
     """
-    grid = np.asarray(times, dtype=np.float64)
+    grid = np.asarray(times)  # ints or floats alike: the result is read with float()
     if grid.size == 0:
         raise ValueError("no frame times to snap to")
     start, end = float(span[0]), float(span[1])
     first = max(int(np.searchsorted(grid, start, side="right")) - 1, 0)
-    last = int(np.searchsorted(grid[first:], end, side="left")) + first
+    # searchsorted's default side ("left"): the earliest time at or after the end.
+    last = int(np.searchsorted(grid[first:], end)) + first
     last = min(last, grid.size - 1)
     return float(grid[first]), float(grid[last])
 
