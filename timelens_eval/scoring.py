@@ -356,16 +356,16 @@ def _statuses(rows: _Rows, start: np.ndarray, end: np.ndarray, protocol: Protoco
 
 
 def _ious(rows: _Rows, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    single = np.array([len(g) == 1 for g in rows.gt], dtype=bool)
-    gs = np.array([g[0].start if len(g) == 1 else np.nan for g in rows.gt], dtype=np.float64)
-    ge = np.array([g[0].end if len(g) == 1 else np.nan for g in rows.gt], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        ious = iou_arrays(start, end, gs, ge)
-    ious[np.isnan(start)] = 0.0
+    """IoU of each row's scored span against its GT, the window it overlaps best where
+    there are several. No span (NaN) and a reversed span score 0: ``spans.iou_arrays`` and
+    ``spans.temporal_iou`` return 0 unless start < end and the spans overlap, and their
+    result is finite for any finite GT."""
+    single = np.array([len(g) == 1 for g in rows.gt])
+    gs = np.array([g[0].start if len(g) == 1 else np.nan for g in rows.gt])
+    ge = np.array([g[0].end if len(g) == 1 else np.nan for g in rows.gt])
+    ious = iou_arrays(start, end, gs, ge)
     for r in np.flatnonzero(~single):
-        if not np.isnan(start[r]) and rows.gt[r]:
-            ious[r] = best_window_iou((start[r], end[r]), rows.gt[r])
-    ious[~np.isfinite(ious)] = 0.0
+        ious[r] = best_window_iou((start[r], end[r]), rows.gt[r])
     return ious
 
 
@@ -407,7 +407,6 @@ def score_predictions(
     start, end = _top_spans(preds, rows, protocol)
     status = _statuses(rows, start, end, protocol)
     ious = _ious(rows, start, end)
-    ious[status == ParseStatus.REVERSED.value] = 0.0
     summary = summarize(
         ious, status, rows.video_ids, protocol, bootstrap=bootstrap, seed=seed, ci=ci
     )
@@ -447,9 +446,7 @@ def score_timelens_columns(
     no_span, reversed_, outside = status_masks(
         start, end, cols.durations, protocol.out_of_range_tolerance
     )
-    with np.errstate(invalid="ignore"):
-        ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)
-    ious[no_span | reversed_ | ~np.isfinite(ious)] = 0.0
+    ious = iou_arrays(start, end, cols.gt_start, cols.gt_end)  # 0 for no span or reversed
     status = np.zeros(len(start), dtype=np.int8)  # codes into STATUS_VALUES
     status[no_span] = STATUS_VALUES.index(ParseStatus.NO_SPAN.value)
     status[reversed_] = STATUS_VALUES.index(ParseStatus.REVERSED.value)
