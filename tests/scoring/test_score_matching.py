@@ -91,3 +91,25 @@ def test_matched_only_needs_a_benchmark(tmp_path: Path) -> None:
     preds = _timechat(tmp_path, [("0", "V1.mp4", "open the door", (0.0, 10.0))])
     with pytest.raises(ConfigError, match=r"^--matched-only needs --benchmark NAME$"):
         score_predictions(preds, None, bootstrap=0, matched_only=True)
+
+
+def test_a_sample_with_several_gt_windows_scores_the_window_overlapped_best(
+    tmp_path: Path,
+) -> None:
+    windows = (Span(0.0, 10.0), Span(20.0, 30.0))
+    samples = [
+        Sample("M0", "V1", "open the door", 60.0, windows),
+        Sample("M1", "V2", "open the door", 60.0, windows),
+        Sample("M2", "V3", "open the door", 60.0, (Span(0.0, 10.0),)),
+    ]
+    bench = Benchmark("toy", samples, content_hash="0" * 64)
+    preds = _timechat(
+        tmp_path,
+        [
+            ("0", "V1.mp4", "open the door", (20.0, 30.0)),  # the second window exactly
+            ("1", "V2.mp4", "open the door", (8.0, 24.0)),  # 2/24 of the first, 4/22 of the second
+            ("2", "V3.mp4", "open the door", (0.0, 5.0)),  # one window: 1/2
+        ],
+    )
+    ious = _iou_by_sample(score_predictions(preds, bench, bootstrap=0))
+    assert ious == {"M0": 1.0, "M1": pytest.approx(4 / 22), "M2": 0.5}
