@@ -212,8 +212,8 @@ def _match_positions(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
     rest = []
     for p, ref in enumerate(preds.refs):
         key = _sample_key(preds.videos[p] or "", preds.queries[p] or "")
-        i = int(ref) if ref.isdigit() else -1
-        if 0 <= i < len(keys) and i not in taken and key in keys[i]:
+        i = int(ref) if ref.isdigit() else None
+        if i is not None and i < len(keys) and i not in taken and key in keys[i]:
             out[p] = i
             taken.add(i)
         else:
@@ -252,7 +252,7 @@ def _match(preds: PredictionSet, bench: Benchmark) -> dict[int, int]:
 
 
 def _rows_with_benchmark(
-    preds: PredictionSet, bench: Benchmark, matched_only: bool = False
+    preds: PredictionSet, bench: Benchmark, matched_only: bool
 ) -> tuple[_Rows, Coverage]:
     matched = _match(preds, bench)
     by_sample = {s: p for p, s in matched.items()}
@@ -329,8 +329,7 @@ def _top_spans(
                 answer,
                 duration=rows.durations[r],
                 options=options,
-                out_of_range_tolerance=protocol.out_of_range_tolerance,
-                max_spans=1,
+                max_spans=1,  # only the first span is scored; the status is set below
             ).spans
         elif not default:
             spans = tuple(apply_span_options(spans, rows.durations[r], options))
@@ -342,7 +341,7 @@ def _top_spans(
 def _statuses(rows: _Rows, start: np.ndarray, end: np.ndarray, protocol: Protocol) -> np.ndarray:
     """The parser's status of every row (``parsing.status_masks``), ``error`` where the
     sample has no prediction."""
-    duration = np.array([np.nan if d is None else d for d in rows.durations], dtype=np.float64)
+    duration = np.array(rows.durations, dtype=np.float64)  # None (unknown) becomes NaN
     no_span, reversed_, outside = status_masks(
         start, end, duration, protocol.out_of_range_tolerance
     )
@@ -350,7 +349,7 @@ def _statuses(rows: _Rows, start: np.ndarray, end: np.ndarray, protocol: Protoco
     status[no_span] = ParseStatus.NO_SPAN.value
     status[reversed_] = ParseStatus.REVERSED.value
     status[outside] = ParseStatus.OUT_OF_RANGE.value
-    missing = np.array([p is None for p in rows.pred], dtype=bool)
+    missing = np.array([p is None for p in rows.pred])
     status[missing] = ERROR_STATUS
     return status
 

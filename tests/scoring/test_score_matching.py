@@ -54,8 +54,9 @@ def test_timechat_positions_are_checked_against_video_and_query(tmp_path: Path) 
             ("abc", "V1.mp4", "open the door", (30.0, 40.0)),
             ("0", "V1.mp4", "open the door", (0.0, 10.0)),  # its position: S0, not S3
             ("1", "V2.mp4", "open the door", (20.0, 30.0)),  # position 1 disagrees: S2
-            ("7", "V3_full.mp4", "drink", (40.0, 50.0)),  # no position 7: by the file name
+            ("6", "V3_full.mp4", "drink", (40.0, 50.0)),  # past the last position: by file
             ("5", "V1.mp4", "sit down", (10.0, 20.0)),  # position 5 disagrees: S1
+            ("def", "V2.mp4", "open the door", (20.0, 30.0)),  # S2 is taken: matches nothing
         ],
     )
     result = score_predictions(preds, _bench(), bootstrap=0)
@@ -63,7 +64,8 @@ def test_timechat_positions_are_checked_against_video_and_query(tmp_path: Path) 
         "S0": 1.0, "S1": 1.0, "S2": 1.0, "S3": 1.0, "S4": 1.0, "S5": 0.0
     }  # fmt: skip
     assert result.coverage.matched == 5
-    assert result.coverage.missing == ["S5"] and result.coverage.extra == []
+    assert result.coverage.missing == ["S5"] and result.coverage.extra == ["def"]
+    assert result.summary.n_videos == 4  # V1, V2, V3, V4: the missing sample's video counts
 
 
 def test_a_sample_claimed_by_its_position_is_not_given_to_another_prediction(
@@ -77,13 +79,14 @@ def test_a_sample_claimed_by_its_position_is_not_given_to_another_prediction(
             ("0", "V1.mp4", "open the door", (0.0, 10.0)),
             ("3", "V1.mp4", "open the door", (30.0, 40.0)),
             ("xyz", "V1.mp4", "open the door", (0.0, 10.0)),  # both samples of its pair taken
+            ("9", "V9.mp4", "no such query", (0.0, 10.0)),  # no sample has its video
         ],
     )
     result = score_predictions(preds, _bench(), bootstrap=0)
     ious = _iou_by_sample(result)
     assert (ious["S0"], ious["S1"], ious["S3"]) == (1.0, 1.0, 1.0)
     assert result.coverage.matched == 3
-    assert sorted(result.coverage.extra) == ["abc", "xyz"]
+    assert sorted(result.coverage.extra) == ["9", "abc", "xyz"]
     assert result.coverage.missing == ["S2", "S4", "S5"]
 
 
@@ -113,3 +116,17 @@ def test_a_sample_with_several_gt_windows_scores_the_window_overlapped_best(
     )
     ious = _iou_by_sample(score_predictions(preds, bench, bootstrap=0))
     assert ious == {"M0": 1.0, "M1": pytest.approx(4 / 22), "M2": 0.5}
+
+
+def test_matched_only_scores_the_matched_samples_and_lists_the_rest(tmp_path: Path) -> None:
+    preds = _timechat(
+        tmp_path,
+        [
+            ("1", "V1.mp4", "sit down", (10.0, 20.0)),
+            ("3", "V1.mp4", "open the door", (30.0, 35.0)),
+        ],
+    )
+    result = score_predictions(preds, _bench(), bootstrap=0, matched_only=True)
+    assert _iou_by_sample(result) == {"S1": 1.0, "S3": 0.5}
+    assert result.coverage.missing == ["S0", "S2", "S4", "S5"]
+    assert result.summary.n == 2 and result.summary.n_videos == 1
