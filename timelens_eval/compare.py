@@ -391,7 +391,8 @@ def per_sample_scores(items: Sequence[LoadedResult], metric: str) -> SampleScore
     common = sorted(set.intersection(*(set(m) for m in maps)))
     if not common:
         raise InputError("the results share no sample ids", path=items[0].path)
-    ious = np.array([[m[s].iou for s in common] for m in maps], dtype=float)
+    # Floats already: the result schema types every iou as a float in [0, 1].
+    ious = np.array([[m[s].iou for s in common] for m in maps])
     try:
         contribution = metric_by_name(metric).contribution
     except ValueError as exc:
@@ -510,8 +511,8 @@ def _per_sample_analysis(
     changed = [s for s in matched if _gt_differs(o_maps[first][s], r_maps[first][s])]
     rows = []
     for m in models:
-        io = np.array([o_maps[m][s].iou for s in changed], dtype=float)
-        ir = np.array([r_maps[m][s].iou for s in changed], dtype=float)
+        io = np.array([o_maps[m][s].iou for s in changed])
+        ir = np.array([r_maps[m][s].iou for s in changed])
         rows.append(
             SampleShift(
                 model=m,
