@@ -283,11 +283,7 @@ def summarize(
         inverse, k = clusters if clusters is not None else video_clusters(video_ids)
 
     metrics = protocol_metrics(protocol)
-    contributions = (
-        np.stack([m.contribution(scores) for m in metrics], axis=1)
-        if len(scores)
-        else np.zeros((0, len(metrics)))
-    )
+    contributions = np.stack([m.contribution(scores) for m in metrics], axis=1)  # n x metrics
     lows: list[Any] = [None] * len(metrics)
     highs: list[Any] = [None] * len(metrics)
     method = None

@@ -111,7 +111,7 @@ def _unit_scale(unit: str | None) -> float:
         return 1.0
     if unit.startswith("ms") or unit.startswith("mil"):
         return 0.001
-    return _UNIT_SCALE.get(unit[0], 1.0)
+    return _UNIT_SCALE[unit[0]]  # every unit _UNIT admits starts with a letter of the table
 
 
 def _value(text: str) -> float:

@@ -86,8 +86,6 @@ def first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def _chunk_first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     n = len(answers)
-    if n == 0:
-        return np.full(0, np.nan), np.full(0, np.nan)
     # Answers the per-answer parser reads: not ASCII, holding the separator, or so long
     # that arrays over every character would cost more than the lazy per-answer scan.
     apart = [i for i, a in enumerate(answers) if not a.isascii() or len(a) > _LONG]

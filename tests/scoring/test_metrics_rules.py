@@ -19,6 +19,7 @@ from timelens_eval.metrics import (
     summarize,
     video_clusters,
 )
+from timelens_eval.parsing import ParseStatus
 from timelens_eval.protocol import Protocol
 from timelens_eval.spans import best_window_iou, iou_arrays, temporal_iou
 
@@ -188,6 +189,14 @@ def test_statuses_as_codes_strings_or_objects_count_alike() -> None:
     assert (results[0].parse_failures, results[0].reversed, results[0].errors) == (1, 1, 1)
     excluded = summarize(ious, codes, vids, Protocol(unparsed="exclude"), bootstrap=0)
     assert excluded.n == 3
+
+
+def test_statuses_as_parse_status_members_count_like_their_strings() -> None:
+    members = [ParseStatus.OK, ParseStatus.NO_SPAN, ParseStatus.REVERSED, "error"]
+    ious, vids = [1.0, 0.0, 0.0, 0.0], ["a", "b", "c", "d"]
+    summary = summarize(ious, members, vids, bootstrap=0)
+    assert summary == summarize(ious, ["ok", "no_span", "reversed", "error"], vids, bootstrap=0)
+    assert (summary.parse_failures, summary.reversed, summary.errors) == (1, 1, 1)
 
 
 def test_one_video_has_a_zero_width_bootstrap_interval_and_none_an_empty_one() -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timelens_eval.parsing import ParseStatus, parse_spans
+from timelens_eval.parsing import ParseStatus, parse_spans, span_status, status_masks
 from timelens_eval.predictions import read_predictions
 from timelens_eval.protocol import ParseOptions, Protocol
 from timelens_eval.scoring import score_file, score_predictions
+from timelens_eval.spans import Span
 
 
 @pytest.mark.parametrize(
@@ -132,3 +133,31 @@ def test_edges_of_options_and_statuses() -> None:
     from timelens_eval.parsing import first_span
 
     assert first_span(None) is None and first_span("") is None
+
+
+_MASKED = (ParseStatus.NO_SPAN, ParseStatus.REVERSED, ParseStatus.OUT_OF_RANGE)
+
+
+def test_status_masks_agree_with_span_status_on_every_edge() -> None:
+    # Spans around every edge of the rule (a start at 0, an end at the duration or within
+    # the tolerance, reversed spans that also leave the range) and no span (NaN), each with
+    # a known and an unknown (NaN) duration.
+    values = [-5.0, 0.0, 0.5, 58.0, 60.0, 60.5, 70.0]
+    spans = [(np.nan, np.nan), *((s, e) for s in values for e in values)]
+    rows = [(s, e, d) for s, e in spans for d in (60.0, np.nan)]
+    start, end, duration = (np.array(column) for column in zip(*rows, strict=True))
+    for tolerance in (0.0, 5.0):
+        masks = status_masks(start, end, duration, tolerance)
+        for i, (s, e, d) in enumerate(rows):
+            known = None if np.isnan(d) else d
+            expected = (
+                ParseStatus.NO_SPAN if np.isnan(s) else span_status(Span(s, e), known, tolerance)
+            )
+            got = [bool(mask[i]) for mask in masks]
+            assert got == [expected is status for status in _MASKED], (s, e, d, tolerance)
+
+
+def test_span_status_and_status_masks_have_no_tolerance_by_default() -> None:
+    assert span_status(Span(5.0, 60.5), 60.0) is ParseStatus.OUT_OF_RANGE
+    _, _, outside = status_masks(np.array([5.0]), np.array([60.5]), np.array([60.0]))
+    assert outside.tolist() == [True]
