@@ -137,7 +137,10 @@ def _status_values(statuses: Iterable[Any]) -> np.ndarray:
         if statuses.dtype.kind in "Uiu":
             return statuses
         return statuses.astype(object, copy=False)
-    return np.array(list(statuses), dtype=object)
+    items = list(statuses)
+    if items and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):
+        return np.array(items)  # integer codes into STATUS_VALUES
+    return np.array(items, dtype=object)
 
 
 def _is_status(status: np.ndarray, value: str) -> np.ndarray:

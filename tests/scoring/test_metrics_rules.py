@@ -183,7 +183,14 @@ def test_statuses_as_codes_strings_or_objects_count_alike() -> None:
     vids = ["a", "b", "c", "d", "e"]
     results = [
         summarize(ious, statuses, vids, bootstrap=0)
-        for statuses in (names, np.array(names), np.array(names, dtype=object), codes)
+        for statuses in (
+            names,
+            np.array(names),
+            np.array(names, dtype=object),
+            codes,
+            codes.tolist(),  # a plain list of integer codes
+            list(codes),  # a list of numpy integers
+        )
     ]
     assert all(r == results[0] for r in results)
     assert (results[0].parse_failures, results[0].reversed, results[0].errors) == (1, 1, 1)
