@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import gc
 import operator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -33,29 +35,34 @@ class TimelensColumns:
     """
 
     path: str
-    keys: list[str]
-    videos: list[str]
+    keys: Sequence[str]
+    videos: Sequence[str]
     gt_start: Any
     gt_end: Any
     pred_start: Any
     pred_end: Any
     durations: Any
     answer_rows: Any
+    clusters: tuple[Any, int] | None = None
+    """Each row's video code in first-seen order and the number of videos (None: not
+    computed)."""
 
 
 @dataclass
 class _Part:
     """The columns of one part of a file."""
 
-    keys: list[str]
-    videos: list[str]
+    keys: Sequence[str]
+    videos: Sequence[str]
     gt: np.ndarray
     pred: np.ndarray
     durations: np.ndarray
     answer_rows: np.ndarray
+    clusters: tuple[np.ndarray, int] | None = None
 
 
-def _decoders() -> tuple[Any, Any]:
+@cache
+def _decoders() -> tuple[Any, Any, Any]:
     import msgspec
 
     value_type = msgspec.defstruct(
@@ -70,6 +77,7 @@ def _decoders() -> tuple[Any, Any]:
     return (
         msgspec.json.Decoder(dict[str, value_type]),  # type: ignore[valid-type]
         msgspec.json.Decoder(list[tuple[float, float]]),
+        msgspec.json.Decoder(list[value_type]),  # type: ignore[valid-type]
     )
 
 
@@ -80,9 +88,7 @@ def _read_part(raw: bytes) -> _Part | None:
     """The columns of a JSON object of TimeLens entries, or None if it is not plain."""
     import msgspec
 
-    from timelens_eval.parsing_batch import first_spans
-
-    decoder, pairs_decoder = _decoders()
+    decoder, pairs_decoder, _ = _decoders()
     try:
         data = decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -110,6 +116,22 @@ def _read_part(raw: bytes) -> _Part | None:
         return None
     values = list(data.values())
     del data
+    columns = _value_columns(values)
+    if columns is None:
+        return None
+    pred, durations, rows = columns
+    return _Part(keys, parts[0::3], gt, pred, durations, rows)
+
+
+def _value_columns(values: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each value's first span, duration, and the rows whose span came from the answer.
+
+    None when a value has neither ``timestamps`` nor ``answers`` or holds a number that
+    is not finite.
+    """
+    from timelens_eval.parsing_batch import first_spans
+
+    n = len(values)
     stamps = list(map(operator.attrgetter("timestamps"), values))
     answer_rows = [i for i, s in enumerate(stamps) if s is None]
     answers = [values[i].answers for i in answer_rows]
@@ -131,7 +153,344 @@ def _read_part(raw: bytes) -> _Part | None:
     rows = np.array(answer_rows, dtype=np.intp)
     if len(rows):
         pred[rows, 0], pred[rows, 1] = first_spans(answers)
-    return _Part(keys, parts[0::3], gt, pred, durations, rows)
+    return pred, durations, rows
+
+
+# The byte reader: the entries of a plain file found in its bytes.
+
+_BLOCK = 1 << 20  # bytes per block of the scans over the whole file
+_WS = np.zeros(256, dtype=bool)  # JSON whitespace
+_WS[list(b" \t\n\r")] = True
+_DEPTH = np.zeros(256, dtype=np.int8)  # +1 for an opening bracket, -1 for a closing one
+_DEPTH[list(b"{[")] = 1
+_DEPTH[list(b"}]")] = -1
+_QUOTE, _BACKSLASH, _GT = ord('"'), ord("\\"), ord(">")
+_COLON, _COMMA, _OPEN, _CLOSE = ord(":"), ord(","), ord("{"), ord("}")
+_ANSWERS = np.frombuffer(b'"answers"', dtype=np.uint8)
+
+
+class Utf8Slices(Sequence[str]):
+    """The strings ``raw[starts[i] : ends[i]]`` (UTF-8, no escapes), decoded when first read."""
+
+    def __init__(self, raw: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self._raw: bytes | None = raw
+        self._starts = starts
+        self._ends = ends
+        self._items: list[str] | None = None
+
+    def _list(self) -> list[str]:
+        if self._items is None:
+            raw = self._raw
+            assert raw is not None
+            self._items = [item.decode() for item in _slices(raw, self._starts, self._ends)]
+            self._raw = None
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        return self._list()[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return self._list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Utf8Slices({self._list()!r})"
+
+
+def _slices(raw: bytes, start: np.ndarray, end: np.ndarray) -> list[bytes]:
+    """``raw[start[i] : end[i]]`` for each ``i``."""
+    return [raw[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
+
+
+def _positions(buf: np.ndarray, byte: int) -> np.ndarray:
+    """Where ``buf`` holds ``byte``, block by block (the arrays of a block stay in cache)."""
+    found = [
+        np.flatnonzero(buf[lo : lo + _BLOCK] == byte) + lo for lo in range(0, len(buf), _BLOCK)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
+def _separators(buf: np.ndarray) -> np.ndarray:
+    """Start of each ``>>>`` (overlapping: ``>>>>`` gives two), block by block."""
+    found = []
+    for lo in range(0, len(buf), _BLOCK):
+        gt = buf[lo : lo + _BLOCK + 2] == _GT
+        found.append(np.flatnonzero(gt[:-2] & gt[1:-1] & gt[2:]) + lo)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
+def _string_bounds(raw: bytes, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Opening and closing quote of each string of the (valid) JSON text."""
+    quotes = _positions(buf, _QUOTE)
+    if b"\\" in raw:
+        # A quote is escaped when an odd number of backslashes precedes it.
+        cand = np.flatnonzero(buf[np.maximum(quotes - 1, 0)] == _BACKSLASH)
+        run = np.ones(len(cand), dtype=np.int64)
+        live = np.arange(len(cand))
+        while len(live):
+            back = quotes[cand[live]] - 1 - run[live]
+            more = (back >= 0) & (buf[np.maximum(back, 0)] == _BACKSLASH)
+            live = live[more]
+            run[live] += 1
+        quotes = np.delete(quotes, cand[run % 2 == 1])
+    return quotes[0::2], quotes[1::2]
+
+
+def _skip_blanks(buf: np.ndarray, pos: np.ndarray, step: int) -> np.ndarray:
+    """From each position, the first (``step`` 1) or last (-1) non-blank byte's position."""
+    pos = pos.copy()
+    live = np.flatnonzero(_WS[buf[pos]])
+    while len(live):
+        pos[live] += step
+        live = live[_WS[buf[pos[live]]]]
+    return pos
+
+
+_STRINGS_PER_CHUNK = 1 << 16  # strings whose surroundings are read at once
+
+
+def _string_kinds(
+    buf: np.ndarray, opens: np.ndarray, closes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What follows each string (but the last), read chunk by chunk.
+
+    Returns each string's kind (:data:`_KEY`: followed by exactly ``:`` and ``{``, then
+    the next string; :data:`_BAD_KEY`: followed by ``:`` and ``{`` and something else;
+    :data:`_NAME`: followed by ``:`` and the next string; :data:`_LAST`: followed by
+    ``}`` and ``,``, then the next string), the position of the first non-blank byte after
+    it and that of the second.
+    """
+    s = len(opens) - 1
+    kind = np.zeros(s, dtype=np.int8)
+    first = np.empty(s, dtype=np.int64)
+    second = np.empty(s, dtype=np.int64)
+    for a in range(0, s, _STRINGS_PER_CHUNK):
+        b = min(s, a + _STRINGS_PER_CHUNK)
+        p1 = _skip_blanks(buf, closes[a:b] + 1, 1)
+        c1 = buf[p1]
+        p2 = _skip_blanks(buf, p1 + 1, 1)
+        c2 = buf[p2]
+        nxt = opens[a + 1 : b + 1]
+        colon = c1 == _COLON
+        opening = colon & (c2 == _OPEN)
+        ending = (c1 == _CLOSE) & (c2 == _COMMA)
+        third = np.flatnonzero(opening | ending)
+        to_next = np.zeros(b - a, dtype=bool)
+        to_next[third] = _skip_blanks(buf, p2[third] + 1, 1) == nxt[third]
+        k = kind[a:b]
+        k[colon & (p2 == nxt)] = _NAME
+        k[ending & to_next] = _LAST
+        k[opening] = _BAD_KEY
+        k[opening & to_next] = _KEY
+        first[a:b] = p1
+        second[a:b] = p2
+    return kind, first, second
+
+
+_NAME, _LAST, _KEY, _BAD_KEY = 1, 2, 3, 4
+
+
+def _read_bytes(raw: bytes) -> _Part | None:
+    """The columns of a plain file read from its bytes, or None (then msgspec reads it).
+
+    ``raw`` must be valid JSON whose top level is an object. The strings are found from
+    its quotes, and the bytes around them give the structure: the keys are the strings
+    followed by exactly ``:`` and ``{`` (blanks aside), the first one right after the
+    file's ``{``, each other one right after ``},``, and the file ends with ``}}``. (A
+    string inside a value followed by ``:{`` cannot pass: the first such string would
+    follow a ``{`` or a member that does not end with ``}``.) An entry
+    ``"KEY": {"answers": "..."}`` is read in place; any other value (``timestamps``,
+    ``duration``, other fields) is decoded by msgspec, all such values at once. Returns
+    None for a key with an escape, a key not of three ``>>>`` parts, a duplicate key, or
+    a value that is not a non-empty object.
+    """
+    from timelens_eval.parsing_batch import first_spans_in
+
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    opens, closes = _string_bounds(raw, buf)
+    s = len(opens)
+    if s < 2:
+        return None
+    opens = np.append(opens, len(buf))  # the next string of the last one: none
+    kind, first, second = _string_kinds(buf, opens, closes)
+    keys = np.flatnonzero(kind >= _KEY)
+    n = len(keys)
+    if n == 0 or keys[0] != 0 or (kind[keys] == _BAD_KEY).any():
+        return None  # a value "{}" or one that does not start with a string
+    head = _skip_blanks(buf, np.zeros(1, dtype=np.int64), 1)[0]
+    if buf[head] != _OPEN or _skip_blanks(buf, np.array([head + 1]), 1)[0] != opens[0]:
+        return None
+    brace = second[keys]  # each value's "{"
+    # Each value's "}": right after its last string, or found back from the next key.
+    nxt = np.empty(n, dtype=np.int64)
+    nxt[:-1] = keys[1:]
+    nxt[-1] = s
+    close = first[nxt - 1]
+    back = np.flatnonzero(kind[nxt[:-1] - 1] != _LAST)
+    if len(back):  # values that do not end with a string: "}" and "," before the key
+        comma = _skip_blanks(buf, opens[nxt[back]] - 1, -1)
+        close[back] = _skip_blanks(buf, comma - 1, -1)
+        if not (buf[comma] == _COMMA).all() or not (buf[close[back]] == _CLOSE).all():
+            return None
+    # The end of the file: the last value's "}" and the object's.
+    end = _skip_blanks(buf, np.array([len(buf) - 1]), -1)[0]
+    close[-1] = _skip_blanks(buf, np.array([end - 1]), -1)[0]
+    if buf[end] != _CLOSE or buf[close[-1]] != _CLOSE:
+        return None
+    # The plain entry: key, "answers", ":", the answer, then the "}".
+    simple = nxt - keys == 3
+    simple[simple] = kind[keys[simple] + 1] == _NAME
+    name = keys[simple] + 1
+    window = np.lib.stride_tricks.sliding_window_view(buf, len(_ANSWERS))
+    same = closes[name] - opens[name] == len(_ANSWERS) - 1
+    same &= (window[opens[name]] == _ANSWERS).all(axis=1)
+    same &= first[name + 1] == close[simple]
+    simple[simple] = same
+    rows = np.flatnonzero(simple)
+    complex_rows = np.flatnonzero(~simple)
+
+    key_start = opens[keys] + 1
+    key_end = closes[keys]
+    if b"\\" in raw:
+        backslashes = _positions(buf, _BACKSLASH)
+        k = np.searchsorted(key_start, backslashes, side="right") - 1
+        if ((k >= 0) & (backslashes < key_end[np.maximum(k, 0)])).any():
+            return None  # a key with an escape: msgspec decodes it
+    # Exactly two ">>>" in each key, apart (a ">>>>" gives two that overlap).
+    seps = _separators(buf)
+    k = np.searchsorted(key_start, seps, side="right") - 1
+    inside = (k >= 0) & (seps < key_end[np.maximum(k, 0)])
+    seps, k = seps[inside], k[inside]
+    every = np.arange(n)
+    if (
+        len(seps) != 2 * n
+        or not (k[0::2] == every).all()
+        or not (k[1::2] == every).all()
+        or not (seps[1::2] >= seps[0::2] + 3).all()
+    ):
+        return None
+    video_end = seps[0::2]
+    gt_start = seps[1::2] + 3
+    gt = _read_gt(raw, buf, gt_start, key_end)
+    if gt is None:
+        return None
+    if not np.isfinite(gt).all() or (gt[:, 0] < 0).any() or (gt[:, 0] > gt[:, 1]).any():
+        return None
+    # Videos, and the keys unique.
+    video_bytes = _slices(raw, key_start, video_end)
+    distinct = set(video_bytes)
+    if len(distinct) == n:
+        clusters = (np.arange(n, dtype=np.intp), n)
+    else:
+        key_bytes = _slices(raw, key_start, key_end)
+        if len(set(key_bytes)) != n:
+            return None  # a repeated key: the full reader names it
+        del key_bytes
+        codes = dict(zip(dict.fromkeys(video_bytes), range(len(distinct)), strict=True))
+        inverse = np.fromiter(map(codes.__getitem__, video_bytes), dtype=np.intp, count=n)
+        clusters = (inverse, len(codes))
+    del video_bytes, distinct
+
+    pred = np.full((n, 2), np.nan)
+    durations = np.full(n, np.nan)
+    answer_rows = [rows]
+    if len(rows):
+        answer = keys[rows] + 2
+        pred[rows, 0], pred[rows, 1] = first_spans_in(raw, opens[answer] + 1, closes[answer])
+    if len(complex_rows):
+        value_start = brace[complex_rows]
+        value_end = close[complex_rows] + 1
+        part = _read_values(raw, value_start, value_end)
+        if part is None:
+            return None
+        p_pred, p_dur, p_rows = part
+        pred[complex_rows] = p_pred
+        durations[complex_rows] = p_dur
+        answer_rows.append(complex_rows[p_rows])
+    return _Part(
+        Utf8Slices(raw, key_start, key_end),
+        Utf8Slices(raw, key_start, video_end),
+        gt,
+        pred,
+        durations,
+        np.sort(np.concatenate(answer_rows)),
+        clusters,
+    )
+
+
+_GT_WIDTH = 16  # bytes of a key's GT part read at once (longer ones: one by one)
+_LBRACKET, _RBRACKET, _SPACE = ord("["), ord("]"), ord(" ")
+
+
+def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+    """The ``[s, e]`` of each key (``raw[start[i] : end[i]]``) as msgspec decodes it.
+
+    The insides of the brackets, padded with spaces to one width and each closed by a
+    comma, are one JSON list of numbers: decoded at once, it gives every pair when each
+    inside holds one comma (anything else in it, brackets included, fails the decode).
+    Returns None for a part that is not a bracketed pair of numbers.
+    """
+    import msgspec
+
+    if not ((buf[start] == _LBRACKET) & (buf[end - 1] == _RBRACKET)).all():
+        return None  # Python tuples, blanks around: msgspec (or the full reader) decides
+    n = len(start)
+    inner = start + 1
+    length = end - 1 - inner
+    window = np.lib.stride_tricks.sliding_window_view(buf, _GT_WIDTH)
+    fit = (length < _GT_WIDTH) & (inner < len(window))
+    rows = np.flatnonzero(fit)
+    text = window[inner[rows]]  # a copy
+    text[np.arange(_GT_WIDTH)[None, :] >= length[rows][:, None]] = _SPACE
+    if not ((text == _COMMA).sum(axis=1) == 1).all():
+        return None
+    text[:, -1] = _COMMA
+    gt = np.empty((n, 2))
+    try:
+        flat = msgspec.json.decode(b"[" + text.tobytes()[:-1] + b"]", type=list[float])
+        rest = np.flatnonzero(~fit)
+        if len(rest):
+            parts = _slices(raw, start[rest], end[rest])
+            pairs = msgspec.json.decode(
+                b"[" + b",".join(parts) + b"]", type=list[tuple[float, float]]
+            )
+            gt[rest] = np.array(pairs, dtype=np.float64).reshape(-1, 2)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if len(flat) != 2 * len(rows):
+        return None
+    gt[rows] = np.array(flat, dtype=np.float64).reshape(-1, 2)
+    return gt
+
+
+def _read_values(
+    raw: bytes, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The values ``raw[start[i] : end[i]]`` decoded by msgspec: see :func:`_value_columns`."""
+    import msgspec
+
+    decoder = _decoders()[2]
+    parts = _slices(raw, start, end)
+    try:
+        values = decoder.decode(b"[" + b",".join(parts) + b"]")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return _value_columns(values)
 
 
 def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
@@ -155,12 +514,32 @@ def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
             raw = read_regular_file(path, read_limits().file_bytes, what="the file", env="")
         except InputError:
             return None  # the full reader reports what is wrong
-        part = _read_part(raw)
+        part = _read_bytes(raw) if _is_json_object(raw) else None
+        if part is None:
+            part = _read_part(raw)
         del raw
         return None if part is None else _columns(str(path), part)
     finally:
         if enabled:
             gc.enable()
+
+
+def _is_json_object(raw: bytes) -> bool:
+    """Whether ``raw`` is valid JSON whose top level is an object (nothing is built)."""
+    import msgspec
+
+    try:
+        msgspec.json.decode(raw, type=_Nothing())
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return True
+
+
+@cache
+def _Nothing() -> Any:
+    import msgspec
+
+    return msgspec.defstruct("Nothing", [])
 
 
 def _columns(path: str, p: _Part) -> TimelensColumns:
@@ -174,4 +553,5 @@ def _columns(path: str, p: _Part) -> TimelensColumns:
         pred_end=p.pred[:, 1],
         durations=p.durations,
         answer_rows=p.answer_rows,
+        clusters=p.clusters,
     )
