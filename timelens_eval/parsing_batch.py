@@ -100,17 +100,30 @@ def first_spans_in(
     n = len(starts)
     start = np.full(n, np.nan)
     end = np.full(n, np.nan)
+    apart = []
     a = 0
     while a < n:
         b = max(a + 1, int(np.searchsorted(starts, starts[a] + _CHUNK_CHARS)))
-        start[a:b], end[a:b] = _chunk_first_spans_in(data, starts[a:b], ends[a:b])
+        start[a:b], end[a:b], rows = _chunk_first_spans_in(data, starts[a:b], ends[a:b])
+        apart.append(rows + a)
         a = b
+    rows = np.concatenate(apart) if apart else np.zeros(0, dtype=np.intp)
+    if len(rows):
+        import msgspec
+
+        quoted = [
+            data[a - 1 : b + 1]
+            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+        ]
+        texts = msgspec.json.decode(b"[" + b",".join(quoted) + b"]", type=list[str])
+        start[rows], end[rows] = first_spans(texts)
     return start, end
 
 
 def _chunk_first_spans_in(
     data: bytes, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First spans of one chunk's answers, and the answers left to the caller."""
     lo = int(starts[0]) - 1
     chunk = data[lo : int(ends[-1]) + 1] + _SEP.encode() * _PAD
     opens = np.empty(len(starts) + 1, dtype=np.int64)
@@ -125,17 +138,7 @@ def _chunk_first_spans_in(
         inside = (owner >= 0) & (odd < closes[np.maximum(owner, 0)])
         apart[owner[inside]] = True
     start, end = _ascii_first_spans(chunk, opens, closes, apart)
-    rows = np.flatnonzero(apart)
-    if len(rows):
-        import msgspec
-
-        quoted = [
-            data[a - 1 : b + 1]
-            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-        ]
-        texts = msgspec.json.decode(b"[" + b",".join(quoted) + b"]", type=list[str])
-        start[rows], end[rows] = first_spans(texts)
-    return start, end
+    return start, end, np.flatnonzero(apart)
 
 
 def _chunk_first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -305,6 +305,35 @@ def _string_kinds(
 _NAME, _LAST, _KEY, _BAD_KEY = 1, 2, 3, 4
 
 
+_HASHED_BYTES = 32  # bytes of each video name that are hashed
+_MULTIPLIERS = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93],
+    dtype=np.uint64,
+)
+
+
+def _all_distinct(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> bool:
+    """True when the byte strings ``buf[start[i] : end[i]]`` are all different.
+
+    Each string (up to 32 bytes) is read as four 64-bit words, zero past its end, and
+    hashed with its length: different hashes prove different strings. False when two
+    hashes are equal or a string is longer (the caller then compares the strings).
+    """
+    length = end - start
+    window = np.lib.stride_tricks.sliding_window_view(buf, _HASHED_BYTES)
+    if len(start) == 0 or (length > _HASHED_BYTES).any() or start[-1] >= len(window):
+        return len(start) == 0
+    words = window[start].view("<u8")  # n x 4, a copy
+    digest = length.astype(np.uint64)
+    for j in range(_HASHED_BYTES // 8):
+        kept = np.clip(length - 8 * j, 0, 8).astype(np.uint64) * np.uint64(8)
+        mask = np.where(kept == 64, np.uint64(2**64 - 1), (np.uint64(1) << kept) - np.uint64(1))
+        digest ^= (words[:, j] & mask) * _MULTIPLIERS[j]
+        digest = (digest << np.uint64(29)) | (digest >> np.uint64(35))
+    digest.sort()
+    return not (digest[1:] == digest[:-1]).any()
+
+
 def _read_bytes(raw: bytes) -> _Part | None:
     """The columns of a plain file read from its bytes, or None (then msgspec reads it).
 
@@ -392,11 +421,11 @@ def _read_bytes(raw: bytes) -> _Part | None:
     if not np.isfinite(gt).all() or (gt[:, 0] < 0).any() or (gt[:, 0] > gt[:, 1]).any():
         return None
     # Videos, and the keys unique.
-    video_bytes = _slices(raw, key_start, video_end)
-    distinct = set(video_bytes)
-    if len(distinct) == n:
+    if _all_distinct(buf, key_start, video_end):
         clusters = (np.arange(n, dtype=np.intp), n)
     else:
+        video_bytes = _slices(raw, key_start, video_end)
+        distinct = set(video_bytes)
         key_bytes = _slices(raw, key_start, key_end)
         if len(set(key_bytes)) != n:
             return None  # a repeated key: the full reader names it
@@ -404,7 +433,7 @@ def _read_bytes(raw: bytes) -> _Part | None:
         codes = dict(zip(dict.fromkeys(video_bytes), range(len(distinct)), strict=True))
         inverse = np.fromiter(map(codes.__getitem__, video_bytes), dtype=np.intp, count=n)
         clusters = (inverse, len(codes))
-    del video_bytes, distinct
+        del video_bytes, distinct
 
     pred = np.full((n, 2), np.nan)
     durations = np.full(n, np.nan)
