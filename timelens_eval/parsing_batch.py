@@ -195,13 +195,22 @@ class _Runs:
         edges += 1
         starts, ends = edges[0::2], edges[1::2]
         del edges
-        answer = np.searchsorted(opens, starts, side="right") - 1
-        if closes is not None:
-            owner = np.maximum(answer, 0)
-            inside = (answer >= 0) & (ends <= closes[owner])
+        if closes is None:
+            answer = np.searchsorted(opens, starts, side="right") - 1
+        else:
+            # Answer i holds the runs first[i]:last[i] (runs cannot cross a quote).
+            first = np.searchsorted(starts, opens[:-1])
+            last = np.searchsorted(starts, closes)
             if skip is not None:
-                inside &= ~skip[owner]
-            starts, ends, answer = starts[inside], ends[inside], answer[inside]
+                last[skip] = first[skip]
+            count = last - first
+            some = count > 0  # their first runs differ, and so do their last ones
+            marks = np.zeros(len(starts) + 1, dtype=np.int32)
+            marks[first[some]] += 1
+            marks[last[some]] -= 1
+            inside = np.cumsum(marks[:-1]).astype(bool)
+            starts, ends = starts[inside], ends[inside]
+            answer = np.repeat(np.arange(len(count)), count)
         self.count = len(starts)
         # Three empty runs on the last separator, so k + 3 is always a valid index.
         sentinel = np.full(3, len(buf) - 1, dtype=starts.dtype)
