@@ -253,10 +253,14 @@ def _string_bounds(raw: bytes, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def _skip_blanks(buf: np.ndarray, pos: np.ndarray, step: int) -> np.ndarray:
     """From each position, the first (``step`` 1) or last (-1) non-blank byte's position."""
-    pos = pos.copy()
+    top = len(buf) - 1
+    pos = np.clip(pos, 0, top)
     live = np.flatnonzero(_WS[buf[pos]])
     while len(live):
-        pos[live] += step
+        moved = pos[live] + step
+        inside = (moved >= 0) & (moved <= top)  # else it stays on a blank at an end
+        live = live[inside]
+        pos[live] = moved[inside]
         live = live[_WS[buf[pos[live]]]]
     return pos
 
@@ -267,7 +271,7 @@ _STRINGS_PER_CHUNK = 1 << 16  # strings whose surroundings are read at once
 def _string_kinds(
     buf: np.ndarray, opens: np.ndarray, closes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What follows each string (but the last), read chunk by chunk.
+    """What follows each string, read chunk by chunk.
 
     Returns each string's kind (:data:`_KEY`: followed by exactly ``:`` and ``{``, then
     the next string; :data:`_BAD_KEY`: followed by ``:`` and ``{`` and something else;
@@ -283,7 +287,7 @@ def _string_kinds(
         b = min(s, a + _STRINGS_PER_CHUNK)
         p1 = _skip_blanks(buf, closes[a:b] + 1, 1)
         c1 = buf[p1]
-        p2 = _skip_blanks(buf, p1 + 1, 1)
+        p2 = _skip_blanks(buf, p1 + 1, 1)  # (the last string's may be the last byte)
         c2 = buf[p2]
         nxt = opens[a + 1 : b + 1]
         colon = c1 == _COLON
