@@ -563,8 +563,8 @@ def _is_json_object(raw: bytes) -> bool:
 
     try:
         msgspec.json.decode(raw, type=_Nothing())
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return False
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return False  # (skipping a deeply nested value recurses)
     return True
 
 
