@@ -100,14 +100,21 @@ def first_spans_in(
     n = len(starts)
     start = np.full(n, np.nan)
     end = np.full(n, np.nan)
-    apart = []
+    # Long answers stay out of the chunks (their bytes are not scanned here at all).
+    long = np.flatnonzero(ends - starts > _LONG)
+    apart = [long]
     a = 0
     while a < n:
-        b = max(a + 1, int(np.searchsorted(starts, starts[a] + _CHUNK_CHARS)))
+        after = int(np.searchsorted(long, a))
+        if after < len(long) and long[after] == a:
+            a += 1
+            continue
+        stop = int(long[after]) if after < len(long) else n
+        b = min(stop, max(a + 1, int(np.searchsorted(starts, starts[a] + _CHUNK_CHARS))))
         start[a:b], end[a:b], rows = _chunk_first_spans_in(data, starts[a:b], ends[a:b])
         apart.append(rows + a)
         a = b
-    rows = np.concatenate(apart) if apart else np.zeros(0, dtype=np.intp)
+    rows = np.sort(np.concatenate(apart))
     if len(rows):
         import msgspec
 
@@ -130,7 +137,7 @@ def _chunk_first_spans_in(
     opens[:-1] = starts - lo
     opens[-1] = len(chunk)
     closes = ends - lo
-    apart = (closes - opens[:-1]) > _LONG
+    apart = np.zeros(len(starts), dtype=bool)
     if not chunk.isascii() or b"\\" in chunk:
         codes = np.frombuffer(chunk, dtype=np.uint8)
         odd = np.flatnonzero((codes >= 128) | (codes == ord("\\")))

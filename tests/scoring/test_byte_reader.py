@@ -265,3 +265,17 @@ def test_generated_raw_corpus_equal(tmp_path: Path) -> None:
     bench_score.generate_raw(path, 5000, seed=11)
     assert _compare_columns(path.read_bytes())
     _compare_scores(path)
+
+
+def test_huge_answers_are_not_scanned_with_the_others(tmp_path: Path) -> None:
+    import time
+
+    data = dict(_BASE)
+    data["v4.mp4>>>q>>>[1, 2]"] = {"answers": "1 " * 5_000_000 + "- 2"}
+    data["v5.mp4>>>q>>>[1, 2]"] = {"answers": "0 - 3"}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    start = time.process_time()
+    assert _compare_columns(path.read_bytes())
+    assert time.process_time() - start < 10.0  # not arrays over every character of it
+    _compare_scores(path)
