@@ -473,29 +473,49 @@ _LBRACKET, _RBRACKET, _SPACE = ord("["), ord("]"), ord(" ")
 def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
     """The ``[s, e]`` of each key (``raw[start[i] : end[i]]``) as msgspec decodes it.
 
-    The insides of the brackets, padded with spaces to one width and each closed by a
-    comma, are one JSON list of numbers: decoded at once, it gives every pair when each
-    inside holds one comma (anything else in it, brackets included, fails the decode).
-    Returns None for a part that is not a bracketed pair of numbers.
+    Each part is read as 16 bytes (two 64-bit words) from its ``[``: the bytes past its
+    ``]`` become blanks and its last byte a comma, so that all the parts, one after the
+    other, are the inside of one JSON list of numbers. Decoded at once, it gives every
+    pair when each part holds one comma (anything else in a part, brackets included,
+    fails the decode). Longer parts are decoded one by one. Returns None for a part that
+    is not a bracketed pair of numbers.
     """
     import msgspec
 
     if not ((buf[start] == _LBRACKET) & (buf[end - 1] == _RBRACKET)).all():
         return None  # Python tuples, blanks around: msgspec (or the full reader) decides
     n = len(start)
-    inner = start + 1
-    length = end - 1 - inner
+    length = end - start
     window = np.lib.stride_tricks.sliding_window_view(buf, _GT_WIDTH)
-    fit = (length < _GT_WIDTH) & (inner < len(window))
+    fit = (length < _GT_WIDTH) & (start < len(window))
     rows = np.flatnonzero(fit)
-    text = window[inner[rows]]  # a copy
-    text[np.arange(_GT_WIDTH)[None, :] >= length[rows][:, None]] = _SPACE
-    if not ((text == _COMMA).sum(axis=1) == 1).all():
+    m = len(rows)
+    text = np.empty(_GT_WIDTH * m + 1, dtype=np.uint8)
+    text[-1] = _RBRACKET
+    words = text[:-1].view("<u8").reshape(m, 2)
+    text[:-1].reshape(m, _GT_WIDTH)[:] = window[start[rows]]
+    kept = length[rows] - 1  # bytes before the "]"
+    commas = np.zeros(m, dtype=np.uint64)
+    for j in range(2):
+        word = words[:, j]
+        used = (np.clip(kept - 8 * j, 0, 8) * 8).astype(np.uint64)
+        mask = np.where(used == 64, _ALL, (np.uint64(1) << used) - np.uint64(1))
+        word &= mask
+        word |= _SPACES & ~mask
+        if j == 0:  # the "[" becomes a blank
+            word &= ~np.uint64(0xFF)
+            word |= np.uint64(_SPACE)
+        commas += np.bitwise_count(_zero_bytes(word ^ _COMMAS))
+    if not (commas == 1).all():
         return None
-    text[:, -1] = _COMMA
+    words[:, 1] &= np.uint64(0x00FFFFFFFFFFFFFF)  # the last byte (a blank): a comma
+    words[:, 1] |= np.uint64(_COMMA) << np.uint64(56)
+    text[0] = _LBRACKET  # the first row's "[" (a blank now) opens the list
+    if m:
+        text[-2] = _SPACE  # the last row's comma
     gt = np.empty((n, 2))
     try:
-        flat = msgspec.json.decode(b"[" + text.tobytes()[:-1] + b"]", type=list[float])
+        flat = msgspec.json.decode(memoryview(text), type=list[float]) if m else []
         rest = np.flatnonzero(~fit)
         if len(rest):
             parts = _slices(raw, start[rest], end[rest])
@@ -505,10 +525,21 @@ def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) ->
             gt[rest] = np.array(pairs, dtype=np.float64).reshape(-1, 2)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if len(flat) != 2 * len(rows):
+    if len(flat) != 2 * m:
         return None
     gt[rows] = np.array(flat, dtype=np.float64).reshape(-1, 2)
     return gt
+
+
+_ALL = np.uint64(2**64 - 1)
+_SPACES = np.uint64(0x2020202020202020)
+_COMMAS = np.uint64(0x2C2C2C2C2C2C2C2C)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+def _zero_bytes(word: np.ndarray) -> np.ndarray:
+    """The high bit of each zero byte of each word (exactly those)."""
+    return ~(((word & _LOW7) + _LOW7) | word | _LOW7)
 
 
 def _read_values(
