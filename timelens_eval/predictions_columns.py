@@ -515,7 +515,7 @@ def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) ->
         text[-2] = _SPACE  # the last row's comma
     gt = np.empty((n, 2))
     try:
-        flat = msgspec.json.decode(memoryview(text), type=list[float]) if m else []
+        flat = msgspec.json.decode(text.data, type=list[float]) if m else []
         rest = np.flatnonzero(~fit)
         if len(rest):
             parts = _slices(raw, start[rest], end[rest])
