@@ -466,6 +466,7 @@ def _read_bytes(raw: bytes) -> _Part | None:
     )
 
 
+_GT_ROWS = 1 << 16  # GT parts decoded at once
 _GT_WIDTH = 16  # bytes of a key's GT part read at once (longer ones: one by one)
 _LBRACKET, _RBRACKET, _SPACE = ord("["), ord("]"), ord(" ")
 
@@ -473,11 +474,11 @@ _LBRACKET, _RBRACKET, _SPACE = ord("["), ord("]"), ord(" ")
 def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
     """The ``[s, e]`` of each key (``raw[start[i] : end[i]]``) as msgspec decodes it.
 
-    Each part is read as 16 bytes (two 64-bit words) from its ``[``: the bytes past its
-    ``]`` become blanks and its last byte a comma, so that all the parts, one after the
-    other, are the inside of one JSON list of numbers. Decoded at once, it gives every
-    pair when each part holds one comma (anything else in a part, brackets included,
-    fails the decode). Longer parts are decoded one by one. Returns None for a part that
+    Each part is read as 16 bytes (two 64-bit words) from its ``[``: its brackets and
+    the bytes past its ``]`` become blanks and its last byte a comma, so that the parts,
+    one after the other, are the inside of a JSON list of numbers. Decoded (a block of
+    parts at a time), it gives every pair when each part holds one comma (anything else
+    in a part, brackets included, fails the decode). Longer parts are decoded one by one. Returns None for a part that
     is not a bracketed pair of numbers.
     """
     import msgspec
@@ -490,10 +491,9 @@ def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) ->
     fit = (length < _GT_WIDTH) & (start < len(window))
     rows = np.flatnonzero(fit)
     m = len(rows)
-    text = np.empty(_GT_WIDTH * m + 1, dtype=np.uint8)
-    text[-1] = _RBRACKET
-    words = text[:-1].view("<u8").reshape(m, 2)
-    text[:-1].reshape(m, _GT_WIDTH)[:] = window[start[rows]]
+    text = np.empty(_GT_WIDTH * m, dtype=np.uint8)
+    words = text.view("<u8").reshape(m, 2)
+    text.reshape(m, _GT_WIDTH)[:] = window[start[rows]]
     kept = length[rows] - 1  # bytes before the "]"
     commas = np.zeros(m, dtype=np.uint64)
     for j in range(2):
@@ -510,12 +510,21 @@ def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) ->
         return None
     words[:, 1] &= np.uint64(0x00FFFFFFFFFFFFFF)  # the last byte (a blank): a comma
     words[:, 1] |= np.uint64(_COMMA) << np.uint64(56)
-    text[0] = _LBRACKET  # the first row's "[" (a blank now) opens the list
-    if m:
-        text[-2] = _SPACE  # the last row's comma
     gt = np.empty((n, 2))
+    flat = np.empty(2 * m)
     try:
-        flat = msgspec.json.decode(text.data, type=list[float]) if m else []
+        # Rows a:b are one list once row a's first byte (a blank) is "[" and row b - 1's
+        # last (a comma) is "]"; a block at a time, so that the floats' memory is reused.
+        for a in range(0, m, _GT_ROWS):
+            b = min(m, a + _GT_ROWS)
+            text[_GT_WIDTH * a] = _LBRACKET
+            text[_GT_WIDTH * b - 1] = _RBRACKET
+            block = text[_GT_WIDTH * a : _GT_WIDTH * b].data
+            values = msgspec.json.decode(block, type=list[float])
+            if len(values) != 2 * (b - a):
+                return None
+            flat[2 * a : 2 * b] = values
+            del values
         rest = np.flatnonzero(~fit)
         if len(rest):
             parts = _slices(raw, start[rest], end[rest])
@@ -525,9 +534,7 @@ def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) ->
             gt[rest] = np.array(pairs, dtype=np.float64).reshape(-1, 2)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if len(flat) != 2 * m:
-        return None
-    gt[rows] = np.array(flat, dtype=np.float64).reshape(-1, 2)
+    gt[rows] = flat.reshape(-1, 2)
     return gt
 
 
