@@ -478,8 +478,8 @@ def _read_gt(raw: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray) ->
     the bytes past its ``]`` become blanks and its last byte a comma, so that the parts,
     one after the other, are the inside of a JSON list of numbers. Decoded (a block of
     parts at a time), it gives every pair when each part holds one comma (anything else
-    in a part, brackets included, fails the decode). Longer parts are decoded one by one. Returns None for a part that
-    is not a bracketed pair of numbers.
+    in a part, brackets included, fails the decode). Longer parts are decoded one by one.
+    Returns None for a part that is not a bracketed pair of numbers.
     """
     import msgspec
 
