@@ -217,12 +217,19 @@ def _slices(raw: bytes, start: np.ndarray, end: np.ndarray) -> list[bytes]:
     return [raw[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
 
 
+def _position_type(buf: np.ndarray) -> type[np.signedinteger]:
+    """The integer type of positions in ``buf``: 32 bits below 2 GiB (half the memory)."""
+    return np.int32 if len(buf) < 2**31 - _BLOCK else np.int64
+
+
 def _positions(buf: np.ndarray, byte: int) -> np.ndarray:
     """Where ``buf`` holds ``byte``, block by block (the arrays of a block stay in cache)."""
+    kind = _position_type(buf)
     found = [
-        np.flatnonzero(buf[lo : lo + _BLOCK] == byte) + lo for lo in range(0, len(buf), _BLOCK)
+        np.flatnonzero(buf[lo : lo + _BLOCK] == byte).astype(kind) + kind(lo)
+        for lo in range(0, len(buf), _BLOCK)
     ]
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+    return np.concatenate(found) if found else np.zeros(0, dtype=kind)
 
 
 def _separators(buf: np.ndarray) -> np.ndarray:
@@ -281,8 +288,8 @@ def _string_kinds(
     """
     s = len(opens) - 1
     kind = np.zeros(s, dtype=np.int8)
-    first = np.empty(s, dtype=np.int64)
-    second = np.empty(s, dtype=np.int64)
+    first = np.empty(s, dtype=opens.dtype)
+    second = np.empty(s, dtype=opens.dtype)
     for a in range(0, s, _STRINGS_PER_CHUNK):
         b = min(s, a + _STRINGS_PER_CHUNK)
         p1 = _skip_blanks(buf, closes[a:b] + 1, 1)
