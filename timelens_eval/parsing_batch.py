@@ -37,7 +37,7 @@ import numpy as np
 
 from timelens_eval.parsing import first_span
 
-__all__ = ["first_spans"]
+__all__ = ["first_spans", "first_spans_in"]
 
 _SEP = "\x00"
 _PAD = 8  # separator bytes after the text, so that reads past a run stay in bounds
@@ -84,6 +84,70 @@ def first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
+def first_spans_in(
+    data: bytes, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """First span of each answer ``data[starts[i] : ends[i]]``, read where it lies.
+
+    Each answer is the body of a string of the JSON text ``data`` (``data[starts[i] - 1]``
+    and ``data[ends[i]]`` are its quotes), the answers in the order of the text. The
+    answers are parsed in place, without making a string of each: chunks of about a
+    megabyte of the text go to the same rules as :func:`first_spans`, which skip the
+    digit runs outside the answers (a quote ends each answer, as the separator does in
+    :func:`first_spans`). Answers with an escape, a byte outside ASCII or more than
+    20,000 bytes are decoded as JSON strings and go to :func:`first_spans`.
+    """
+    n = len(starts)
+    start = np.full(n, np.nan)
+    end = np.full(n, np.nan)
+    # Long answers stay out of the chunks (their bytes are not scanned here at all).
+    long = np.flatnonzero(ends - starts > _LONG)
+    apart = [long]
+    a = 0
+    while a < n:
+        after = int(np.searchsorted(long, a))
+        if after < len(long) and long[after] == a:
+            a += 1
+            continue
+        stop = int(long[after]) if after < len(long) else n
+        b = min(stop, max(a + 1, int(np.searchsorted(starts, starts[a] + _CHUNK_CHARS))))
+        start[a:b], end[a:b], rows = _chunk_first_spans_in(data, starts[a:b], ends[a:b])
+        apart.append(rows + a)
+        a = b
+    rows = np.sort(np.concatenate(apart))
+    if len(rows):
+        import msgspec
+
+        quoted = [
+            data[a - 1 : b + 1]
+            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+        ]
+        texts = msgspec.json.decode(b"[" + b",".join(quoted) + b"]", type=list[str])
+        start[rows], end[rows] = first_spans(texts)
+    return start, end
+
+
+def _chunk_first_spans_in(
+    data: bytes, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First spans of one chunk's answers, and the answers left to the caller."""
+    lo = int(starts[0]) - 1
+    chunk = data[lo : int(ends[-1]) + 1] + _SEP.encode() * _PAD
+    opens = np.empty(len(starts) + 1, dtype=np.int64)
+    opens[:-1] = starts - lo
+    opens[-1] = len(chunk)
+    closes = ends - lo
+    apart = np.zeros(len(starts), dtype=bool)
+    if not chunk.isascii() or b"\\" in chunk:
+        codes = np.frombuffer(chunk, dtype=np.uint8)
+        odd = np.flatnonzero((codes >= 128) | (codes == ord("\\")))
+        owner = np.searchsorted(opens[:-1], odd, side="right") - 1
+        inside = (owner >= 0) & (odd < closes[np.maximum(owner, 0)])
+        apart[owner[inside]] = True
+    start, end = _ascii_first_spans(chunk, opens, closes, apart)
+    return start, end, np.flatnonzero(apart)
+
+
 def _chunk_first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     n = len(answers)
     # Answers the per-answer parser reads: not ASCII, holding the separator, or so long
@@ -113,22 +177,51 @@ def _chunk_first_spans(answers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Runs:
-    """Digit runs of the joined text: positions, lengths and their neighbours."""
+    """Digit runs of the joined text: positions, lengths and their neighbours.
 
-    def __init__(self, data: bytes, opens: np.ndarray) -> None:
+    With ``closes`` (answer ``i`` is ``data[opens[i] : closes[i]]``, the bytes between
+    answers any text that starts and ends with a non-word, non-digit character that no
+    gap pattern accepts, such as a quote), the runs outside the answers, and those of the
+    answers where ``skip`` is true, are left out.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        opens: np.ndarray,
+        closes: np.ndarray | None = None,
+        skip: np.ndarray | None = None,
+    ) -> None:
         buf = np.frombuffer(data, dtype=np.uint8)
         self.buf = buf
         self.data = data
         digit = np.frombuffer(data.translate(_DIGIT_TABLE), dtype=np.bool_)
         edges = np.flatnonzero(digit[1:] != digit[:-1])
         edges += 1
-        self.count = len(edges) // 2
-        # Three empty runs on the last separator, so k + 3 is always a valid index.
-        sentinel = np.full(3, len(buf) - 1, dtype=edges.dtype)
-        self.start = np.concatenate([edges[0::2], sentinel])
-        self.end = np.concatenate([edges[1::2], sentinel])
+        starts, ends = edges[0::2], edges[1::2]
         del edges
-        self.answer = np.searchsorted(opens, self.start[: self.count], side="right") - 1
+        if closes is None:
+            answer = np.searchsorted(opens, starts, side="right") - 1
+        else:
+            # Answer i holds the runs first[i]:last[i] (runs cannot cross a quote).
+            first = np.searchsorted(starts, opens[:-1])
+            last = np.searchsorted(starts, closes)
+            if skip is not None:
+                last[skip] = first[skip]
+            count = last - first
+            some = count > 0  # their first runs differ, and so do their last ones
+            marks = np.zeros(len(starts) + 1, dtype=np.int32)
+            marks[first[some]] += 1
+            marks[last[some]] -= 1
+            inside = np.cumsum(marks[:-1]).astype(bool)
+            starts, ends = starts[inside], ends[inside]
+            answer = np.repeat(np.arange(len(count)), count)
+        self.count = len(starts)
+        # Three empty runs on the last separator, so k + 3 is always a valid index.
+        sentinel = np.full(3, len(buf) - 1, dtype=starts.dtype)
+        self.start = np.concatenate([starts, sentinel])
+        self.end = np.concatenate([ends, sentinel])
+        self.answer = answer
         self.length = self.end - self.start
         self.after = buf[self.end]
         self.word_before = _WORD[buf[self.start - 1]]
@@ -269,10 +362,19 @@ def _range_ends(r: _Runs, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r.numbers(k, frac), k + frac
 
 
-def _ascii_first_spans(data: bytes, opens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First spans of the ASCII answers in ``data`` (answer ``i`` starts at ``opens[i]``)."""
+def _ascii_first_spans(
+    data: bytes,
+    opens: np.ndarray,
+    closes: np.ndarray | None = None,
+    skip: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First spans of the ASCII answers in ``data`` (answer ``i`` starts at ``opens[i]``).
+
+    ``opens`` has one entry more than there are answers; ``closes`` and ``skip``: see
+    :class:`_Runs`.
+    """
     m = len(opens) - 1
-    r = _Runs(data, opens)
+    r = _Runs(data, opens, closes, skip)
     n = r.count
     start = np.full(m, np.nan)
     end = np.full(m, np.nan)

@@ -22,6 +22,7 @@ Rules (see ``docs/protocol.md``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ class ScoreResult:
     format: str
     benchmark: str | None = None
     benchmark_hash: str | None = None
-    sample_ids: list[str] = field(default_factory=list)
+    sample_ids: Sequence[str] = field(default_factory=list)
     ious: np.ndarray = field(default_factory=lambda: np.zeros(0))
     status_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     """Per-sample status as an index into :data:`~timelens_eval.metrics.STATUS_VALUES`."""
@@ -458,7 +459,7 @@ def score_timelens_columns(
         bootstrap=bootstrap,
         seed=seed,
         ci=ci,
-        clusters=video_clusters(cols.videos),
+        clusters=cols.clusters if cols.clusters is not None else video_clusters(cols.videos),
     )
     return ScoreResult(
         summary=summary,
