@@ -49,6 +49,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/scoring/test_parsing_batch.py",
             "tests/scoring/test_parsing_options.py",
             "tests/scoring/test_score_paths.py",
+            "tests/scoring/test_byte_reader.py",
         ],
     ),
     "metrics": (
