@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from repo_paths import ROOT
+from repo_paths import FIXTURES, ROOT
 
 from timelens_eval.predictions import read_predictions
 from timelens_eval.predictions_columns import (
@@ -248,20 +248,43 @@ def test_byte_reader_equals_the_other_readers(tmp_path: Path, name: str) -> None
     _compare_scores(path)
 
 
-@pytest.mark.skipif(not os.environ.get("TIMELENS_REPO"), reason="TIMELENS_REPO is not set")
-@pytest.mark.parametrize("name", [n for n, case in CASES.items() if case[2]])
-def test_byte_reader_cases_equal_timelens(tmp_path: Path, name: str) -> None:
+RECORDED = FIXTURES / "byte_reader_timelens_numbers.json"
+"""TimeLens' ``compute_metrics.py`` numbers for every case it runs on, recorded with
+``TIMELENS_REPO=... PYTHONPATH=tests/support python tests/scoring/test_byte_reader.py``
+(the test below checks the
+record against TimeLens itself wherever a checkout is named)."""
+
+TIMELENS_CASES = [n for n, case in CASES.items() if case[2]]
+
+
+def _timelens_numbers(repo: Path, tmp: Path) -> dict[str, dict[str, float]]:
     import timelens_reference as ref
 
-    text, _, _ = CASES[name]
+    numbers = {}
+    for name in TIMELENS_CASES:
+        path = tmp / f"{name}.json"
+        path.write_text(CASES[name][0], encoding="utf-8")
+        numbers[name] = ref.run_reference(repo, path)["numbers"]
+    return numbers
+
+
+@pytest.mark.parametrize("name", TIMELENS_CASES)
+def test_byte_reader_cases_equal_timelens(tmp_path: Path, name: str) -> None:
+    theirs = json.loads(RECORDED.read_text(encoding="utf-8"))["numbers"][name]
     path = tmp_path / "p.json"
-    path.write_text(text, encoding="utf-8")
-    theirs = ref.run_reference(Path(os.environ["TIMELENS_REPO"]), path)["numbers"]
+    path.write_text(CASES[name][0], encoding="utf-8")
     ours = _compare_scores(path)
     if ours is None:
         return  # the general reader refuses what TimeLens silently accepts
+    assert set(theirs) == set(ours)
     for metric, value in theirs.items():
         assert ours[metric] == pytest.approx(value, abs=1e-6), metric
+
+
+@pytest.mark.skipif(not os.environ.get("TIMELENS_REPO"), reason="TIMELENS_REPO is not set")
+def test_recorded_numbers_are_timelens_own(tmp_path: Path) -> None:
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    assert recorded["numbers"] == _timelens_numbers(Path(os.environ["TIMELENS_REPO"]), tmp_path)
 
 
 def test_many_queries_per_video_and_long_video_names(tmp_path: Path) -> None:
@@ -299,3 +322,23 @@ def test_huge_answers_are_not_scanned_with_the_others(tmp_path: Path) -> None:
     assert _compare_columns(path.read_bytes())
     assert time.process_time() - start < 10.0  # not arrays over every character of it
     _compare_scores(path)
+
+
+if __name__ == "__main__":  # record the TimeLens numbers of the cases
+    import tempfile
+
+    import timelens_reference as ref
+
+    repo = Path(os.environ["TIMELENS_REPO"])
+    with tempfile.TemporaryDirectory() as tmp:
+        _, commit = ref.export_code(repo, Path(tmp))
+        numbers = _timelens_numbers(repo, Path(tmp))
+    record = {
+        "what": "TimeLens evaluation/compute_metrics.py on each case of test_byte_reader.py "
+        "that it runs on",
+        "timelens_commit": commit,
+        "recorded_with": "TIMELENS_REPO=... PYTHONPATH=tests/support python "
+        "tests/scoring/test_byte_reader.py",
+        "numbers": numbers,
+    }
+    RECORDED.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
