@@ -68,6 +68,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/scoring/test_score_rules.py",
             "tests/scoring/test_score_other_tools.py",
             "tests/scoring/test_score_matching.py",
+            "tests/scoring/test_byte_reader.py",
             "tests/scoring/test_parsing_options.py",
             "tests/scoring/test_score_ci.py",
             "tests/scoring/test_parsing_timelens_equivalence.py",
