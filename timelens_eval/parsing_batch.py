@@ -110,7 +110,8 @@ def first_spans_in(
             a += 1
             continue
         stop = int(long[after]) if after < len(long) else n
-        b = min(stop, max(a + 1, int(np.searchsorted(starts, starts[a] + _CHUNK_CHARS))))
+        # At least answer a: every start up to a is below starts[a] + _CHUNK_CHARS.
+        b = min(stop, int(np.searchsorted(starts, starts[a] + _CHUNK_CHARS)))
         start[a:b], end[a:b], rows = _chunk_first_spans_in(data, starts[a:b], ends[a:b])
         apart.append(rows + a)
         a = b

@@ -161,3 +161,49 @@ def test_gap_keys_pack_length_then_bytes() -> None:
     assert _gap_key(b" - ") == 3 | ord(" ") << 8 | ord("-") << 16 | ord(" ") << 24
     assert _gap_key(b"-") == 1 | ord("-") << 8
     assert _gap_key(b"") == 0
+
+
+def _in_place(pieces: list[bytes | str], escape: bool) -> tuple[list, list]:
+    """``first_spans_in`` and ``first_span`` on the answers of a JSON text.
+
+    ``pieces``: text between answers (bytes) and answers (str, written as JSON strings,
+    with ``\\u`` escapes for non-ASCII characters where ``escape``, else as UTF-8).
+    """
+    from timelens_eval.parsing_batch import first_spans_in
+
+    data, starts, ends, answers = b"", [], [], []
+    for piece in pieces:
+        if isinstance(piece, str):
+            quoted = json.dumps(piece, ensure_ascii=escape).encode()
+            starts.append(len(data) + 1)
+            ends.append(len(data) + len(quoted) - 1)
+            answers.append(piece)
+            piece = quoted
+        data += piece
+    start, end = first_spans_in(data, np.array(starts), np.array(ends))
+    got = [None if math.isnan(s) else (s, e) for s, e in zip(start, end, strict=True)]
+    return got, [first_span(a) for a in answers]
+
+
+LONG_ANSWER = "1 " * 10_001 + "- 2"  # over the 20,000 bytes the chunks take
+
+
+@pytest.mark.parametrize("escape", [True, False])
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["1 - 2"],  # the text is one string: its answer starts at the first byte but one
+        ["5é - 6"],  # one answer, and it is set apart
+        [b"[", "5é - 6", b"]"],
+        [b'{"a":', "5é - 6", b',"b":', "3 to 4", b"}"],  # no space before a quote
+        [b"[", "0", b", ", "é5 and 9", b"]"],  # a non-ASCII first byte, next to a digit
+        [b"[", LONG_ANSWER, b",", "é3 - 4", b",", "1 - 2", b",", "7 - 8", b"]"],
+        [b"[", "1 - 2", b", 7, ", "none", b", ", "3 - 4", b"]"],  # digits between answers
+        [b"[", "", b",", "", b",", "12:00 - 12:30", b", 5,", "", b"]"],
+    ],
+)
+def test_spans_read_in_place_equal_the_per_answer_parser(
+    pieces: list[bytes | str], escape: bool
+) -> None:
+    got, expected = _in_place(pieces, escape)
+    assert got == expected
