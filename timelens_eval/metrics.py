@@ -226,11 +226,17 @@ def cluster_normal_interval(
     contributions = np.asarray(contributions, dtype=np.float64)
     if contributions.ndim == 1:
         contributions = contributions[:, None]
-    sums = _cluster_sums(contributions, inverse, k)
-    counts = np.bincount(inverse, minlength=k).astype(np.float64)
-    total = counts.sum()
-    ratio = sums.sum(axis=0) / total
-    residual = sums - counts[:, None] * ratio[None, :]
+    total = float(len(inverse))
+    if k == len(inverse):
+        # Every sample its own video: the video sums are the rows (in another order, which
+        # no sum below depends on) and every count is 1.
+        ratio = contributions.sum(axis=0) / total
+        residual = contributions - ratio[None, :]
+    else:
+        sums = _cluster_sums(contributions, inverse, k)
+        counts = np.bincount(inverse, minlength=k).astype(np.float64)
+        ratio = sums.sum(axis=0) / total
+        residual = sums - counts[:, None] * ratio[None, :]
     variance = k / (k - 1) * np.einsum("ij,ij->j", residual, residual) / total**2
     z = NormalDist().inv_cdf(1.0 - (1.0 - ci_level) / 2.0)
     half = z * np.sqrt(variance)

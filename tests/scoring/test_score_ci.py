@@ -83,3 +83,26 @@ def test_score_json_records_the_method(tmp_path: Path, capsys: pytest.CaptureFix
             assert low <= out[key] <= high
     assert main(["score", str(path), "--json", "--ci", "nope"]) == 2
     assert "--ci must be" in capsys.readouterr().err
+
+
+def test_one_sample_per_video_takes_the_rows_as_the_video_sums() -> None:
+    rng = np.random.default_rng(3)
+    contributions = rng.random((501, 3))
+    inverse = rng.permutation(501)
+    lows, highs = cluster_normal_interval(contributions, inverse, 501, 0.95)
+    ratio = contributions.mean(axis=0)
+    variance = 501 / 500 * ((contributions - ratio) ** 2).sum(axis=0) / 501**2
+    half = 1.959963984540054 * np.sqrt(variance)
+    np.testing.assert_allclose(lows, (ratio - half) * 100, rtol=1e-12)
+    np.testing.assert_allclose(highs, (ratio + half) * 100, rtol=1e-12)
+    # One video of two samples among the rest: the grouped formula, not the rows.
+    grouped = inverse.copy()
+    grouped[grouped == 500] = 0
+    g_low, g_high = cluster_normal_interval(contributions, grouped, 500, 0.95)
+    sums = np.zeros((500, 3))
+    np.add.at(sums, grouped, contributions)
+    counts = np.bincount(grouped, minlength=500)[:, None]
+    residual = sums - counts * ratio
+    g_half = 1.959963984540054 * np.sqrt(500 / 499 * (residual**2).sum(axis=0) / 501**2)
+    np.testing.assert_allclose(g_low, (ratio - g_half) * 100, rtol=1e-12)
+    np.testing.assert_allclose(g_high, (ratio + g_half) * 100, rtol=1e-12)

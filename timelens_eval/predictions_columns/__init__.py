@@ -18,9 +18,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from timelens_eval.errors import InputError
-from timelens_eval.predictions_columns._bytes import _read_bytes
+from timelens_eval.predictions_columns._bytes import _CLOSE, _OPEN, _ends, _read_bytes
 from timelens_eval.predictions_columns._msgspec import _Part, _read_part
+from timelens_eval.predictions_columns._pieces import Failed, cut_points, pieces_for, read_in_pieces
 
 __all__ = ["TimelensColumns", "read_timelens_columns"]
 
@@ -69,14 +72,31 @@ def read_timelens_columns(path: str | Path) -> TimelensColumns | None:
             raw = read_regular_file(path, read_limits().file_bytes, what="the file", env="")
         except InputError:
             return None  # the full reader reports what is wrong
-        part = _read_bytes(raw) if _is_json_object(raw) else None
-        if part is None:
-            part = _read_part(raw)
+        part = _read_plain(raw)
         del raw
         return None if part is None else _columns(str(path), part)
     finally:
         if enabled:
             gc.enable()
+
+
+def _read_plain(raw: bytes) -> _Part | None:
+    """The columns of ``raw`` from the byte reader (in pieces when the file is large),
+    else from the msgspec reader; None when neither reads it."""
+    pieces = pieces_for(len(raw))
+    if pieces > 1:
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        head, end = _ends(buf)
+        cuts = cut_points(raw, buf, head, end, pieces) if head < end else []
+        if cuts and buf[head] == _OPEN and buf[end] == _CLOSE:
+            try:
+                got = read_in_pieces(raw, head, end, cuts, _is_json_object)
+            except Failed:
+                pass  # read again below, in this process
+            else:
+                return got if isinstance(got, _Part) else _read_part(raw)
+    part = _read_bytes(raw) if _is_json_object(raw) else None
+    return _read_part(raw) if part is None else part
 
 
 def _is_json_object(raw: bytes) -> bool:

@@ -4,6 +4,7 @@ with no Python string per entry; any shape it does not read is left to :mod:`._m
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
@@ -84,29 +85,36 @@ def _positions(buf: np.ndarray, byte: int) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros(0, dtype=kind)
 
 
-def _separators(buf: np.ndarray) -> np.ndarray:
-    """Start of each ``>>>`` (overlapping: ``>>>>`` gives two), block by block."""
+def _separators(buf: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Start of each ``>>>`` in ``buf[lo:hi]`` (overlapping: ``>>>>`` gives two)."""
     found = []
-    for lo in range(0, len(buf), _BLOCK):
-        gt = buf[lo : lo + _BLOCK + 2] == _GT
-        found.append(np.flatnonzero(gt[:-2] & gt[1:-1] & gt[2:]) + lo)
+    for a in range(lo, hi, _BLOCK):
+        gt = buf[a : min(a + _BLOCK, hi) + 2] == _GT
+        found.append(np.flatnonzero(gt[:-2] & gt[1:-1] & gt[2:]) + a)
     return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
 
 
-def _string_bounds(raw: bytes, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Opening and closing quote of each string of the (valid) JSON text."""
-    quotes = _positions(buf, _QUOTE)
-    if b"\\" in raw:
-        # A quote is escaped when an odd number of backslashes precedes it.
-        cand = np.flatnonzero(buf[np.maximum(quotes - 1, 0)] == _BACKSLASH)
-        run = np.ones(len(cand), dtype=np.int64)
-        live = np.arange(len(cand))
-        while len(live):
-            back = quotes[cand[live]] - 1 - run[live]
-            more = (back >= 0) & (buf[np.maximum(back, 0)] == _BACKSLASH)
-            live = live[more]
-            run[live] += 1
-        quotes = np.delete(quotes, cand[run % 2 == 1])
+def _escaped(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """Which of the quotes at ``quotes`` are escaped (an odd run of backslashes before)."""
+    cand = np.flatnonzero(buf[np.maximum(quotes - 1, 0)] == _BACKSLASH)
+    run = np.ones(len(cand), dtype=np.int64)
+    live = np.arange(len(cand))
+    while len(live):
+        back = quotes[cand[live]] - 1 - run[live]
+        more = (back >= 0) & (buf[np.maximum(back, 0)] == _BACKSLASH)
+        live = live[more]
+        run[live] += 1
+    escaped = np.zeros(len(quotes), dtype=bool)
+    escaped[cand[run % 2 == 1]] = True
+    return escaped
+
+
+def _string_bounds(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Opening and closing quote of each string of the (valid) JSON text ``buf[lo:hi]``,
+    which starts and ends outside any string."""
+    quotes = _positions(buf[lo:hi], _QUOTE) + lo
+    if raw.find(b"\\", lo, hi) >= 0:
+        quotes = quotes[~_escaped(buf, quotes)]
     return quotes[0::2], quotes[1::2]
 
 
@@ -197,35 +205,71 @@ def _all_distinct(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> bool:
     return not (digest[1:] == digest[:-1]).any()
 
 
+@dataclass
+class _Piece:
+    """The columns of a run of entries, read by :func:`_read_piece` (positions in the file)."""
+
+    key_start: np.ndarray
+    key_end: np.ndarray
+    video_end: np.ndarray
+    gt: np.ndarray
+    pred: np.ndarray
+    durations: np.ndarray
+    answer_rows: np.ndarray
+
+
 def _read_bytes(raw: bytes) -> _Part | None:
     """The columns of a plain file read from its bytes, or None (then msgspec reads it).
 
-    ``raw`` must be valid JSON whose top level is an object. The strings are found from
-    its quotes, and the bytes around them give the structure: the keys are the strings
-    followed by exactly ``:`` and ``{`` (blanks aside), the first one right after the
-    file's ``{``, each other one right after ``},``, and the file ends with ``}}``. (A
-    string inside a value followed by ``:{`` cannot pass: the first such string would
-    follow a ``{`` or a member that does not end with ``}``.) An entry
-    ``"KEY": {"answers": "..."}`` is read in place; any other value (``timestamps``,
-    ``duration``, other fields) is decoded by msgspec, all such values at once. Returns
-    None for a key with an escape, a key not of three ``>>>`` parts, a duplicate key, or
-    a value that is not a non-empty object.
+    ``raw`` must be valid JSON whose top level is an object: see :func:`_read_piece`.
+    """
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    head, end = _ends(buf)
+    if head >= end:
+        return None
+    piece = _read_piece(raw, buf, head, end)
+    return None if piece is None else _join(raw, buf, [piece])
+
+
+def _ends(buf: np.ndarray) -> tuple[int, int]:
+    """The first and the last non-blank byte of ``buf`` (``(0, 0)`` if it is all blank)."""
+    if len(buf) == 0:
+        return 0, 0
+    head = int(_skip_blanks(buf, np.zeros(1, dtype=np.int64), 1)[0])
+    end = int(_skip_blanks(buf, np.array([len(buf) - 1]), -1)[0])
+    return head, end
+
+
+def _read_piece(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece | None:
+    """The entries between ``buf[lo]`` and ``buf[hi]``, or None (then msgspec reads the file).
+
+    ``raw`` must be valid JSON whose top level is an object; ``buf[lo]`` is its ``{`` or
+    the comma before an entry, ``buf[hi]`` its last ``}`` or the comma after an entry,
+    both outside any string. The strings are found from the quotes, and the bytes around
+    them give the structure: the keys are the strings followed by exactly ``:`` and ``{``
+    (blanks aside), the first one right after ``buf[lo]``, each other one right after
+    ``},``, and the last value's ``}`` comes right before ``buf[hi]``. (A string inside a
+    value followed by ``:{`` cannot pass: the first such string would follow a ``{`` or a
+    member that does not end with ``}``.) An entry ``"KEY": {"answers": "..."}`` is read
+    in place; any other value (``timestamps``, ``duration``, other fields) is decoded by
+    msgspec, all such values at once. Returns None for a key with an escape, a key not of
+    three ``>>>`` parts, or a value that is not a non-empty object.
     """
     from timelens_eval.parsing_batch import first_spans_in
 
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    opens, closes = _string_bounds(raw, buf)
+    if buf[lo] not in (_OPEN, _COMMA) or buf[hi] not in (_CLOSE, _COMMA):
+        return None
+    opens, closes = _string_bounds(raw, buf, lo + 1, hi)
     s = len(opens)
     if s < 2:
         return None
-    opens = np.append(opens, len(buf))  # the next string of the last one: none
+    opens = np.append(opens, -1)  # the next string of the last one: none
     kind, first, second = _string_kinds(buf, opens, closes)
     keys = np.flatnonzero(kind >= _KEY)
     n = len(keys)
     if n == 0 or keys[0] != 0 or (kind[keys] == _BAD_KEY).any():
         return None  # a value "{}" or one that does not start with a string
-    head = _skip_blanks(buf, np.zeros(1, dtype=np.int64), 1)[0]
-    if buf[head] != _OPEN or _skip_blanks(buf, np.array([head + 1]), 1)[0] != opens[0]:
+    if _skip_blanks(buf, np.array([lo + 1]), 1)[0] != opens[0]:
         return None
     brace = second[keys]  # each value's "{"
     # Each value's "}": right after its last string, or found back from the next key.
@@ -239,10 +283,9 @@ def _read_bytes(raw: bytes) -> _Part | None:
         close[back] = _skip_blanks(buf, comma - 1, -1)
         if not (buf[comma] == _COMMA).all() or not (buf[close[back]] == _CLOSE).all():
             return None
-    # The end of the file: the last value's "}" and the object's.
-    end = _skip_blanks(buf, np.array([len(buf) - 1]), -1)[0]
-    close[-1] = _skip_blanks(buf, np.array([end - 1]), -1)[0]
-    if buf[end] != _CLOSE or buf[close[-1]] != _CLOSE:
+    # The last value's "}", right before buf[hi].
+    close[-1] = _skip_blanks(buf, np.array([hi - 1]), -1)[0]
+    if buf[close[-1]] != _CLOSE:
         return None
     # The plain entry: key, "answers", ":", the answer, then the "}".
     simple = nxt - keys == 3
@@ -258,13 +301,13 @@ def _read_bytes(raw: bytes) -> _Part | None:
 
     key_start = opens[keys] + 1
     key_end = closes[keys]
-    if b"\\" in raw:
-        backslashes = _positions(buf, _BACKSLASH)
+    if raw.find(b"\\", lo, hi) >= 0:
+        backslashes = _positions(buf[lo:hi], _BACKSLASH) + lo
         k = np.searchsorted(key_start, backslashes, side="right") - 1
         if ((k >= 0) & (backslashes < key_end[np.maximum(k, 0)])).any():
             return None  # a key with an escape: msgspec decodes it
     # Exactly two ">>>" in each key, apart (a ">>>>" gives two that overlap).
-    seps = _separators(buf)
+    seps = _separators(buf, lo, hi)
     k = np.searchsorted(key_start, seps, side="right") - 1
     inside = (k >= 0) & (seps < key_end[np.maximum(k, 0)])
     seps, k = seps[inside], k[inside]
@@ -283,20 +326,6 @@ def _read_bytes(raw: bytes) -> _Part | None:
         return None
     if not np.isfinite(gt).all() or (gt[:, 0] < 0).any() or (gt[:, 0] > gt[:, 1]).any():
         return None
-    # Videos, and the keys unique.
-    if _all_distinct(buf, key_start, video_end):
-        clusters = (np.arange(n, dtype=np.intp), n)
-    else:
-        video_bytes = _slices(raw, key_start, video_end)
-        distinct = set(video_bytes)
-        key_bytes = _slices(raw, key_start, key_end)
-        if len(set(key_bytes)) != n:
-            return None  # a repeated key: the full reader names it
-        del key_bytes
-        codes = dict(zip(dict.fromkeys(video_bytes), range(len(distinct)), strict=True))
-        inverse = np.fromiter(map(codes.__getitem__, video_bytes), dtype=np.intp, count=n)
-        clusters = (inverse, len(codes))
-        del video_bytes, distinct
 
     pred = np.full((n, 2), np.nan)
     durations = np.full(n, np.nan)
@@ -314,13 +343,45 @@ def _read_bytes(raw: bytes) -> _Part | None:
         pred[complex_rows] = p_pred
         durations[complex_rows] = p_dur
         answer_rows.append(complex_rows[p_rows])
-    return _Part(
-        Utf8Slices(raw, key_start, key_end),
-        Utf8Slices(raw, key_start, video_end),
+    return _Piece(
+        key_start,
+        key_end,
+        video_end,
         gt,
         pred,
         durations,
         np.sort(np.concatenate(answer_rows)),
+    )
+
+
+def _join(raw: bytes, buf: np.ndarray, pieces: Sequence[_Piece]) -> _Part | None:
+    """The file's columns from its pieces in order, with each row's video; None when a
+    key is repeated (the full reader names it)."""
+    offsets = np.cumsum([0] + [len(p.key_start) for p in pieces])
+    key_start = np.concatenate([p.key_start for p in pieces])
+    key_end = np.concatenate([p.key_end for p in pieces])
+    video_end = np.concatenate([p.video_end for p in pieces])
+    n = len(key_start)
+    if _all_distinct(buf, key_start, video_end):
+        clusters = (np.arange(n, dtype=np.intp), n)
+    else:
+        video_bytes = _slices(raw, key_start, video_end)
+        distinct = set(video_bytes)
+        key_bytes = _slices(raw, key_start, key_end)
+        if len(set(key_bytes)) != n:
+            return None  # a repeated key: the full reader names it
+        del key_bytes
+        codes = dict(zip(dict.fromkeys(video_bytes), range(len(distinct)), strict=True))
+        inverse = np.fromiter(map(codes.__getitem__, video_bytes), dtype=np.intp, count=n)
+        clusters = (inverse, len(codes))
+        del video_bytes, distinct
+    return _Part(
+        Utf8Slices(raw, key_start, key_end),
+        Utf8Slices(raw, key_start, video_end),
+        np.concatenate([p.gt for p in pieces]),
+        np.concatenate([p.pred for p in pieces]),
+        np.concatenate([p.durations for p in pieces]),
+        np.concatenate([p.answer_rows + off for p, off in zip(pieces, offsets, strict=False)]),
         clusters,
     )
 
