@@ -34,6 +34,7 @@ from timelens_eval.predictions_columns._msgspec import _Part
 PROCESSES_ENV = "TIMELENS_EVAL_READ_PROCESSES"
 MIN_PIECE_BYTES = 16 << 20  # smaller pieces gain less than a process costs
 MAX_PIECES = 8
+FIRST_PIECE_LESS = 0.02  # of the file: checking that it is JSON costs about that much reading
 
 
 class Failed(Exception):
@@ -42,8 +43,7 @@ class Failed(Exception):
 
 def pieces_for(size: int, environ: dict[str, str] | None = None) -> int:
     """How many pieces a file of ``size`` bytes is read in: one per usable CPU (or
-    ``TIMELENS_EVAL_READ_PROCESSES``), at most 8, each at least 16 MiB; 1 where the
-    platform cannot fork."""
+    ``TIMELENS_EVAL_READ_PROCESSES``), at most 8, each at least 16 MiB; 1 but on Linux."""
     env = os.environ if environ is None else environ
     text = env.get(PROCESSES_ENV, "").strip()
     if text:
@@ -55,7 +55,7 @@ def pieces_for(size: int, environ: dict[str, str] | None = None) -> int:
             raise ConfigError(f"{PROCESSES_ENV}={text!r}: expected a whole number of at least 1")
     else:
         wanted = _usable_cpus()
-    if not hasattr(os, "fork") or sys.platform == "emscripten":
+    if not sys.platform.startswith("linux"):  # forking a process that uses numpy: Linux only
         return 1
     return max(1, min(wanted, MAX_PIECES, size // MIN_PIECE_BYTES))
 
@@ -80,8 +80,12 @@ def cut_points(raw: bytes, buf: np.ndarray, head: int, end: int, pieces: int) ->
     counted = head  # unescaped quotes in buf[head:counted] ...
     quotes = 0  # ... are this many
     escapes = raw.find(b"\\", head, end) >= 0
+    # The first piece is read by the process that also checks the whole file's JSON.
+    span = end - head
+    first = max(span // pieces - int(span * FIRST_PIECE_LESS), 0)
     for i in range(1, pieces):
-        pos = max(head + (end - head) * i // pieces, cuts[-1] + 1 if cuts else head)
+        target = head + first + (span - first) * (i - 1) // (pieces - 1)
+        pos = max(target, cuts[-1] + 1 if cuts else head)
         while True:
             pos = raw.find(b"},", pos, end)
             if pos < 0:
