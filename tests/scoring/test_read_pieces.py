@@ -335,3 +335,28 @@ def test_a_process_cut_short_is_a_failure(
     assert got is not None
     _assert_same(got, want)
     _no_child_left()
+
+
+def test_huge_pages_are_off_while_reading_and_restored(tmp_path: Path) -> None:
+    from timelens_eval.predictions_columns import _set_huge_pages
+
+    seen: list[bool] = []
+    real = pieces_module.cut_points
+
+    def looking(*args: object) -> list[int]:
+        # _set_huge_pages returns the setting it replaces: read it without changing it.
+        seen.append(_set_huge_pages(False))
+        return real(*args)  # type: ignore[arg-type]
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({f"v{i}.mp4>>>q>>>[1, 2]": {"answers": "1 - 2"} for i in range(9)}))
+    for before in (True, False):
+        _set_huge_pages(before)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pieces_module, "MIN_PIECE_BYTES", 1)
+            patch.setenv(PROCESSES_ENV, "2")
+            patch.setattr("timelens_eval.predictions_columns.cut_points", looking)
+            assert read_timelens_columns(path) is not None
+        assert _set_huge_pages(True) is before
+    assert seen == [False, False]
+    _no_child_left()
