@@ -74,6 +74,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/scoring/test_parsing_timelens_equivalence.py",
         ],
     ),
+    "pieces": (
+        ["timelens_eval/predictions_columns/_pieces.py"],
+        ["tests/scoring/test_read_pieces.py", "tests/scoring/test_byte_reader.py"],
+    ),
     "compare-stats": (
         ["timelens_eval/compare_stats.py"],
         [

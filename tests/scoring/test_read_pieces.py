@@ -360,3 +360,51 @@ def test_huge_pages_are_off_while_reading_and_restored(tmp_path: Path) -> None:
         assert _set_huge_pages(True) is before
     assert seen == [False, False]
     _no_child_left()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_invalid_json_is_said_and_no_pipe_is_left_open(small_pieces: None) -> None:
+    entries = [f'"v{i}.mp4>>>q>>>[1, 2]": {{"answers": "1 - 2"}}' for i in range(30)]
+    raw = ("{" + ", ".join(entries) + ", }").encode()
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    head, end = _ends(buf)
+    cuts = cut_points(raw, buf, head, end, 4)
+    assert len(cuts) == 3
+    before = _open_fds()
+    assert read_in_pieces(raw, head, end, cuts, _is_json_object) is False
+    assert _open_fds() == before
+    _no_child_left()
+
+
+def test_no_process_to_be_had_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = json.dumps({f"v{i}.mp4>>>q>>>[1, 2]": {"answers": "1 - 2"} for i in range(30)}).encode()
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    head, end = _ends(buf)
+    cuts = cut_points(raw, buf, head, end, 3)
+
+    def no_fork() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    before = _open_fds()
+    with pytest.raises(Failed, match="no reading process"):
+        read_in_pieces(raw, head, end, cuts, _is_json_object)
+    assert _open_fds() == before
+
+
+def test_one_piece_but_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert pieces_for(1 << 30, {PROCESSES_ENV: "4"}) == 1
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert pieces_for(1 << 30, {PROCESSES_ENV: "4"}) == 4
+
+
+def test_usable_cpus_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert pieces_for(1 << 30, {}) == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert pieces_for(1 << 30, {}) == 1
