@@ -408,3 +408,31 @@ def test_usable_cpus_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pieces_for(1 << 30, {}) == 3
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert pieces_for(1 << 30, {}) == 1
+
+
+def test_score_names_a_bad_setting_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"v.mp4>>>q>>>[1, 2]": {"answers": "1 - 2"}}))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from timelens_eval.cli import main; sys.exit(main())",
+            "score",
+            str(path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, PROCESSES_ENV: "two"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"error: {PROCESSES_ENV}='two': expected a whole number of at least 1"
+    )
+    assert done.stdout == ""

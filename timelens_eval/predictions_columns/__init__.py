@@ -104,8 +104,9 @@ def _read_plain(raw: bytes) -> _Part | None:
     if pieces > 1:
         buf = np.frombuffer(raw, dtype=np.uint8)
         head, end = _ends(buf)
-        cuts = cut_points(raw, buf, head, end, pieces) if head < end else []
-        if cuts and buf[head] == _OPEN and buf[end] == _CLOSE:
+        is_object = head < end and buf[head] == _OPEN and buf[end] == _CLOSE
+        cuts = cut_points(raw, buf, head, end, pieces) if is_object else []
+        if cuts:
             try:
                 got = read_in_pieces(raw, head, end, cuts, _is_json_object)
             except Failed:

@@ -15,7 +15,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class Failed(Exception):
     """A piece's process did not deliver its columns (the caller reads the file itself)."""
 
 
-def pieces_for(size: int, environ: dict[str, str] | None = None) -> int:
+def pieces_for(size: int, environ: Mapping[str, str] | None = None) -> int:
     """How many pieces a file of ``size`` bytes is read in: one per usable CPU (or
     ``TIMELENS_EVAL_READ_PROCESSES``), at most 8, each at least 16 MiB; 1 but on Linux."""
     env = os.environ if environ is None else environ
