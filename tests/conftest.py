@@ -18,3 +18,16 @@ def browser():
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def scanner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once with the compiled scanner of plain TimeLens files and once with the
+    numpy reader alone (as where the package was installed without a C compiler)."""
+    from timelens_eval.predictions_columns import _bytes
+
+    if request.param == "numpy":
+        monkeypatch.setattr(_bytes, "_scanner", lambda: None)
+    elif _bytes._scanner() is None:
+        pytest.skip("no compiled scanner here (tests/scoring/test_compiled_scanner.py says why)")
+    return request.param

@@ -117,15 +117,20 @@ def first_spans_in(
         a = b
     rows = np.sort(np.concatenate(apart))
     if len(rows):
-        import msgspec
-
-        quoted = [
-            data[a - 1 : b + 1]
-            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-        ]
-        texts = msgspec.json.decode(b"[" + b",".join(quoted) + b"]", type=list[str])
-        start[rows], end[rows] = first_spans(texts)
+        start[rows], end[rows] = decoded_first_spans(data, starts[rows], ends[rows])
     return start, end
+
+
+def decoded_first_spans(
+    data: bytes, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """First span of each answer ``data[starts[i] : ends[i]]`` (the body of a JSON string
+    of ``data``, escapes and all), decoded by msgspec and read by :func:`first_spans`."""
+    import msgspec
+
+    quoted = [data[a - 1 : b + 1] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    texts = msgspec.json.decode(b"[" + b",".join(quoted) + b"]", type=list[str])
+    return first_spans(texts)
 
 
 def _chunk_first_spans_in(

@@ -27,6 +27,9 @@ from timelens_eval.predictions_columns import (
 )
 from timelens_eval.scoring import score_file, score_predictions
 
+# Every test with the compiled scanner and with the numpy reader alone.
+pytestmark = pytest.mark.usefixtures("scanner")
+
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 _BASE = {

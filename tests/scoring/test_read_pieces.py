@@ -42,6 +42,9 @@ from timelens_eval.predictions_columns._pieces import (
     read_in_pieces,
 )
 
+# Every test with the compiled scanner and with the numpy reader alone.
+pytestmark = pytest.mark.usefixtures("scanner")
+
 
 def _commas(raw: bytes) -> tuple[set[int], set[int]]:
     """Positions of the commas outside strings, and of those between members of the

@@ -12,6 +12,7 @@ sample.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,9 +22,16 @@ from typing import Any
 import numpy as np
 
 from timelens_eval.errors import InputError
+from timelens_eval.predictions_columns import _bytes
 from timelens_eval.predictions_columns._bytes import _CLOSE, _OPEN, _ends, _read_bytes
 from timelens_eval.predictions_columns._msgspec import _Part, _read_part
-from timelens_eval.predictions_columns._pieces import Failed, cut_points, pieces_for, read_in_pieces
+from timelens_eval.predictions_columns._pieces import (
+    PROCESSES_ENV,
+    Failed,
+    cut_points,
+    pieces_for,
+    read_in_pieces,
+)
 
 __all__ = ["TimelensColumns", "read_timelens_columns"]
 
@@ -98,9 +106,15 @@ def _set_huge_pages(enabled: bool) -> bool:
 
 
 def _read_plain(raw: bytes) -> _Part | None:
-    """The columns of ``raw`` from the byte reader (in pieces when the file is large),
-    else from the msgspec reader; None when neither reads it."""
-    pieces = pieces_for(len(raw))
+    """The columns of ``raw`` from the byte reader (in pieces when the file is large and
+    the compiled scanner is not there), else from the msgspec reader; None when neither
+    reads it."""
+    # The compiled scanner reads a large file in one process faster than the forks cost
+    # (docs/performance.md); TIMELENS_EVAL_READ_PROCESSES still asks for pieces.
+    if _bytes._scanner() is None or PROCESSES_ENV in os.environ:
+        pieces = pieces_for(len(raw))
+    else:
+        pieces = 1
     if pieces > 1:
         buf = np.frombuffer(raw, dtype=np.uint8)
         head, end = _ends(buf)

@@ -3,7 +3,7 @@ with no Python string per entry; any shape it does not read is left to :mod:`._m
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -241,6 +241,97 @@ def _ends(buf: np.ndarray) -> tuple[int, int]:
 
 
 def _read_piece(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece | None:
+    """The entries between ``buf[lo]`` and ``buf[hi]``, or None (then msgspec reads the file).
+
+    The compiled scanner (:func:`_scanner`) reads the entries in the common shape; any
+    run it does not read, and every run where it was not built, goes to
+    :func:`_read_piece_numpy`, whose result it equals wherever it reads one.
+    """
+    scan = _scanner()
+    if scan is not None:
+        piece = _read_piece_compiled(raw, buf, lo, hi, scan)
+        if piece is not None:
+            return piece
+    return _read_piece_numpy(raw, buf, lo, hi)
+
+
+def _scanner() -> Callable[[bytes, int, int], tuple[bytearray, ...] | None] | None:
+    """``scan`` of the compiled scanner (``_cscan.c``), or None where it was not built
+    (the package installs without it where there is no C compiler)."""
+    try:
+        from timelens_eval.predictions_columns._cscan import scan
+    except ImportError:
+        return None
+    return scan
+
+
+# The kinds of value the scanner gives (``_cscan.c``).
+_PLAIN_PARSED, _PLAIN_LEFT, _OTHER_VALUE, _STAMPED = 0, 1, 2, 3
+
+
+def _read_piece_compiled(
+    raw: bytes,
+    buf: np.ndarray,
+    lo: int,
+    hi: int,
+    scan: Callable[[bytes, int, int], tuple[bytearray, ...] | None],
+) -> _Piece | None:
+    """The entries between ``buf[lo]`` and ``buf[hi]`` as the compiled scanner reads them,
+    or None where it does not (then :func:`_read_piece_numpy` decides, declines included).
+
+    The scanner gives each entry's key, video end, the GT where it is a plain pair (the
+    others are decoded here, by :func:`_read_gt`), and the value's first span and
+    duration where its members are ``timestamps``, ``answers`` and ``duration`` in plain
+    forms: the first ``timestamps`` pair, else the first span of an ASCII answer (the
+    other answers: :func:`~timelens_eval.parsing_batch.decoded_first_spans`). Every other
+    value is given by its bounds and decoded here, all at once, by msgspec.
+    """
+    from timelens_eval.parsing_batch import decoded_first_spans
+
+    got = scan(raw, lo, hi)
+    if got is None:
+        return None
+    ints = [np.frombuffer(c, dtype=np.int64) for c in got[:4]]
+    key_start, key_end, video_end, gt_start = ints
+    gt = np.frombuffer(got[4], dtype=np.float64).reshape(-1, 2)
+    gt_read = np.frombuffer(got[5], dtype=np.int8)
+    kind = np.frombuffer(got[6], dtype=np.int8)
+    pred = np.frombuffer(got[7], dtype=np.float64).reshape(-1, 2)
+    bounds = np.frombuffer(got[8], dtype=np.int64).reshape(-1, 2)
+    unread = np.flatnonzero(gt_read == 0)
+    if len(unread):
+        rest = _read_gt(raw, buf, gt_start[unread], key_end[unread])
+        if rest is None:
+            return None
+        gt[unread] = rest
+    if not np.isfinite(gt).all() or (gt[:, 0] < 0).any() or (gt[:, 0] > gt[:, 1]).any():
+        return None
+    left = np.flatnonzero(kind == _PLAIN_LEFT)
+    if len(left):
+        pred[left, 0], pred[left, 1] = decoded_first_spans(raw, bounds[left, 0], bounds[left, 1])
+    durations = np.frombuffer(got[9], dtype=np.float64)
+    answer_rows = [np.flatnonzero(kind <= _PLAIN_LEFT)]
+    other = np.flatnonzero(kind == _OTHER_VALUE)
+    if len(other):
+        part = _read_values(raw, bounds[other, 0], bounds[other, 1])
+        if part is None:
+            return None
+        p_pred, p_dur, p_rows = part
+        pred[other] = p_pred
+        durations[other] = p_dur
+        answer_rows.append(other[p_rows])
+    return _Piece(
+        key_start,
+        key_end,
+        video_end,
+        gt,
+        pred,
+        durations,
+        np.sort(np.concatenate(answer_rows)),
+    )
+
+
+def _read_piece_numpy(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece | None:
     """The entries between ``buf[lo]`` and ``buf[hi]``, or None (then msgspec reads the file).
 
     ``raw`` must be valid JSON whose top level is an object; ``buf[lo]`` is its ``{`` or
