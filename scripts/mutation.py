@@ -113,6 +113,13 @@ def _group_config(files: list[str], tests: list[str]) -> str:
     conf = dict(base["tool"]["mutmut"])
     conf["only_mutate"] = files
     conf["pytest_add_cli_args_test_selection"] = tests
+    # mutmut copies only .py files: the compiled scanner, where it was built, goes along.
+    built = sorted(
+        str(path.relative_to(ROOT))
+        for suffix in ("*.so", "*.pyd")
+        for path in (ROOT / "timelens_eval").rglob(suffix)
+    )
+    conf["also_copy"] = [*conf.get("also_copy", []), *built]
     lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in conf.items()]
     pytest = base["tool"]["pytest"]["ini_options"]
     lines += ["", "[tool.pytest.ini_options]", f"markers = {json.dumps(pytest['markers'])}"]
