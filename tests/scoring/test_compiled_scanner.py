@@ -407,3 +407,40 @@ def test_one_process_with_the_scanner_unless_pieces_are_asked_for(
     monkeypatch.delenv(_pieces.PROCESSES_ENV)
     assert columns._read_plain(raw) is not None
     assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_group_numbers_strings_in_first_seen_order(seed: int) -> None:
+    _scan()
+    from timelens_eval.predictions_columns._cscan import group
+
+    rng = random.Random(seed)
+    pool = [
+        bytes(rng.choice(b"ab>\x00") for _ in range(rng.randint(0, 3 + 10 * (i % 4))))
+        for i in range(rng.choice([5, 50, 3000]))
+    ]
+    strings = [rng.choice(pool) for _ in range(rng.randint(0, 5000))]
+    raw = b"".join(strings)
+    ends = np.cumsum([len(s) for s in strings], dtype=np.int64)
+    starts = ends - np.array([len(s) for s in strings], dtype=np.int64)
+    order = rng.sample(range(len(strings)), len(strings))  # rows need not be in file order
+    starts, ends = starts[order], ends[order]
+    rows = [raw[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    seen = dict.fromkeys(rows)
+    want = dict(zip(seen, range(len(seen)), strict=True))
+    codes, count = group(raw, starts, ends)
+    assert count == len(seen)
+    assert np.frombuffer(codes, dtype=np.int64).tolist() == [want[r] for r in rows]
+
+
+def test_group_refuses_bad_bounds() -> None:
+    _scan()
+    from timelens_eval.predictions_columns._cscan import group
+
+    one = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError, match="one length"):
+        group(b"abc", one, np.array([1, 2], dtype=np.int64))
+    with pytest.raises(ValueError, match="outside"):
+        group(b"abc", one, np.array([4], dtype=np.int64))
+    with pytest.raises(ValueError, match="outside"):
+        group(b"abc", np.array([2], dtype=np.int64), one)

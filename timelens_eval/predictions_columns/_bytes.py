@@ -447,13 +447,22 @@ def _read_piece_numpy(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece |
 
 def _join(raw: bytes, buf: np.ndarray, pieces: Sequence[_Piece]) -> _Part | None:
     """The file's columns from its pieces in order, with each row's video; None when a
-    key is repeated (the full reader names it)."""
+    key is repeated (the full reader names it). The videos are numbered in the order
+    they are first seen, by the compiled scanner's hash table where it was built."""
     offsets = np.cumsum([0] + [len(p.key_start) for p in pieces])
     key_start = np.concatenate([p.key_start for p in pieces])
     key_end = np.concatenate([p.key_end for p in pieces])
     video_end = np.concatenate([p.video_end for p in pieces])
     n = len(key_start)
-    if _all_distinct(buf, key_start, video_end):
+    if _scanner() is not None:
+        from timelens_eval.predictions_columns._cscan import group
+
+        starts = np.ascontiguousarray(key_start, dtype=np.int64)
+        codes, count = group(raw, starts, np.ascontiguousarray(video_end, dtype=np.int64))
+        if count < n and group(raw, starts, np.ascontiguousarray(key_end, dtype=np.int64))[1] < n:
+            return None  # a repeated key: the full reader names it
+        clusters = (np.frombuffer(codes, dtype=np.int64).astype(np.intp, copy=False), count)
+    elif _all_distinct(buf, key_start, video_end):
         clusters = (np.arange(n, dtype=np.intp), n)
     else:
         video_bytes = _slices(raw, key_start, video_end)

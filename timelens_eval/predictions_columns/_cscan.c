@@ -558,6 +558,88 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---------------------------------------------------------------- grouping */
+
+static uint64_t hash_bytes(const unsigned char *t, Py_ssize_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, t + i, (size_t)(n - i));
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 29);
+}
+
+/* group(raw, starts, ends) -> (codes, count): each string raw[starts[i]:ends[i]]'s code,
+ * numbered in the order the strings are first seen (starts and ends: int64 buffers). */
+static PyObject *group(PyObject *self, PyObject *args) {
+    Py_buffer raw, sv, ev;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &raw, &sv, &ev)) return NULL;
+    PyObject *out = NULL;
+    int64_t *slots = NULL, *firsts = NULL;
+    PyObject *codes = NULL;
+    Py_ssize_t n = sv.len / 8;
+    const int64_t *starts = sv.buf, *ends = ev.buf;
+    const unsigned char *t = raw.buf;
+    if (ev.len != sv.len || sv.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "group: starts and ends of int64, of one length");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (starts[i] < 0 || ends[i] < starts[i] || ends[i] > raw.len) {
+            PyErr_SetString(PyExc_ValueError, "group: a string outside raw");
+            goto done;
+        }
+    }
+    size_t size = 1024;
+    while (size < 2 * (size_t)n) size *= 2;
+    slots = PyMem_Malloc(size * sizeof *slots); /* code + 1, 0: empty */
+    firsts = PyMem_Malloc(((size_t)n + 1) * sizeof *firsts); /* a code's first row */
+    codes = PyByteArray_FromStringAndSize(NULL, n * 8);
+    if (slots == NULL || firsts == NULL || codes == NULL) {
+        if (codes != NULL) Py_CLEAR(codes);
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(slots, 0, size * sizeof *slots);
+    int64_t *code = (int64_t *)PyByteArray_AS_STRING(codes), count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *a = t + starts[i];
+        Py_ssize_t len = (Py_ssize_t)(ends[i] - starts[i]);
+        size_t j = (size_t)hash_bytes(a, len) & (size - 1);
+        for (;;) {
+            int64_t c = slots[j];
+            if (c == 0) {
+                slots[j] = ++count;
+                firsts[count - 1] = i;
+                code[i] = count - 1;
+                break;
+            }
+            int64_t r = firsts[c - 1];
+            if (ends[r] - starts[r] == len && memcmp(t + starts[r], a, (size_t)len) == 0) {
+                code[i] = c - 1;
+                break;
+            }
+            j = (j + 1) & (size - 1);
+        }
+    }
+    out = Py_BuildValue("(NL)", codes, (long long)count);
+    codes = NULL;
+done:
+    Py_XDECREF(codes);
+    PyMem_Free(slots);
+    PyMem_Free(firsts);
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&ev);
+    return out;
+}
+
 /* first_span(text: bytes) -> (start, end) | None, for tests of the answer rules */
 static PyObject *py_first_span(PyObject *self, PyObject *args) {
     Py_buffer view;
@@ -572,6 +654,7 @@ static PyObject *py_first_span(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, "The columns of the entries between raw[lo] and raw[hi], or None."},
+    {"group", group, METH_VARARGS, "Codes of byte strings in first-seen order, and their number."},
     {"first_span", py_first_span, METH_VARARGS, "The first span of an ASCII answer, or None."},
     {NULL, NULL, 0, NULL},
 };
