@@ -335,16 +335,37 @@ static int read_gt(const unsigned char *t, Py_ssize_t a, Py_ssize_t b, double *p
     return got <= 0 ? got : i == b;
 }
 
+/* Whether t[0:n] holds a byte outside ASCII. */
+static int has_high_byte(const unsigned char *t, Py_ssize_t n) {
+    uint64_t seen = 0;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        seen |= w;
+    }
+    for (; i < n; i++) seen |= t[i];
+    return (seen & 0x8080808080808080ull) != 0;
+}
+
 /* The end of the string whose opening quote is at p (the closing quote's position), or
- * -1; *escaped and *other (a byte outside ASCII) are set when found. */
+ * -1; *escaped is set when it holds an escape and, unless other is NULL, *other when it
+ * holds a byte outside ASCII. */
 static Py_ssize_t string_end(const unsigned char *t, Py_ssize_t p, Py_ssize_t hi, int *escaped, int *other) {
+    const unsigned char *quote = memchr(t + p + 1, '"', (size_t)(hi - p - 1));
+    if (quote == NULL) return -1;
+    Py_ssize_t q = quote - t;
+    if (memchr(t + p + 1, '\\', (size_t)(q - p - 1)) == NULL) {
+        if (other != NULL && has_high_byte(t + p + 1, q - p - 1)) *other = 1;
+        return q;
+    }
+    *escaped = 1; /* the quote found may be escaped: each byte, then */
     for (Py_ssize_t i = p + 1; i < hi; i++) {
         int c = t[i];
         if (c == '"') return i;
         if (c == '\\') {
-            *escaped = 1;
             i++;
-        } else if (c >= 0x80) {
+        } else if (c >= 0x80 && other != NULL) {
             *other = 1;
         }
     }
@@ -362,8 +383,8 @@ static Py_ssize_t value_end(const unsigned char *t, Py_ssize_t p, Py_ssize_t hi)
     for (Py_ssize_t i = p; i < hi; i++) {
         int c = t[i];
         if (c == '"') {
-            int e = 0, o = 0;
-            i = string_end(t, i, hi, &e, &o);
+            int e = 0;
+            i = string_end(t, i, hi, &e, NULL);
             if (i < 0) return -1;
             if (depth == 0) return i + 1;
         } else if (c == '[') {
@@ -422,13 +443,16 @@ static int scan_entries(const unsigned char *t, Py_ssize_t lo, Py_ssize_t hi, Co
     for (;;) {
         p = skip_blanks(t, p, hi);
         if (p >= hi || t[p] != '"') return 0;
-        int escaped = 0, other = 0;
-        Py_ssize_t key_end = string_end(t, p, hi, &escaped, &other);
+        int escaped = 0;
+        Py_ssize_t key_end = string_end(t, p, hi, &escaped, NULL);
         if (key_end < 0 || escaped) return 0;
         int64_t key_start = p + 1, seps[2] = {0, 0};
         int count = 0;
         for (Py_ssize_t i = key_start; i + 2 < key_end; i++) {
-            if (t[i] == '>' && t[i + 1] == '>' && t[i + 2] == '>') {
+            const unsigned char *gt = memchr(t + i, '>', (size_t)(key_end - 2 - i));
+            if (gt == NULL) break;
+            i = gt - t;
+            if (t[i + 1] == '>' && t[i + 2] == '>') { /* (overlapping ones counted) */
                 if (count == 2) return 0;
                 seps[count++] = i;
             }
@@ -454,7 +478,7 @@ static int scan_entries(const unsigned char *t, Py_ssize_t lo, Py_ssize_t hi, Co
         for (;;) {
             if (p >= hi || t[p] != '"') return 0;
             int name_escaped = 0, o = 0;
-            Py_ssize_t name_end = string_end(t, p, hi, &name_escaped, &o);
+            Py_ssize_t name_end = string_end(t, p, hi, &name_escaped, NULL);
             if (name_end < 0) return 0;
             int name = member_name(t, p + 1, name_end, name_escaped);
             if (seen[name]++) plain = 0;
@@ -484,7 +508,7 @@ static int scan_entries(const unsigned char *t, Py_ssize_t lo, Py_ssize_t hi, Co
             }
             if (!read) {
                 plain = 0;
-                Py_ssize_t end = t[p] == '"' ? string_end(t, p, hi, &o, &o) + 1 : value_end(t, p, hi);
+                Py_ssize_t end = t[p] == '"' ? string_end(t, p, hi, &o, NULL) + 1 : value_end(t, p, hi);
                 if (end <= 0) return 0;
                 p = end;
             }
@@ -575,13 +599,19 @@ static uint64_t hash_bytes(const unsigned char *t, Py_ssize_t n) {
     return h ^ (h >> 29);
 }
 
+typedef struct {
+    uint64_t hash;
+    int64_t code; /* the code + 1; 0: an empty slot */
+} Slot;
+
 /* group(raw, starts, ends) -> (codes, count): each string raw[starts[i]:ends[i]]'s code,
  * numbered in the order the strings are first seen (starts and ends: int64 buffers). */
 static PyObject *group(PyObject *self, PyObject *args) {
     Py_buffer raw, sv, ev;
     if (!PyArg_ParseTuple(args, "y*y*y*", &raw, &sv, &ev)) return NULL;
     PyObject *out = NULL;
-    int64_t *slots = NULL, *firsts = NULL;
+    Slot *slots = NULL;
+    int64_t *firsts = NULL;
     PyObject *codes = NULL;
     Py_ssize_t n = sv.len / 8;
     const int64_t *starts = sv.buf, *ends = ev.buf;
@@ -598,7 +628,7 @@ static PyObject *group(PyObject *self, PyObject *args) {
     }
     size_t size = 1024;
     while (size < 2 * (size_t)n) size *= 2;
-    slots = PyMem_Malloc(size * sizeof *slots); /* code + 1, 0: empty */
+    slots = PyMem_Malloc(size * sizeof *slots);
     firsts = PyMem_Malloc(((size_t)n + 1) * sizeof *firsts); /* a code's first row */
     codes = PyByteArray_FromStringAndSize(NULL, n * 8);
     if (slots == NULL || firsts == NULL || codes == NULL) {
@@ -611,19 +641,23 @@ static PyObject *group(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         const unsigned char *a = t + starts[i];
         Py_ssize_t len = (Py_ssize_t)(ends[i] - starts[i]);
-        size_t j = (size_t)hash_bytes(a, len) & (size - 1);
+        uint64_t h = hash_bytes(a, len);
+        size_t j = (size_t)h & (size - 1);
         for (;;) {
-            int64_t c = slots[j];
+            int64_t c = slots[j].code;
             if (c == 0) {
-                slots[j] = ++count;
+                slots[j].code = ++count;
+                slots[j].hash = h;
                 firsts[count - 1] = i;
                 code[i] = count - 1;
                 break;
             }
-            int64_t r = firsts[c - 1];
-            if (ends[r] - starts[r] == len && memcmp(t + starts[r], a, (size_t)len) == 0) {
-                code[i] = c - 1;
-                break;
+            if (slots[j].hash == h) {
+                int64_t r = firsts[c - 1];
+                if (ends[r] - starts[r] == len && memcmp(t + starts[r], a, (size_t)len) == 0) {
+                    code[i] = c - 1;
+                    break;
+                }
             }
             j = (j + 1) & (size - 1);
         }
