@@ -267,6 +267,15 @@ def _installed() -> str:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             found.append(f"{name} absent")
+    from timelens_eval.predictions_columns._bytes import COMPILED_ENV, _scanner
+
+    if _scanner() is not None:
+        found.append("compiled scanner on")
+    else:
+        why = (
+            f"{COMPILED_ENV}=0" if os.environ.get(COMPILED_ENV, "").strip() == "0" else "not built"
+        )
+        found.append(f"compiled scanner off ({why})")
     return ", ".join(found)
 
 

@@ -444,3 +444,36 @@ def test_group_refuses_bad_bounds() -> None:
         group(b"abc", one, np.array([4], dtype=np.int64))
     with pytest.raises(ValueError, match="outside"):
         group(b"abc", np.array([2], dtype=np.int64), one)
+
+
+def test_turned_off_by_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    _scan()
+    monkeypatch.setenv(_bytes.COMPILED_ENV, "0")
+    assert _bytes._scanner() is None
+    monkeypatch.setenv(_bytes.COMPILED_ENV, "1")
+    assert _bytes._scanner() is not None
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"v.mp4>>>q>>>[1, 2]": {"answers": "1 - 2"}}))
+    run = [sys.executable, "-m", "timelens_eval", "score", str(path), "--json"]
+    numbers = []
+    for setting in ("0", "1", "yes"):
+        done = subprocess.run(
+            run,
+            capture_output=True,
+            text=True,
+            env={**os.environ, _bytes.COMPILED_ENV: setting},
+            timeout=120,
+            check=False,
+        )
+        if setting == "yes":
+            assert done.returncode == 2
+            assert done.stderr.strip() == (
+                f"error: {_bytes.COMPILED_ENV}='yes': expected 0 (off) or 1 (on, the default)"
+            )
+            assert done.stdout == ""
+        else:
+            assert done.returncode == 0, done.stderr
+            numbers.append(json.loads(done.stdout)["R1@0.5"])
+    assert numbers == [100.0, 100.0]

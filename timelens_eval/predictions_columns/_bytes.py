@@ -3,12 +3,14 @@ with no Python string per entry; any shape it does not read is left to :mod:`._m
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
 
+from timelens_eval.errors import ConfigError
 from timelens_eval.predictions_columns._msgspec import _decoders, _Part, _value_columns
 
 _BLOCK = 1 << 20  # bytes per block of the scans over the whole file
@@ -255,9 +257,18 @@ def _read_piece(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece | None:
     return _read_piece_numpy(raw, buf, lo, hi)
 
 
+COMPILED_ENV = "TIMELENS_EVAL_COMPILED"
+
+
 def _scanner() -> Callable[[bytes, int, int], tuple[bytearray, ...] | None] | None:
     """``scan`` of the compiled scanner (``_cscan.c``), or None where it was not built
-    (the package installs without it where there is no C compiler)."""
+    (the package installs without it where there is no C compiler) or where
+    ``TIMELENS_EVAL_COMPILED=0`` turns it off (then the numpy reader reads every file)."""
+    setting = os.environ.get(COMPILED_ENV, "").strip()
+    if setting not in ("", "0", "1"):
+        raise ConfigError(f"{COMPILED_ENV}={setting!r}: expected 0 (off) or 1 (on, the default)")
+    if setting == "0":
+        return None
     try:
         from timelens_eval.predictions_columns._cscan import scan
     except ImportError:
