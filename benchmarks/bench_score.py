@@ -287,7 +287,13 @@ def _median_row(rows: list[tuple]) -> tuple:
 
 
 def bench(
-    corpus: str, n: int, tmp: Path, code: Path | None, keep: Path | None, repeat: int = 1
+    corpus: str,
+    n: int,
+    tmp: Path,
+    code: Path | None,
+    keep: Path | None,
+    repeat: int = 1,
+    stages: bool = False,
 ) -> None:
     """Generate one corpus, time both scorers on it ``repeat`` times, print a Markdown table."""
     path = (keep / f"{corpus}.json") if keep else tmp / f"{corpus}.json"
@@ -322,6 +328,51 @@ def bench(
         same = all(abs(r[4][k] - ref[4][k]) <= 1e-6 for r in rows for k in KEYS)
         print(f"\nidentical to TimeLens (1e-6): {same}")
     sys.stdout.flush()
+    if stages:  # in a process of its own, so that its imports are counted
+        subprocess.run([sys.executable, __file__, "--stages-of", str(path)], check=True)
+
+
+def stage_times(path: Path) -> None:
+    """Wall seconds of each stage of ``score``'s reading and scoring of a plain file, in
+    this process (one process: how ``score`` reads a file with the compiled scanner)."""
+    marks: list[tuple[str, float]] = []
+    last = time.perf_counter()
+
+    def mark(what: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        marks.append((what, now - last))
+        last = now
+
+    import numpy as np
+
+    from timelens_eval.json_limits import read_limits, read_regular_file
+    from timelens_eval.predictions_columns import _columns, _is_json_object
+    from timelens_eval.predictions_columns._bytes import _ends, _join, _read_piece, _scanner
+    from timelens_eval.scoring import score_timelens_columns
+
+    mark("imports (numpy, msgspec, the package)")
+    raw = read_regular_file(path, read_limits().file_bytes, what="the file", env="")
+    mark("reading the file")
+    assert _is_json_object(raw)
+    mark("msgspec checking the JSON")
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    lo, hi = _ends(buf)
+    piece = _read_piece(raw, buf, lo, hi)
+    assert piece is not None
+    mark("the entries: the scan, then what it hands on (GT, answers, values)")
+    part = _join(raw, buf, [piece])
+    assert part is not None
+    mark("numbering the videos, checking the keys")
+    result = score_timelens_columns(_columns(str(path), part))
+    json.dumps({k: m.value for k, m in result.summary.metrics.items()})
+    mark("IoUs, statuses, the intervals")
+    scanner = "on" if _scanner() is not None else "off"
+    print(f"\n#### stages of {path.name} (compiled scanner {scanner})\n")
+    print("| stage | wall (s) |\n|---|---:|")
+    for what, took in marks:
+        print(f"| {what} | {took:.3f} |")
+    print(f"| total after the interpreter's start | {sum(t for _, t in marks):.3f} |")
 
 
 def parser_costs(n: int, code: Path | None) -> None:
@@ -354,6 +405,20 @@ def parser_costs(n: int, code: Path | None) -> None:
     start = time.process_time()
     first_spans(answers)
     print(f"| first_spans (all at once) | {(time.process_time() - start) / n * 1e6:.2f} |")
+    try:
+        from timelens_eval.predictions_columns._cscan import first_span as compiled
+    except ImportError:
+        print("| compiled first_span | not built |")
+    else:
+        ascii_answers = [a.encode() for a in answers if a.isascii()]
+        start = time.process_time()
+        for answer in ascii_answers:
+            compiled(answer)
+        cost = (time.process_time() - start) / len(ascii_answers) * 1e6
+        print(
+            f"| compiled first_span (the {len(ascii_answers):,} ASCII answers, one call each) "
+            f"| {cost:.2f} |"
+        )
     gc.enable()
 
 
@@ -371,7 +436,14 @@ def main() -> None:
     parser.add_argument(
         "--parsers", type=int, default=0, help="also time each parser on this many answers"
     )
+    parser.add_argument(
+        "--stages", action="store_true", help="also time each stage of score on each corpus"
+    )
+    parser.add_argument("--stages-of", type=Path, help="only time each stage of score on FILE")
     args = parser.parse_args()
+    if args.stages_of is not None:
+        stage_times(args.stages_of)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         code = None
         if args.timelens_repo is not None:
@@ -379,7 +451,7 @@ def main() -> None:
         if args.parsers:
             parser_costs(args.parsers, code)
         for corpus in args.corpus or ("raw", "parsed"):
-            bench(corpus, args.n, Path(tmp), code, args.keep, args.repeat)
+            bench(corpus, args.n, Path(tmp), code, args.keep, args.repeat, args.stages)
 
 
 if __name__ == "__main__":
