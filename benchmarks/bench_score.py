@@ -309,12 +309,11 @@ def bench(
     rows = [_median_row([r[i] for r in runs]) for i in range(len(runs[0]))]
     ref = rows[-1] if code is not None else None
     if repeat > 1:
-        ratios = [r[1][1] / r[0][1] for r in runs] if code is not None else []
-        print(
-            f"{repeat} rounds, medians; wall speed-up per round: "
-            + ", ".join(f"{x:.1f}x" for x in ratios)
-            + "\n"
-        )
+        said = f"{repeat} rounds, medians"
+        if code is not None:
+            ratios = [r[1][1] / r[0][1] for r in runs]
+            said += "; wall speed-up per round: " + ", ".join(f"{x:.1f}x" for x in ratios)
+        print(said + "\n")
     print(
         "| scorer | wall (s) | CPU (s) | peak RSS (MiB) | R1@0.3 | R1@0.5 | R1@0.7 | mIoU | CI "
         "| speed-up wall / CPU |"
