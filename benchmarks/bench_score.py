@@ -359,7 +359,7 @@ def stage_times(path: Path) -> None:
     lo, hi = _ends(buf)
     piece = _read_piece(raw, buf, lo, hi)
     assert piece is not None
-    mark("the entries: the scan, then what it hands on (GT, answers, values)")
+    mark("the entries: keys, GT, first spans, durations")
     part = _join(raw, buf, [piece])
     assert part is not None
     mark("numbering the videos, checking the keys")
