@@ -323,23 +323,37 @@ def _read_piece_compiled(
     durations = np.frombuffer(got[9], dtype=np.float64)
     answer_rows = [np.flatnonzero(kind <= _PLAIN_LEFT)]
     other = np.flatnonzero(kind == _OTHER_VALUE)
-    if len(other):
-        part = _read_values(raw, bounds[other, 0], bounds[other, 1])
-        if part is None:
-            return None
-        p_pred, p_dur, p_rows = part
-        pred[other] = p_pred
-        durations[other] = p_dur
-        answer_rows.append(other[p_rows])
+    if not _add_values(
+        raw, other, bounds[other, 0], bounds[other, 1], pred, durations, answer_rows
+    ):
+        return None
     return _Piece(
-        key_start,
-        key_end,
-        video_end,
-        gt,
-        pred,
-        durations,
-        np.sort(np.concatenate(answer_rows)),
+        key_start, key_end, video_end, gt, pred, durations, np.sort(np.concatenate(answer_rows))
     )
+
+
+def _add_values(
+    raw: bytes,
+    rows: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    pred: np.ndarray,
+    durations: np.ndarray,
+    answer_rows: list[np.ndarray],
+) -> bool:
+    """Decode the values ``raw[start[i] : end[i]]`` of ``rows`` (msgspec, all at once) into
+    ``pred`` and ``durations``, adding the rows whose span came from the answer to
+    ``answer_rows``; False where msgspec refuses one."""
+    if len(rows) == 0:
+        return True
+    part = _read_values(raw, start, end)
+    if part is None:
+        return False
+    p_pred, p_dur, p_rows = part
+    pred[rows] = p_pred
+    durations[rows] = p_dur
+    answer_rows.append(rows[p_rows])
+    return True
 
 
 def _read_piece_numpy(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece | None:
@@ -435,24 +449,11 @@ def _read_piece_numpy(raw: bytes, buf: np.ndarray, lo: int, hi: int) -> _Piece |
     if len(rows):
         answer = keys[rows] + 2
         pred[rows, 0], pred[rows, 1] = first_spans_in(raw, opens[answer] + 1, closes[answer])
-    if len(complex_rows):
-        value_start = brace[complex_rows]
-        value_end = close[complex_rows] + 1
-        part = _read_values(raw, value_start, value_end)
-        if part is None:
-            return None
-        p_pred, p_dur, p_rows = part
-        pred[complex_rows] = p_pred
-        durations[complex_rows] = p_dur
-        answer_rows.append(complex_rows[p_rows])
+    value_start, value_end = brace[complex_rows], close[complex_rows] + 1
+    if not _add_values(raw, complex_rows, value_start, value_end, pred, durations, answer_rows):
+        return None
     return _Piece(
-        key_start,
-        key_end,
-        video_end,
-        gt,
-        pred,
-        durations,
-        np.sort(np.concatenate(answer_rows)),
+        key_start, key_end, video_end, gt, pred, durations, np.sort(np.concatenate(answer_rows))
     )
 
 
