@@ -428,7 +428,9 @@ def main() -> None:
     parser.add_argument(
         "--corpus", choices=("raw", "parsed"), action="append", help="default: both"
     )
-    parser.add_argument("--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO"))
+    parser.add_argument(
+        "--timelens-repo", type=Path, default=os.environ.get("TIMELENS_REPO") or None
+    )
     parser.add_argument("--timelens-rev", default="main", help="revision of a bare git dir")
     parser.add_argument("--keep", type=Path, default=None, help="write the files in this folder")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of both scorers (medians)")

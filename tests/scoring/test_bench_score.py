@@ -19,7 +19,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> str:
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, **(env or {})},
+        # (no TimeLens checkout: the runs here time ours alone)
+        env={**{k: v for k, v in os.environ.items() if k != "TIMELENS_REPO"}, **(env or {})},
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
